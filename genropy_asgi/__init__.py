@@ -1,0 +1,35 @@
+"""genropy_asgi: run an unchanged GenroPy site on uvicorn, with ASGI apps on the same port.
+
+Public names (imported lazily: ``genropy_asgi.routes_compat`` is imported at the
+start of every interpreter of the venv, so this package must cost nothing to import):
+
+- ``GenropyAsgiServer`` -- genro-asgi's ``AsgiServer`` plus ``mount``/``run``,
+  config.yaml, ``db_registry``/``get_db``/``db`` and the ``/_server`` endpoints;
+- ``WsgiGatewayMiddleware`` -- first path segment of a mounted app -> ASGI,
+  anything else -> the GenroPy site through a2wsgi on a bounded thread pool;
+- ``GenropyProxy`` -- a GenroPy site mounted on a prefix;
+- ``gnrasgiserve`` (``genropy_asgi.cli``) -- the drop-in for ``gnrwsgiserve``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "GenropyAsgiServer": "genropy_asgi.server",
+    "WsgiGatewayMiddleware": "genropy_asgi.gateway",
+    "GenropyProxy": "genropy_asgi.genropy_proxy",
+    "ConfigFileError": "genropy_asgi.config_file",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genropy_asgi' has no attribute {name!r}")
+    return getattr(import_module(module), name)

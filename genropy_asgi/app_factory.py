@@ -1,0 +1,95 @@
+"""From a ``SiteLaunch`` to the ASGI application: the one place a GenroPy site gets served.
+
+Used three ways, so the site is always built where it will serve (never in a
+parent that forks afterwards -- forked workers sharing one gnrdaemon socket fail):
+
+- ``gnrasgiserve`` (one process): ``build_server(launch)`` in the process itself;
+- ``gnrasgiserve --reload``: uvicorn's reloader child calls ``create_app()``;
+- gunicorn with uvicorn workers: each worker calls ``create_app()`` after the fork
+  (``gunicorn -k uvicorn_worker.UvicornWorker 'genropy_asgi.app_factory:create_app()'``).
+
+``create_app()`` reads the ``gnrasgiserve`` arguments from ``GENROPY_ASGI_ARGV``
+(a JSON list), so every process resolves the same options the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+from genropy_asgi.server import GenropyAsgiServer, _db_check
+from genropy_asgi.site import LaunchError, SiteLaunch, daemon_ping
+
+ARGV_VARIABLE = "GENROPY_ASGI_ARGV"
+WSGI_THREADS_VARIABLE = "GENROPY_ASGI_WSGI_THREADS"
+SHUTDOWN_TIMEOUT_VARIABLE = "GENROPY_ASGI_SHUTDOWN_TIMEOUT"
+
+logger = logging.getLogger("genropy_asgi")
+
+
+def positive_int(environ: Any, name: str) -> int | None:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise LaunchError(f"{name} must be a whole number >= 1, got {raw!r}")
+    return value
+
+
+def positive_float(environ: Any, name: str) -> float | None:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise LaunchError(f"{name} must be a number of seconds >= 0, got {raw!r}")
+    return value
+
+
+def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiServer:
+    """Step 6 (the GenroPy site) and the ASGI server around it, with readiness checks."""
+    site = launch.build_site()
+    server = GenropyAsgiServer(
+        host=launch.host,
+        port=launch.port,
+        wsgi_app=launch.wsgi_app(site),
+        gnr_site_name=launch.site_name,
+        wsgi_threads=positive_int(environ, WSGI_THREADS_VARIABLE),
+        shutdown_timeout=positive_float(environ, SHUTDOWN_TIMEOUT_VARIABLE),
+    )
+    server.gnr_site = site
+    address = launch.daemon_address
+    server.add_ready_check("site built", lambda: server.wsgi_app is not None)
+    server.add_ready_check("gnrdaemon reachable", lambda: daemon_ping(address))
+    server.add_ready_check("database answers", _db_check(site.db))
+    return server
+
+
+def argv_from_environ(environ: Any = os.environ) -> list[str]:
+    raw = environ.get(ARGV_VARIABLE)
+    if raw is None:
+        raise LaunchError(f"{ARGV_VARIABLE} is not set: it must hold the gnrasgiserve arguments "
+                          'as a JSON list, e.g. ["mysite", "--nodebug"]')
+    try:
+        argv = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise LaunchError(f"{ARGV_VARIABLE} is not valid JSON: {exc.msg}") from exc
+    if not isinstance(argv, list) or not all(isinstance(item, str) for item in argv):
+        raise LaunchError(f"{ARGV_VARIABLE} must be a JSON list of strings, got {raw!r}")
+    return argv
+
+
+def create_app() -> GenropyAsgiServer:
+    """Factory for uvicorn's reloader child and gunicorn workers."""
+    launch = SiteLaunch(argv_from_environ())
+    launch.check_daemon()
+    return build_server(launch)

@@ -1,0 +1,111 @@
+"""``gnrasgiserve``: the drop-in for ``gnrwsgiserve``, serving on uvicorn.
+
+Same arguments, same resolution (GenroPy's own code, see ``site.SiteLaunch``);
+then, before anything slow: the listening socket is bound (a busy port is a clear
+error, not a traceback), the gnrdaemon is pinged, a loud warning is printed when
+werkzeug's debugger would be reachable from other hosts. Step 7 is uvicorn:
+one process, or uvicorn's reloader with ``--reload`` (the site's project folder
+is watched; the site is built in the reloaded child, as gnrwsgiserve does).
+
+Exit status: 0 after a clean stop (SIGTERM/SIGINT drain in-flight requests),
+1 with one ``gnrasgiserve: error: ...`` line for any launch problem.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import webbrowser
+
+from genropy_asgi.site import LaunchError, SiteLaunch
+
+logger = logging.getLogger("genropy_asgi")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now; ``LaunchError`` if the address is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (98, 48):  # EADDRINUSE (Linux, macOS)
+            raise LaunchError(f"port {port} on {host} is already in use "
+                              f"(find the process: lsof -i :{port})") from exc
+        raise LaunchError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def open_browser_when_started(server, url: str) -> None:
+    def wait_and_open() -> None:
+        for _ in range(600):
+            uv = server.uvicorn_server
+            if uv is not None and uv.started:
+                logger.info("Opening browser to application on %s", url)
+                webbrowser.open(url)
+                return
+            time.sleep(0.1)
+
+    threading.Thread(target=wait_and_open, name="open-browser", daemon=True).start()
+
+
+def ssl_options(launch: SiteLaunch) -> dict[str, str]:
+    files = launch.ssl_files
+    return {"ssl_certfile": files[0], "ssl_keyfile": files[1]} if files else {}
+
+
+def serve_with_reload(launch: SiteLaunch) -> None:
+    import uvicorn
+
+    from genropy_asgi.app_factory import ARGV_VARIABLE
+
+    bind_socket(launch.host, launch.port).close()
+    os.environ[ARGV_VARIABLE] = json.dumps(launch.argv)
+    logger.info("Reload on: watching %s", ", ".join(launch.watch_dirs()))
+    uvicorn.run("genropy_asgi.app_factory:create_app", factory=True, host=launch.host,
+                port=launch.port, reload=True, reload_dirs=launch.watch_dirs(),
+                lifespan="on", **ssl_options(launch))
+
+
+def serve(launch: SiteLaunch) -> None:
+    from genropy_asgi.app_factory import build_server
+
+    sock = bind_socket(launch.host, launch.port)
+    launch.start_async_server()
+    server = build_server(launch)
+    logger.info("Started server on %s:%s (uvicorn)\tDebug mode: %s", launch.host, launch.port,
+                "On" if launch.debug else "Off")
+    logger.info("Connect at %s", launch.app_url)
+    if launch.options.open_browser:
+        open_browser_when_started(server, launch.app_url)
+    server.run(sockets=[sock], **ssl_options(launch))
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s: %(levelname)s: %(name)s - %(message)s")
+    try:
+        launch = SiteLaunch(sys.argv[1:] if argv is None else argv)
+        for warning in launch.warnings():
+            logger.warning(warning)
+        launch.check_daemon()
+        if launch.reload:
+            serve_with_reload(launch)
+        else:
+            serve(launch)
+    except LaunchError as exc:
+        print(f"gnrasgiserve: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""WsgiGatewayMiddleware: one port, two worlds.
+
+For each HTTP request the gateway looks at the first path segment. When it names
+an application mounted on the server (REST, MCP, ``_server``, a ``GenropyProxy``...)
+the request continues down genro-asgi's chain to the dispatcher. Anything else
+goes to the server's ``wsgi_app`` -- the GenroPy site -- through a PEP 3333 bridge.
+
+The bridge is a2wsgi's ``WSGIMiddleware``: it streams the request body to
+``wsgi.input`` and the response body to the client with backpressure (a bounded
+queue between the WSGI thread and the event loop), calls the iterable's
+``close()``, keeps repeated response headers (several ``Set-Cookie``) and runs
+the WSGI callable on its own bounded thread pool (``workers``). A WSGI exception
+before the response started becomes a 500 answered by the chain's error layer and
+a log line; after it started, the connection is closed (the client sees a
+truncated body, never a hang).
+
+The set of ASGI prefixes is computed once, lazily, on the first request: mount
+applications before serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from a2wsgi import WSGIMiddleware
+from genro_asgi import BaseMiddleware
+
+if TYPE_CHECKING:
+    from genro_asgi.types import ASGIApp, Receive, Scope, Send
+
+DEFAULT_WSGI_THREADS = 16
+"""Default size of the WSGI thread pool (concurrent GenroPy requests per process)."""
+
+logger = logging.getLogger("genropy_asgi.gateway")
+
+
+def first_segment(path: str) -> str:
+    """``/api/x`` -> ``api``; ``/`` -> ``""``."""
+    return path.lstrip("/").partition("/")[0]
+
+
+def asgi_prefixes(server: Any) -> frozenset[str]:
+    """The first path segments that belong to the ASGI side of ``server``.
+
+    Every application mounted on a prefix counts, whatever its protocol: a
+    ``GenropyProxy`` (``app_protocol = "wsgi"``) is reached through the
+    dispatcher too, which is what "not intercepted by the gateway" means.
+    """
+    return frozenset(app.mount for app in server.applications.values() if app.mount)
+
+
+class WsgiGatewayMiddleware(BaseMiddleware):
+    """Route each HTTP request to the ASGI dispatcher or to the GenroPy site.
+
+    Options (genro-asgi middleware options, or the server's ``wsgi_threads``):
+    ``workers`` -- the WSGI thread pool size; ``send_queue_size`` -- how many body
+    chunks may wait between the WSGI thread and the client (backpressure).
+    """
+
+    middleware_order = 950  # innermost: errors/logging/cors wrap both worlds
+    middleware_default = True
+
+    def __init__(self, app: ASGIApp, server: Any, workers: int | None = None,
+                 send_queue_size: int = 10) -> None:
+        super().__init__(app, server)
+        self._workers = int(workers or getattr(server, "wsgi_threads", None) or DEFAULT_WSGI_THREADS)
+        self._send_queue_size = int(send_queue_size)
+        self._prefixes: frozenset[str] | None = None
+        self._bridge: WSGIMiddleware | None = None
+        self._bridged_app: Any = None
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    @property
+    def prefixes(self) -> frozenset[str]:
+        """ASGI prefixes, built once on first use."""
+        if self._prefixes is None:
+            self._prefixes = asgi_prefixes(self.server)
+        return self._prefixes
+
+    def bridge(self) -> WSGIMiddleware | None:
+        """The a2wsgi bridge around the server's current ``wsgi_app`` (``None`` if none)."""
+        wsgi_app = getattr(self.server, "wsgi_app", None)
+        if wsgi_app is None:
+            return None
+        if self._bridge is None or self._bridged_app is not wsgi_app:
+            self._bridge = WSGIMiddleware(wsgi_app, workers=self._workers,
+                                          send_queue_size=self._send_queue_size)
+            self._bridged_app = wsgi_app
+        return self._bridge
+
+    def goes_to_wsgi(self, scope: Scope) -> bool:
+        return first_segment(scope["path"]) not in self.prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.goes_to_wsgi(scope):
+            bridge = self.bridge()
+            if bridge is not None:
+                await bridge(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,269 @@
+"""GenropyAsgiServer: genro-asgi's AsgiServer with the design document's API on top.
+
+genro-asgi 0.46 composes a server from a configuration tree and serves it with
+``serve()``. This subclass adds what the design document promises, without
+changing genro-asgi:
+
+- ``mount(name, app)`` and ``run()``; a GenroPy site as ``wsgi_app`` behind the
+  ``WsgiGatewayMiddleware`` (always in the chain, innermost);
+- ``GenropyAsgiServer(server_dir=".")``: config.yaml (``config_file``) with
+  ``server``, ``databases`` (``genropy_app`` -> ``GnrApp(name).db``), ``middleware``
+  and ``apps`` (``module``, ``db_name``, ``docs``);
+- ``db_registry`` / ``get_db(name)`` / ``db``, with genro-asgi's own ``request.db``
+  resolving an app's ``db_name`` against the same registry;
+- the ``/_server`` app (``meta.ServerMetaApplication``) and its readiness checks.
+
+Apps are mounted before serving: the gateway computes its prefixes once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import socket
+from typing import Any, Callable
+
+import uvicorn
+from genro_asgi import AsgiServer, BaseApplication, OpenApiApplication
+from genro_asgi.db import AsgiDbHandlerBase
+from genro_asgi.server import UvicornServer
+from genro_routes import RoutingClass
+
+from genropy_asgi.config_file import ConfigFileError, ServerConfig, load_config, resolve_object
+from genropy_asgi.gateway import DEFAULT_WSGI_THREADS, WsgiGatewayMiddleware
+from genropy_asgi.meta import ServerMetaApplication
+
+DEFAULT_HOST = "0.0.0.0"
+DEFAULT_PORT = 8080
+DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+READY_CHECK_TIMEOUT = 5.0
+
+REDOC_PAGE = """<!DOCTYPE html>
+<html><head><title>{title}</title><meta charset="utf-8"/></head>
+<body><redoc spec-url="{schema_url}"></redoc>
+<script src="https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js"></script>
+</body></html>
+"""
+
+
+class ApiApplication(OpenApiApplication):
+    """genro-asgi's ``OpenApiApplication`` plus ``docs: redoc`` (ReDoc on ``_meta/docs``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        docs = kwargs.pop("docs", "swagger")
+        super().__init__(docs="swagger" if docs == "redoc" else docs, **kwargs)
+        self._docs_style = docs
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.docs_style == "redoc" and scope["path"].rstrip("/") == "/_meta/docs":
+            from genro_asgi import Response
+
+            schema_url = f"/{self.mount}/_meta/schema_json" if self.mount else "/_meta/schema_json"
+            title = self.api_info.get("title", "API")
+            page = REDOC_PAGE.format(title=title, schema_url=schema_url)
+            await Response(content=page, media_type="text/html")(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+class AsgiCallableApplication(BaseApplication):
+    """Any plain ASGI callable, mounted like an application."""
+
+    def __init__(self, asgi_app: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.asgi_app = asgi_app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.asgi_app(scope, receive, send)
+
+    async def serve_websocket(self, scope: Any, receive: Any, send: Any) -> None:
+        """Hand the raw websocket to the callable (genro-asgi's raw seam)."""
+        await self.asgi_app(scope, receive, send)
+
+
+class GenropyAsgiServer(AsgiServer):
+    """An ``AsgiServer`` serving a GenroPy site (``wsgi_app``) and ASGI apps on one port."""
+
+    def __init__(self, server_dir: str | os.PathLike[str] | None = None, *,
+                 host: str | None = None, port: int | None = None,
+                 wsgi_app: Any = None, gnr_site_name: str | None = None,
+                 wsgi_threads: int | None = None, max_threads: int | None = None,
+                 middleware: dict[str, Any] | None = None,
+                 shutdown_timeout: float | None = None, **kwargs: Any) -> None:
+        self.server_dir = os.fspath(server_dir) if server_dir is not None else None
+        self.file_config: ServerConfig = load_config(server_dir) if server_dir else ServerConfig()
+        options = self.file_config.server
+        self.wsgi_app = wsgi_app
+        self.gnr_site_name = gnr_site_name
+        self.wsgi_threads = int(wsgi_threads or options.get("wsgi_threads") or DEFAULT_WSGI_THREADS)
+        self._ready_checks: list[tuple[str, Callable[[], Any]]] = []
+        self.gnr_apps: dict[str, Any] = {}
+        switches = {**self.file_config.middleware, **(middleware or {})}
+        try:
+            super().__init__(
+                host=host or options.get("host") or DEFAULT_HOST,
+                port=port if port is not None else options.get("port", DEFAULT_PORT),
+                max_threads=max_threads or options.get("max_threads"),
+                shutdown_timeout_seconds=float(shutdown_timeout or options.get("shutdown_timeout")
+                                               or DEFAULT_SHUTDOWN_TIMEOUT),
+                middleware=switches,
+                middleware_registry={"wsgi_gateway": WsgiGatewayMiddleware},
+                **kwargs,
+            )
+        except ValueError as exc:
+            where = self.file_config.path or "GenropyAsgiServer"
+            raise ConfigFileError(f"{where}: middleware: {exc}") from exc
+        self.register_application(ServerMetaApplication())
+        self._load_configured_databases()
+        self._load_configured_apps()
+
+    # -- applications -----------------------------------------------------------
+    def mount(self, name: str, app: Any, **app_kwargs: Any) -> BaseApplication:
+        """Serve ``app`` under ``/<name>/``; returns the mounted application.
+
+        ``app`` is a genro-asgi application, a ``RoutingClass`` API (served as REST +
+        OpenAPI, ``docs=`` swagger|redoc|off) or any plain ASGI callable.
+        """
+        if not name or "/" in name:
+            raise ValueError(f"mount name must be one path segment, got {name!r}")
+        application = self._as_application(app, **app_kwargs)
+        application.code = name
+        application.mount = name
+        self.register_application(application)
+        return application
+
+    def _as_application(self, app: Any, **app_kwargs: Any) -> BaseApplication:
+        if isinstance(app, BaseApplication):
+            return app
+        if isinstance(app, RoutingClass):
+            return ApiApplication(routing_class=app, **app_kwargs)
+        if callable(app):
+            return AsgiCallableApplication(app)
+        raise TypeError(f"cannot mount {app!r}: expected a genro-asgi application, "
+                        "a RoutingClass or an ASGI callable")
+
+    def _load_configured_apps(self) -> None:
+        where_file = self.file_config.path
+        for spec in self.file_config.apps:
+            where = f"{where_file}: apps.{spec.name}.module"
+            target = resolve_object(spec.module, where)
+            kwargs: dict[str, Any] = {"code": spec.name, "mount": spec.name}
+            if spec.db_name:
+                kwargs["db_name"] = spec.db_name
+            try:
+                if inspect.isclass(target) and issubclass(target, OpenApiApplication):
+                    application = target(docs=spec.docs, **kwargs)
+                elif inspect.isclass(target) and issubclass(target, BaseApplication):
+                    application = target(**kwargs)
+                elif inspect.isclass(target) and issubclass(target, RoutingClass):
+                    application = ApiApplication(routing_class=target(), docs=spec.docs, **kwargs)
+                else:
+                    raise ConfigFileError(f"{where}: {spec.module} is not a genro-asgi application "
+                                          "nor a RoutingClass")
+            except ConfigFileError:
+                raise
+            except Exception as exc:
+                raise ConfigFileError(f"{where}: {spec.module} failed to build: "
+                                      f"{type(exc).__name__}: {exc}") from exc
+            self.register_application(application)
+
+    # -- databases --------------------------------------------------------------
+    @property
+    def db_registry(self) -> dict[str, Any]:
+        """Named database handlers (``request.db`` reads the same registry)."""
+        return self.databases
+
+    def add_database(self, code: str, handler: Any) -> None:
+        """Register a database; a bare db object is wrapped in genro-asgi's handler."""
+        if not isinstance(handler, AsgiDbHandlerBase):
+            handler = AsgiDbHandlerBase(handler)
+        super().add_database(code, handler)
+
+    def get_db(self, name: str = "default") -> Any:
+        try:
+            return self.databases[name]
+        except KeyError:
+            known = ", ".join(sorted(self.databases)) or "none"
+            raise KeyError(f"no database {name!r} in db_registry (known: {known})") from None
+
+    @property
+    def db(self) -> Any:
+        """Shortcut for ``get_db("default")``."""
+        return self.get_db("default")
+
+    def _load_configured_databases(self) -> None:
+        for name, instance in self.file_config.databases.items():
+            gnr_app = self._build_gnr_app(name, instance)
+            self.gnr_apps[name] = gnr_app
+            self.add_database(name, gnr_app.db)
+            self.add_ready_check(f"database {name}", _db_check(gnr_app.db))
+
+    def _build_gnr_app(self, name: str, instance: str) -> Any:
+        from genropy_asgi import routes_compat
+
+        routes_compat.install()
+        from gnr.app.gnrapp import GnrApp
+
+        try:
+            return GnrApp(instance)
+        except Exception as exc:
+            raise ConfigFileError(f"{self.file_config.path}: databases.{name}.genropy_app: GnrApp("
+                                  f"{instance!r}) failed: {type(exc).__name__}: {exc}") from exc
+
+    # -- readiness --------------------------------------------------------------
+    def add_ready_check(self, name: str, check: Callable[[], Any]) -> None:
+        """``check()`` raises (or returns False) when not ready; blocking checks run on the pool."""
+        self._ready_checks.append((name, check))
+
+    @property
+    def ready_check_names(self) -> list[str]:
+        return [name for name, _ in self._ready_checks]
+
+    async def run_ready_checks(self) -> dict[str, str]:
+        results: dict[str, str] = {}
+        for name, check in self._ready_checks:
+            try:
+                if inspect.iscoroutinefunction(check):
+                    outcome = await asyncio.wait_for(check(), READY_CHECK_TIMEOUT)
+                else:
+                    outcome = await asyncio.wait_for(self.run_sync(check), READY_CHECK_TIMEOUT)
+                results[name] = "ok" if outcome is not False else "failed"
+            except asyncio.TimeoutError:
+                results[name] = f"timed out after {READY_CHECK_TIMEOUT:g}s"
+            except Exception as exc:
+                results[name] = f"{type(exc).__name__}: {exc}"
+        return results
+
+    # -- serving ----------------------------------------------------------------
+    def uvicorn_config(self, **overrides: Any) -> uvicorn.Config:
+        options: dict[str, Any] = {
+            "host": self.config_host or DEFAULT_HOST,
+            "port": self.config_port if self.config_port is not None else DEFAULT_PORT,
+            "timeout_graceful_shutdown": self.shutdown_timeout_seconds,
+            "lifespan": "on",
+            "proxy_headers": True,
+            "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        }
+        options.update(overrides)
+        return uvicorn.Config(self, **options)
+
+    def run(self, host: str | None = None, port: int | None = None,
+            sockets: list[socket.socket] | None = None, **uvicorn_options: Any) -> None:
+        """Serve with uvicorn until SIGINT/SIGTERM (in-flight requests are drained)."""
+        if host is not None:
+            uvicorn_options["host"] = host
+        if port is not None:
+            uvicorn_options["port"] = port
+        self._uvicorn = UvicornServer(self, self.uvicorn_config(**uvicorn_options))
+        self._uvicorn.run(sockets=sockets)
+
+
+def _db_check(db: Any) -> Callable[[], None]:
+    def check() -> None:
+        try:
+            db.execute("SELECT 1")
+        finally:
+            db.closeConnection()
+
+    return check

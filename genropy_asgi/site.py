@@ -1,0 +1,262 @@
+"""GenroPy's own steps 1-6 of ``gnrwsgiserve``, reused; plus the checks around them.
+
+``SiteLaunch`` IS GenroPy's ``gnr.web.serverwsgi.Server`` (subclassed, not copied):
+its ``__init__`` parses the same options, reads the config folder, resolves the
+site name (``-s``, positional, ``GNR_CURRENT_SITE``, ``--remotedb [NAME]``), finds
+the site path, loads the siteconfig and merges the options in GenroPy's order
+(CLI > ``GNR_WSGI_OPT_*`` > siteconfig ``wsgi`` > defaults). What differs is only
+step 7: ``build_site()`` returns the ``GnrWsgiSite`` (step 6, the same constructor
+call ``Server.serve`` makes) instead of handing it to werkzeug.
+
+GenroPy's ``Server`` reads ``sys.argv`` itself, so ``SiteLaunch(argv)`` swaps it
+in for the duration of the parse. Failures of steps 1-5 become ``LaunchError``
+with the one-line messages of the design document's troubleshooting table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from genropy_asgi import routes_compat
+
+routes_compat.install()
+
+from gnr.web.serverwsgi import GnrDebuggedApplication, Server, ServerException  # noqa: E402
+
+logger = logging.getLogger("genropy_asgi")
+
+PROG = "gnr asgiserve"
+"""What the usage line says. GenroPy's parser prints a deprecation banner for any
+program whose name does not start with ``gnr ``; this one is not deprecated."""
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+FALSE_WORDS = {"", "false", "0", "no", "off", "none"}
+
+_ARGV_LOCK = threading.Lock()
+
+
+class LaunchError(Exception):
+    """A launch problem the user must fix: its message is the one line to print."""
+
+
+def is_true(value: Any) -> bool:
+    """GenroPy's option values come as bools, ``None`` or strings like ``'False'``."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    return str(value).strip().lower() not in FALSE_WORDS
+
+
+@contextlib.contextmanager
+def _argv(argv: list[str]) -> Iterator[None]:
+    with _ARGV_LOCK:
+        saved = sys.argv
+        sys.argv = [PROG, *argv]
+        try:
+            yield
+        finally:
+            sys.argv = saved
+
+
+@dataclass(frozen=True)
+class DaemonAddress:
+    """Where the site will look for its gnrdaemon (siteconfig ``<gnrdaemon>``)."""
+
+    host: str
+    port: int
+    hmac_key: str | None
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class SiteLaunch(Server):
+    """GenroPy's ``Server`` with step 7 removed: options, paths, config, site."""
+
+    description = "Serve a GenroPy site on uvicorn (ASGI): drop-in for gnrwsgiserve."
+
+    def __init__(self, argv: list[str]) -> None:
+        self.argv = list(argv)
+        with _argv(self.argv):
+            try:
+                super().__init__()
+            except ServerException as exc:
+                raise LaunchError(_troubleshooting_line(str(exc))) from exc
+            except SystemExit as exc:
+                if exc.code not in (0, None) and not self._parsed():
+                    raise  # argparse already printed its usage error
+                if exc.code not in (0, None):
+                    raise LaunchError("site name is required: gnrasgiserve SITE_NAME "
+                                      "(or -s SITE_NAME, or GNR_CURRENT_SITE)") from exc
+                raise
+            except (OSError, KeyError, AttributeError, TypeError) as exc:
+                raise LaunchError(_troubleshooting_line(str(exc), exc)) from exc
+
+    def _parsed(self) -> bool:
+        return hasattr(self, "options")
+
+    def site_name_to_path(self, site_name: str) -> str:
+        path = super().site_name_to_path(site_name)
+        if not path:
+            raise LaunchError(f"site {site_name!r} not found: no instance or site of that name "
+                              f"in the projects of {self.config_path}/environment.xml")
+        return path
+
+    # -- resolved options (GenroPy's own meaning) -------------------------------
+    @property
+    def host(self) -> str:
+        return str(self.options.host)
+
+    @property
+    def port(self) -> int:
+        try:
+            return int(self.options.port)
+        except (TypeError, ValueError) as exc:
+            raise LaunchError(f"port must be a number, got {self.options.port!r}") from exc
+
+    @property
+    def debug(self) -> bool:
+        return is_true(self.options.debug) and not self.options.nodebug
+
+    @property
+    def reload(self) -> bool:
+        return is_true(self.options.reload)
+
+    @property
+    def full_site_name(self) -> str:
+        """``site`` or ``site:remotedb``, what ``GnrWsgiSite`` is given."""
+        return f"{self.site_name}:{self.remote_db}" if self.remote_db else self.site_name
+
+    @property
+    def ssl_files(self) -> tuple[str, str] | None:
+        """(certfile, keyfile) as ``gnrwsgiserve`` picks them, else ``None``."""
+        if self.options.ssl_cert and self.options.ssl_key:
+            return str(self.options.ssl_cert), str(self.options.ssl_key)
+        if is_true(self.options.ssl):
+            cert = os.path.join(self.config_path, "localhost.pem")
+            key = os.path.join(self.config_path, "localhost-key.pem")
+            if not (os.path.exists(cert) and os.path.exists(key)):
+                raise LaunchError(f"--ssl needs {cert} and {key} (or pass --ssl_cert and --ssl_key)")
+            return cert, key
+        return None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.ssl_files else "http"
+
+    @property
+    def app_url(self) -> str:
+        connect_host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"{self.scheme}://{connect_host}:{self.port}"
+
+    @property
+    def daemon_address(self) -> DaemonAddress:
+        attrs = self.siteconfig.getAttr("gnrdaemon") or {}
+        env = self.gnr_config["gnr.environment_xml"]
+        env_attrs = (env.getAttr("gnrdaemon") if env else None) or {}
+        host = attrs.get("host") or env_attrs.get("host") or "localhost"
+        port = attrs.get("port") or env_attrs.get("port") or 40404
+        hmac_key = attrs.get("hmac_key") or env_attrs.get("hmac_key")
+        return DaemonAddress(str(host), int(port), hmac_key)
+
+    def watch_dirs(self) -> list[str]:
+        """The folders ``--reload`` watches: the site's project (packages + instance)."""
+        project = os.path.normpath(os.path.join(self.site_path, "..", ".."))
+        dirs = [project if os.path.isdir(os.path.join(project, "packages")) else self.site_path]
+        return sorted(set(dirs))
+
+    # -- checks ---------------------------------------------------------------
+    def warnings(self) -> list[str]:
+        found = []
+        if self.debug and self.host not in LOOPBACK_HOSTS:
+            found.append(
+                f"DEBUG MODE ON {self.host}: werkzeug's console executes Python code sent by "
+                "anyone who can reach this port. Use --nodebug, or bind to 127.0.0.1."
+            )
+        return found
+
+    def check_daemon(self, timeout: float = 3.0) -> None:
+        """Raise ``LaunchError`` unless the gnrdaemon answers a Pyro ping."""
+        address = self.daemon_address
+        try:
+            with socket.create_connection((address.host, address.port), timeout=timeout):
+                pass
+        except OSError as exc:
+            raise LaunchError(
+                f"gnrdaemon not reachable at {address} ({exc.strerror or exc}): "
+                "start it with 'gnr web daemon'"
+            ) from exc
+        daemon_ping(address)
+
+    # -- step 6 ---------------------------------------------------------------
+    def build_site(self) -> Any:
+        """Step 6, as ``gnrwsgiserve`` does it: the ``GnrWsgiSite`` (debugger-wrapped if debug)."""
+        import atexit
+
+        from gnr.web.gnrwsgisite import GnrWsgiSite
+
+        site = GnrWsgiSite(
+            self.site_script,
+            site_name=self.full_site_name,
+            _config=self.siteconfig,
+            _gnrconfig=self.gnr_config,
+            options=self.options,
+            debugpy=False,
+        )
+        site._local_mode = True
+        atexit.register(site.on_site_stop)
+        return site
+
+    def wsgi_app(self, site: Any) -> Any:
+        """The callable served: the site, inside werkzeug's debugger when debug is on."""
+        if self.debug:
+            return GnrDebuggedApplication(site, evalex=True, pin_security=False)
+        return site
+
+    def start_async_server(self) -> None:
+        """``gnr web async`` when asked (``-a PORT`` or siteconfig websockets), as gnrwsgiserve."""
+        async_port = self.options.async_port
+        if async_port:
+            if not self._async_server_already_running():
+                self._spawn_async_server(self.full_site_name, async_port)
+        elif is_true(self.siteconfig["wsgi?websockets"]):
+            if not self._async_server_already_running():
+                self._spawn_async_server(self.full_site_name, self._pick_free_port(),
+                                         reason="siteconfig declares websockets=true")
+
+
+def daemon_ping(address: DaemonAddress) -> None:
+    """A real Pyro round trip to the gnrdaemon; ``LaunchError`` if it does not answer."""
+    from gnr.web.daemon.handler import GnrDaemonProxy
+
+    try:
+        proxy = GnrDaemonProxy(host=address.host, port=address.port,
+                               hmac_key=address.hmac_key).proxy()
+        with proxy:
+            proxy._pyroTimeout = 5
+            answer = proxy.ping()
+    except Exception as exc:  # Pyro raises many kinds; all mean "not usable"
+        raise LaunchError(f"gnrdaemon at {address} did not answer ({type(exc).__name__}: {exc}); "
+                          "check that its hmac_key matches the siteconfig") from exc
+    if answer != "ping":
+        raise LaunchError(f"gnrdaemon at {address} answered {answer!r} to a ping")
+
+
+def _troubleshooting_line(message: str, exc: BaseException | None = None) -> str:
+    lowered = message.lower()
+    if "no ~/.gnr/" in lowered or "gnrconfig" in lowered:
+        return "no ~/.gnr/ found: create environment.xml in the GenroPy config folder " \
+               "(GENRO_GNRFOLDER, ~/.gnr or /etc/gnr)"
+    if "no root.py" in lowered:
+        return message.replace("Error: ", "").replace("no root.py in the site provided",
+                                                      "no root.py in site")
+    kind = f"{type(exc).__name__}: " if exc is not None else ""
+    return f"cannot load the GenroPy configuration ({kind}{message})"
