@@ -1,0 +1,69 @@
+"""Shared fixtures: the repository paths and real GenroPy sites run as processes.
+
+Site fixtures are session-scoped: one scratch workspace (SQLite), one gnrdaemon,
+one ``gnrasgiserve`` and one ``gnrwsgiserve`` on 127.0.0.1, shared by the site
+tests; everything is stopped by PID at the end.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_PROJECT = REPO / "demo"
+BIN = Path(sys.executable).parent
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture(scope="session")
+def tester_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory, tester_password):
+    from genropy_asgi.testing.local import GnrWorkspace
+
+    workspace = GnrWorkspace.create(
+        DEMO_PROJECT, root=tmp_path_factory.mktemp("sqlite-ws"),
+        xml_users={"tester": {"pwd": tester_password, "tags": "admin,user"}},
+    )
+    workspace.db_setup()
+    return workspace
+
+
+@pytest.fixture(scope="session")
+def gnr_daemon(demo_workspace):
+    from genropy_asgi.testing.local import GnrDaemonProcess
+
+    daemon = GnrDaemonProcess(demo_workspace)
+    yield daemon
+    daemon.stop()
+
+
+def start_server(workspace, command: str, *args: str, name: str | None = None, env=None,
+                 ready_path: str = "/index"):
+    from genropy_asgi.testing.local import ServerProcess, free_port
+
+    port = free_port()
+    argv = [str(BIN / command), workspace.site_name, "-p", str(port), "-H", "127.0.0.1", *args]
+    return ServerProcess(argv, workspace, port, name or command, env=env, ready_path=ready_path)
+
+
+@pytest.fixture(scope="session")
+def asgi_site(demo_workspace, gnr_daemon):
+    server = start_server(demo_workspace, "gnrasgiserve", "--nodebug")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def wsgi_site(demo_workspace, gnr_daemon):
+    server = start_server(demo_workspace, "gnrwsgiserve", "--nodebug")
+    yield server
+    server.stop()

@@ -1,0 +1,75 @@
+"""The genro-routes compat hook: present in every process, and still needed."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from genropy_asgi import routes_compat
+
+CHILD = textwrap.dedent("""
+    import sys
+    from gnr.web.gnrwsgisite_proxy import gnrapidispatcher as m
+    from genro_routes import RoutingClass, route
+    class Hello(RoutingClass):
+        @route()
+        def hello(self, name='world'):
+            return 'hello ' + name
+    print(getattr(m, 'GENROPY_ASGI_COMPAT', 'untouched'), m.HAS_GENRO_ROUTES)
+    if m.HAS_GENRO_ROUTES:
+        owner = m._ApiRouterOwner()
+        owner.api.add_branches({'name': 'demo', 'instance': Hello()})
+        print(owner.api.node('demo/hello')(name='gnr'))
+""")
+
+
+def run_child(env_extra=None) -> list[str]:
+    env = {**os.environ, **(env_extra or {})}
+    result = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.split("\n")
+
+
+def test_the_conflict_is_still_there():
+    """Fails the day GenroPy or genro-routes changes: then drop or revisit routes_compat."""
+    import gnr.web.gnrwsgisite_proxy.gnrapidispatcher as dispatcher
+    from genro_routes import Router
+
+    source = inspect.getsource(dispatcher)
+    assert "Router(self, name='api', branch=True)" in source, (
+        "GenroPy no longer calls Router(name=, branch=): genropy_asgi/routes_compat.py may be dropped")
+    assert routes_compat.router_rejects_name(Router), (
+        "genro-routes accepts name= again: genropy_asgi/routes_compat.py may be dropped")
+
+
+def test_every_new_interpreter_gets_the_adapter():
+    """The .pth installs the hook in any python of the venv: gnr CLI, daemon children..."""
+    lines = run_child()
+    assert lines[0] == "adapter True"
+    assert lines[1] == "hello gnr"  # GenroPy's /_api router works on genro-routes 0.30
+
+
+def test_switch_off_disables_the_dispatcher_instead():
+    lines = run_child({"GENROPY_ASGI_GNR_API": "off"})
+    assert lines[0] == "off False"
+
+
+def test_a_gnrwsgisite_builds_in_this_venv(tmp_path):
+    """Without the hook this raises TypeError (measured); GnrWsgiSite needs the real dispatcher."""
+    from gnr.web.gnrwsgisite_proxy.gnrapidispatcher import ApiDispatcher
+
+    class FakeSiteForDispatcherOnly:
+        pass
+
+    dispatcher = ApiDispatcher(FakeSiteForDispatcherOnly())
+    assert dispatcher.available
+
+
+@pytest.mark.parametrize("value,expected", [("", "adapter"), ("OFF", "off"), ("bogus", "adapter")])
+def test_requested_mode(value, expected):
+    assert routes_compat.requested_mode({"GENROPY_ASGI_GNR_API": value}) == expected
