@@ -58,7 +58,10 @@ class WsgiGatewayMiddleware(BaseMiddleware):
     chunks may wait between the WSGI thread and the client (backpressure).
     """
 
-    middleware_order = 950  # innermost: errors/logging/cors wrap both worlds
+    # After errors (100), logging (200) and cors (300), which wrap both worlds; before
+    # genro-asgi's session (400) and auth (450), which belong to the ASGI apps: GenroPy
+    # has its own sessions and login, and must not get a genro-asgi session cookie.
+    middleware_order = 350
     middleware_default = True
 
     def __init__(self, app: ASGIApp, server: Any, workers: int | None = None,

@@ -59,6 +59,8 @@ def element(tag: str, attrs: Mapping[str, object], indent: str = "\t", body: str
 
 
 def document(body: str) -> str:
+    if not body:
+        return "<?xml version='1.0' encoding='UTF-8'?>\n<GenRoBag></GenRoBag>\n"
     return f"<?xml version='1.0' encoding='UTF-8'?>\n<GenRoBag>\n{body}</GenRoBag>\n"
 
 
@@ -110,7 +112,8 @@ def render_instanceconfig(setup: GnrSetup) -> str:
         users = "".join(element(user, dict(attrs), "\t\t\t") for user, attrs in setup.xml_users.items())
         body += element("authentication", {}, "\t",
                         element("xml_auth", {"defaultTags": "user,xml"}, "\t\t", users))
-    return document(body or "\t<!-- nothing to add to the instances' own instanceconfig.xml -->\n")
+    # nothing to add: an EMPTY document (text or a comment alone would load as a string)
+    return document(body)
 
 
 def render_config_folder(setup: GnrSetup) -> dict[str, str]:

@@ -97,14 +97,19 @@ class SiteLaunch(Server):
                     raise LaunchError("site name is required: gnrasgiserve SITE_NAME "
                                       "(or -s SITE_NAME, or GNR_CURRENT_SITE)") from exc
                 raise
-            except (OSError, KeyError, AttributeError, TypeError) as exc:
+            except LaunchError:
+                raise
+            except Exception as exc:  # GenroPy raises bare Exception for a missing config
                 raise LaunchError(_troubleshooting_line(str(exc), exc)) from exc
 
     def _parsed(self) -> bool:
         return hasattr(self, "options")
 
     def site_name_to_path(self, site_name: str) -> str:
-        path = super().site_name_to_path(site_name)
+        try:
+            path = super().site_name_to_path(site_name)
+        except Exception:  # GenroPy: EntityNotFoundException "site X not found"
+            path = None
         if not path:
             raise LaunchError(f"site {site_name!r} not found: no instance or site of that name "
                               f"in the projects of {self.config_path}/environment.xml")
@@ -252,7 +257,7 @@ def daemon_ping(address: DaemonAddress) -> None:
 
 def _troubleshooting_line(message: str, exc: BaseException | None = None) -> str:
     lowered = message.lower()
-    if "no ~/.gnr/" in lowered or "gnrconfig" in lowered:
+    if "no ~/.gnr/" in lowered or "missing genro configuration" in lowered:
         return "no ~/.gnr/ found: create environment.xml in the GenroPy config folder " \
                "(GENRO_GNRFOLDER, ~/.gnr or /etc/gnr)"
     if "no root.py" in lowered:

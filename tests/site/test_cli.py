@@ -1,0 +1,128 @@
+"""gnrasgiserve: option resolution (GenroPy's own order) and the troubleshooting errors."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+import pytest
+from conftest import BIN, DEMO_PROJECT
+
+from genropy_asgi.testing.local import GnrWorkspace, free_port
+
+pytestmark = pytest.mark.site
+
+
+@pytest.fixture(scope="module")
+def port_workspace(tmp_path_factory):
+    """A workspace whose siteconfig says port 9111 and no gnrdaemon running."""
+    return GnrWorkspace.create(DEMO_PROJECT, root=tmp_path_factory.mktemp("cli-ws"),
+                               wsgi={"debug": "False::B", "reload": "False::B", "port": "9111"})
+
+
+def launch(workspace, monkeypatch, argv, **env):
+    from genropy_asgi.site import SiteLaunch
+
+    for key, value in workspace.env(env).items():
+        monkeypatch.setenv(key, value)
+    return SiteLaunch(argv)
+
+
+def run_cli(workspace, *argv, env=None, timeout=60):
+    return subprocess.run([str(BIN / "gnrasgiserve"), *argv], env=workspace.env(env), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_port_from_siteconfig(port_workspace, monkeypatch):
+    assert launch(port_workspace, monkeypatch, ["demo"]).port == 9111
+
+
+def test_env_beats_siteconfig(port_workspace, monkeypatch):
+    assert launch(port_workspace, monkeypatch, ["demo"], GNR_WSGI_OPT_port="9222").port == 9222
+
+
+def test_cli_beats_env(port_workspace, monkeypatch):
+    assert launch(port_workspace, monkeypatch, ["demo", "-p", "9333"], GNR_WSGI_OPT_port="9222").port == 9333
+
+
+def test_defaults(demo_workspace, monkeypatch):
+    resolved = launch(demo_workspace, monkeypatch, ["demo"])
+    assert (resolved.port, resolved.host) == (8080, "0.0.0.0")
+    assert resolved.debug is False  # the demo siteconfig says debug False::B
+    assert resolved.reload is False
+
+
+def test_site_name_forms(demo_workspace, monkeypatch):
+    assert launch(demo_workspace, monkeypatch, ["-s", "demo"]).site_name == "demo"
+    assert launch(demo_workspace, monkeypatch, [], GNR_CURRENT_SITE="demo").site_name == "demo"
+
+
+def test_remotedb_without_name_uses_the_site_name(demo_workspace, monkeypatch):
+    assert launch(demo_workspace, monkeypatch, ["demo", "--remotedb"]).full_site_name == "demo:demo"
+    assert launch(demo_workspace, monkeypatch, ["demo", "--remotedb", "prod"]).full_site_name == "demo:prod"
+
+
+def test_flags(demo_workspace, monkeypatch):
+    resolved = launch(demo_workspace, monkeypatch, ["demo", "--reload", "-H", "127.0.0.1", "-o", "--remote_edit"])
+    assert resolved.reload and resolved.options.open_browser and resolved.options.remote_edit
+    assert launch(demo_workspace, monkeypatch, ["demo", "--nodebug"]).debug is False
+
+
+def test_debug_on_a_public_host_warns(demo_workspace, monkeypatch):
+    resolved = launch(demo_workspace, monkeypatch, ["demo"], GNR_WSGI_OPT_debug="True")
+    assert resolved.debug
+    assert any("console executes Python code" in w for w in resolved.warnings())
+    quiet = launch(demo_workspace, monkeypatch, ["demo", "-H", "127.0.0.1"], GNR_WSGI_OPT_debug="True")
+    assert quiet.warnings() == []
+
+
+def test_error_site_name_is_required(demo_workspace):
+    result = run_cli(demo_workspace)
+    assert result.returncode == 1
+    assert "site name is required" in result.stderr
+
+
+def test_error_no_gnr_folder(demo_workspace, tmp_path):
+    result = run_cli(demo_workspace, "demo", env={"GENRO_GNRFOLDER": str(tmp_path / "gnr")})
+    assert result.returncode == 1
+    assert "no ~/.gnr/ found" in result.stderr
+
+
+def test_error_unknown_site(demo_workspace):
+    result = run_cli(demo_workspace, "nosuchsite")
+    assert result.returncode == 1
+    assert "site 'nosuchsite' not found" in result.stderr
+
+
+def test_error_no_root_py(tmp_path):
+    """GenroPy's ``sites/<name>`` layout: the folder exists, its root.py does not."""
+    workspace = GnrWorkspace.create(DEMO_PROJECT, root=tmp_path)
+    (workspace.instance_dir / "root.py").unlink()
+    (workspace.project_dir / "sites" / "demo").mkdir(parents=True)
+    result = run_cli(workspace, "demo")
+    assert result.returncode == 1
+    assert "no root.py in site" in result.stderr
+
+
+def test_error_gnrdaemon_not_reachable(port_workspace):
+    result = run_cli(port_workspace, "demo", "-p", str(free_port()))
+    assert result.returncode == 1
+    assert f"gnrdaemon not reachable at 127.0.0.1:{port_workspace.daemon_port}" in result.stderr
+    assert port_workspace.hmac_key not in result.stderr + result.stdout
+
+
+def test_error_port_in_use(demo_workspace, gnr_daemon):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli(demo_workspace, "demo", "-H", "127.0.0.1", "-p", str(port))
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_error_lines_are_one_line(demo_workspace):
+    result = run_cli(demo_workspace, "nosuchsite")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("gnrasgiserve: error:")]
+    assert len(errors) == 1
+    assert "Traceback" not in result.stderr
