@@ -19,10 +19,13 @@ Apps are mounted before serving: the gateway computes its prefixes once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
+import signal
 import socket
-from typing import Any, Callable
+import threading
+from typing import Any, Callable, Iterator
 
 import uvicorn
 from genro_asgi import AsgiServer, BaseApplication, OpenApiApplication
@@ -256,7 +259,31 @@ class GenropyAsgiServer(AsgiServer):
         if port is not None:
             uvicorn_options["port"] = port
         self._uvicorn = UvicornServer(self, self.uvicorn_config(**uvicorn_options))
-        self._uvicorn.run(sockets=sockets)
+        with exit_zero_after_graceful_stop():
+            self._uvicorn.run(sockets=sockets)
+
+
+@contextlib.contextmanager
+def exit_zero_after_graceful_stop() -> Iterator[None]:
+    """SIGTERM/SIGINT end the process with status 0 once uvicorn has drained.
+
+    uvicorn catches the signal, drains in-flight requests, restores the handlers it
+    found and re-raises the signal: the handlers found are these, which exit 0
+    (a requested stop is a success for supervisors and orchestrators).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _db_check(db: Any) -> Callable[[], None]:

@@ -173,10 +173,17 @@ class SiteLaunch(Server):
         return DaemonAddress(str(host), int(port), hmac_key)
 
     def watch_dirs(self) -> list[str]:
-        """The folders ``--reload`` watches: the site's project (packages + instance)."""
-        project = os.path.normpath(os.path.join(self.site_path, "..", ".."))
-        dirs = [project if os.path.isdir(os.path.join(project, "packages")) else self.site_path]
-        return sorted(set(dirs))
+        """The folders ``--reload`` watches: the site's project (its ``packages`` and instances).
+
+        The site folder is ``<project>/instances/<name>/site`` or ``<project>/sites/<name>``:
+        the project is the nearest parent holding a ``packages`` folder.
+        """
+        folder = os.path.abspath(self.site_path)
+        for _ in range(4):
+            if os.path.isdir(os.path.join(folder, "packages")):
+                return [folder]
+            folder = os.path.dirname(folder)
+        return [os.path.abspath(self.site_path)]
 
     # -- checks ---------------------------------------------------------------
     def warnings(self) -> list[str]:

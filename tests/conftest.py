@@ -7,6 +7,7 @@ tests; everything is stopped by PID at the end.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -47,12 +48,13 @@ def gnr_daemon(demo_workspace):
 
 
 def start_server(workspace, command: str, *args: str, name: str | None = None, env=None,
-                 ready_path: str = "/index"):
+                 ready_path: str = "/index", scheme: str = "http"):
     from genropy_asgi.testing.local import ServerProcess, free_port
 
     port = free_port()
     argv = [str(BIN / command), workspace.site_name, "-p", str(port), "-H", "127.0.0.1", *args]
-    return ServerProcess(argv, workspace, port, name or command, env=env, ready_path=ready_path)
+    return ServerProcess(argv, workspace, port, name or command, env=env, ready_path=ready_path,
+                         scheme=scheme)
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +69,20 @@ def wsgi_site(demo_workspace, gnr_daemon):
     server = start_server(demo_workspace, "gnrwsgiserve", "--nodebug")
     yield server
     server.stop()
+
+
+def require(condition: bool, why: str) -> None:
+    """Skip locally when a service is missing; in CI (CI=true) that is a failure."""
+    if condition:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{why} (CI=true: this must not be skipped)")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> str:
+    """DSN of the throwaway PostgreSQL (scripts/test-postgres, started by scripts/test)."""
+    dsn = os.environ.get("GENROPY_ASGI_TEST_PG", "")
+    require(bool(dsn), "GENROPY_ASGI_TEST_PG is not set: run the suite with scripts/test")
+    return dsn
