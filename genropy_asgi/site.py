@@ -85,6 +85,7 @@ class SiteLaunch(Server):
 
     def __init__(self, argv: list[str]) -> None:
         self.argv = list(argv)
+        export_config_folder(self.argv)
         with _argv(self.argv):
             try:
                 super().__init__()
@@ -243,6 +244,25 @@ class SiteLaunch(Server):
             if not self._async_server_already_running():
                 self._spawn_async_server(self.full_site_name, self._pick_free_port(),
                                          reason="siteconfig declares websockets=true")
+
+
+def export_config_folder(argv: list[str]) -> None:
+    """Make ``-c/--config PATH`` mean the config folder for the whole process.
+
+    GenroPy's ``Server`` reads ``-c`` for its own first read only; ``GnrApp``, the site
+    and the children they start look at ``GENRO_GNRFOLDER``. Exporting it makes ``-c``
+    work everywhere (with gnrwsgiserve, ``-c`` alone does not).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("-c", "--config", dest="config_path")
+    known, _ = parser.parse_known_args(argv)
+    if known.config_path:
+        folder = os.path.abspath(os.path.expanduser(known.config_path))
+        if not os.path.isfile(os.path.join(folder, "environment.xml")):
+            raise LaunchError(f"-c {known.config_path}: no environment.xml in {folder}")
+        os.environ["GENRO_GNRFOLDER"] = folder
 
 
 def daemon_ping(address: DaemonAddress) -> None:

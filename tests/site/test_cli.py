@@ -126,3 +126,42 @@ def test_error_lines_are_one_line(demo_workspace):
     errors = [line for line in result.stderr.splitlines() if line.startswith("gnrasgiserve: error:")]
     assert len(errors) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_config_option_serves_without_gnrfolder_variable(demo_workspace, gnr_daemon):
+    env = demo_workspace.env()
+    env.pop("GENRO_GNRFOLDER")
+    env.pop("VIRTUAL_ENV", None)
+    port = free_port()
+    process = subprocess.Popen([str(BIN / "gnrasgiserve"), "demo", "-c", str(demo_workspace.config_dir),
+                                "-p", str(port), "-H", "127.0.0.1", "--nodebug"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        from genropy_asgi.testing.local import http_status, wait_for_port
+
+        wait_for_port("127.0.0.1", port, 120, process)
+        assert http_status(f"http://127.0.0.1:{port}/index", timeout=60) == 200
+    finally:
+        process.terminate()
+        assert process.wait(30) == 0
+
+
+def test_config_option_without_environment_xml(demo_workspace, tmp_path):
+    result = run_cli(demo_workspace, "demo", "-c", str(tmp_path))
+    assert result.returncode == 1
+    assert f"-c {tmp_path}: no environment.xml in {tmp_path}" in result.stderr
+
+
+def test_remaining_options_reach_genropy(demo_workspace, monkeypatch, tmp_path):
+    resolved = launch(demo_workspace, monkeypatch, ["demo", "--restore", str(tmp_path), "--source_instance",
+                                                    "other", "-a", "9555", "--ssl_cert", "c.pem", "--ssl_key", "k.pem"])
+    options = resolved.options
+    assert (options.restore, options.source_instance, options.async_port) == (str(tmp_path), "other", 9555)
+    assert resolved.ssl_files == ("c.pem", "k.pem") and resolved.scheme == "https"
+
+
+def test_ssl_without_certificate_files(demo_workspace, monkeypatch):
+    from genropy_asgi.site import LaunchError
+
+    with pytest.raises(LaunchError, match="--ssl needs .*localhost.pem"):
+        launch(demo_workspace, monkeypatch, ["demo", "--ssl"]).ssl_files

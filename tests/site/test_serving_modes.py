@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 from conftest import DEMO_PROJECT, start_server
 from gnrclient import GenroPage
 
@@ -131,6 +133,13 @@ def test_genropy_proxy_mounts_the_site_on_a_prefix(own_site):
         wait_for_port("127.0.0.1", port, 120, process.process)
         base = f"http://127.0.0.1:{port}"
         assert httpx.get(base + "/api/api/ping").json() == {"pong": True}
+
+        async def talk():
+            async with websockets.connect(f"ws://127.0.0.1:{port}/ws") as socket:
+                await socket.send("next to GenroPy")
+                return await socket.recv()
+
+        assert asyncio.run(talk()) == "echo:next to GenroPy"
         page = GenroPage(base + "/legacy")
         assert int(page.rpc("note_count")) >= 0
         assert "dojo.registerModulePath" in page.shell
