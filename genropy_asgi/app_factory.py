@@ -25,6 +25,7 @@ from genropy_asgi.site import LaunchError, SiteLaunch, daemon_ping
 ARGV_VARIABLE = "GENROPY_ASGI_ARGV"
 WSGI_THREADS_VARIABLE = "GENROPY_ASGI_WSGI_THREADS"
 SHUTDOWN_TIMEOUT_VARIABLE = "GENROPY_ASGI_SHUTDOWN_TIMEOUT"
+DAEMON_WAIT_VARIABLE = "GENROPY_ASGI_DAEMON_WAIT"
 
 logger = logging.getLogger("genropy_asgi")
 
@@ -91,5 +92,5 @@ def argv_from_environ(environ: Any = os.environ) -> list[str]:
 def create_app() -> GenropyAsgiServer:
     """Factory for uvicorn's reloader child and gunicorn workers."""
     launch = SiteLaunch(argv_from_environ())
-    launch.check_daemon()
+    launch.wait_for_daemon(positive_float(os.environ, DAEMON_WAIT_VARIABLE) or 0)
     return build_server(launch)

@@ -22,6 +22,7 @@ import threading
 import time
 import webbrowser
 
+from genropy_asgi.app_factory import DAEMON_WAIT_VARIABLE, positive_float
 from genropy_asgi.site import LaunchError, SiteLaunch
 
 logger = logging.getLogger("genropy_asgi")
@@ -92,14 +93,22 @@ def serve(launch: SiteLaunch) -> None:
     server.run(sockets=[sock], **ssl_options(launch))
 
 
+def configure_logging() -> None:
+    """Our own logger only: GenroPy's loggers have their handlers (no duplicate lines)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s: %(levelname)s: %(name)s - %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s: %(levelname)s: %(name)s - %(message)s")
+    configure_logging()
     try:
         launch = SiteLaunch(sys.argv[1:] if argv is None else argv)
         for warning in launch.warnings():
             logger.warning(warning)
-        launch.check_daemon()
+        launch.wait_for_daemon(positive_float(os.environ, DAEMON_WAIT_VARIABLE) or 0)
         if launch.reload:
             serve_with_reload(launch)
         else:

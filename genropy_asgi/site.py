@@ -196,6 +196,20 @@ class SiteLaunch(Server):
             )
         return found
 
+    def wait_for_daemon(self, seconds: float) -> None:
+        """``check_daemon``, retried for up to ``seconds`` (a daemon started alongside us)."""
+        import time
+
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                self.check_daemon()
+                return
+            except LaunchError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
+
     def check_daemon(self, timeout: float = 3.0) -> None:
         """Raise ``LaunchError`` unless the gnrdaemon answers a Pyro ping."""
         address = self.daemon_address

@@ -1,0 +1,80 @@
+# genropy-asgi: a GenroPy site on uvicorn (ASGI), with gnrdaemon, in one image.
+#
+#   docker build -t genropy-asgi .                       # ordinary build (PyPI)
+#   scripts/wheelhouse && docker build -t genropy-asgi \
+#       --build-arg PYTHON_BASE=genropy-asgi/python:3.13-trixie .   # air-gapped build
+#
+# Packages are the pinned set of requirements/image.lock either way: from PyPI, or
+# from wheelhouse/ (--no-index) when it holds wheels. Legacy-builder safe (no
+# BuildKit-only syntax), so testcontainers can build it too.
+
+ARG PYTHON_BASE=python:3.13-slim-trixie
+
+FROM ${PYTHON_BASE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+COPY requirements/image.lock /src/requirements/image.lock
+COPY wheelhouse/ /wheelhouse/
+RUN set -eu; \
+    if ls /wheelhouse/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheelhouse; else set --; fi; \
+    python3 -m venv /opt/venv; \
+    /opt/venv/bin/pip install "$@" --requirement /src/requirements/image.lock
+COPY pyproject.toml README.md genropy_asgi_routes_compat.pth /src/
+COPY genropy_asgi /src/genropy_asgi
+RUN set -eu; \
+    if ls /wheelhouse/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheelhouse; else set --; fi; \
+    /opt/venv/bin/pip install "$@" --no-deps /src; \
+    /opt/venv/bin/python -c "import genropy_asgi.server, gnr.web.gnrwsgisite, sys; \
+assert any(type(f).__name__ == '_DispatcherFinder' for f in sys.meta_path), 'compat hook missing'"
+
+FROM ${PYTHON_BASE}
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG SOURCE=""
+LABEL org.opencontainers.image.title="genropy-asgi" \
+      org.opencontainers.image.description="GenroPy sites on uvicorn (ASGI) with gnrdaemon, REST and WebSocket on one port" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+# tini is PID 1: it reaps GenroPy's forked children and forwards signals
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --uid 10001 --gid 0 --home-dir /var/lib/genropy --no-create-home --shell /usr/sbin/nologin genropy
+
+COPY --from=build /opt/venv /opt/venv
+COPY entrypoint/ /opt/genropy-asgi/entrypoint/
+COPY config/ /opt/genropy-asgi/config/
+COPY demo/ /opt/genropy/projects/demo/
+
+# The demo instance keeps its data (SQLite) and site folder under GENROPY_HOME, so a
+# read-only root filesystem needs one writable mount: GENROPY_HOME. Everything that
+# must be writable is group 0 and group-writable: any UID with GID 0 works.
+RUN set -eu; \
+    instance=/opt/genropy/projects/demo/instances/demo; \
+    for folder in data site; do \
+      rm -rf "${instance:?}/${folder}"; \
+      ln -s "/var/lib/genropy/instances/demo/${folder}" "${instance}/${folder}"; \
+    done; \
+    mkdir -p /var/lib/genropy /etc/genropy; \
+    chown -R 10001:0 /var/lib/genropy; \
+    chmod -R g=u /var/lib/genropy
+
+ENV PATH=/opt/venv/bin:$PATH \
+    VIRTUAL_ENV=/opt/venv \
+    GENROPY_HOME=/var/lib/genropy \
+    GENROPY_PROJECTS=/opt/genropy/projects \
+    GNR_CURRENT_SITE=demo \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+
+USER 10001:0
+WORKDIR /var/lib/genropy
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=5s --start-period=90s --retries=3 \
+    CMD ["/opt/venv/bin/python", "/opt/genropy-asgi/entrypoint/healthcheck.py"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/opt/venv/bin/python", "/opt/genropy-asgi/entrypoint/container_entrypoint.py"]
+CMD ["serve"]

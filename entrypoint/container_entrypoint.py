@@ -1,0 +1,210 @@
+"""The container's first program (behind tini): carry out the launch plan.
+
+Thin shell around ``launch_plan.make_plan`` (the decisions). Effects, in order:
+1. bad input -> one ``genropy-asgi: error: ...`` line, exit 2, nothing written;
+2. ``print-config`` -> the plan as JSON, secrets masked, nothing written;
+3. the writable state: ``$GENROPY_HOME`` checked, GenroPy's config folder written
+   all at once (0600 files), the instance's ``data``/``site`` targets created;
+4. PostgreSQL: wait until it accepts our credentials (``GENROPY_DB_WAIT`` seconds);
+5. ``gnr db setup SITE`` under a lock (a PostgreSQL advisory lock, or a file lock for
+   SQLite) so replicas starting together do not race; ``GENROPY_DB_SETUP=never`` skips;
+6. ``serve``: supervisord (gnrdaemon, then the server) as a child; SIGTERM/SIGINT are
+   forwarded, in-flight requests drain, exit 0; a program that keeps crashing stops
+   the container with exit 1. Other modes exec their command.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from launch_plan import DbTarget, DiskFiles, LaunchPlan, PlanError, make_plan  # noqa: E402
+
+from genropy_asgi.gnrconfig import write_config_folder  # noqa: E402
+
+ADVISORY_LOCK_KEY = 0x67656E726F  # "genro": the db setup lock shared by all replicas
+
+
+class StartError(Exception):
+    """A problem found while acting on a valid plan; the message is the line to print."""
+
+
+def fail(message: str, status: int) -> int:
+    print(f"genropy-asgi: error: {message}", file=sys.stderr, flush=True)
+    return status
+
+
+def log(plan: LaunchPlan, message: str) -> None:
+    print(f"genropy-asgi: {plan.masked(message)}", file=sys.stderr, flush=True)
+
+
+# -- state on disk -----------------------------------------------------------------
+
+def ensure_writable(path: str, what: str) -> None:
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".write-test-{os.getpid()}")
+        with open(probe, "w"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        raise StartError(f"{what} {path} is not writable by uid {os.getuid()} ({exc.strerror}): "
+                         "mount a volume or a tmpfs there") from exc
+
+
+def instance_folder(plan: LaunchPlan) -> str | None:
+    roots = [r for r in os.environ.get("GENROPY_PROJECTS", "/opt/genropy/projects").split(":") if r]
+    for root in roots:
+        for project in sorted(os.listdir(root)):
+            candidate = os.path.join(root, project, "instances", plan.site)
+            if os.path.isdir(candidate):
+                return candidate
+    return None
+
+
+def prepare_instance(plan: LaunchPlan) -> None:
+    """``data`` and ``site`` of the instance must be writable; symlinked ones get their target."""
+    folder = instance_folder(plan)
+    if folder is None:
+        return
+    for name in ("data", "site"):
+        path = os.path.join(folder, name)
+        if os.path.islink(path):
+            target = os.path.realpath(path)
+            os.makedirs(target, exist_ok=True)
+            if name == "site":
+                # GenroPy looks for "<site>/../root.py", which the kernel resolves
+                # next to the symlink's TARGET: give the target a root.py too.
+                link = os.path.join(os.path.dirname(target), "root.py")
+                if not os.path.lexists(link):
+                    os.symlink(os.path.join(folder, "root.py"), link)
+        ensure_writable(path, f"the instance's {name} folder")
+
+
+def write_state(plan: LaunchPlan) -> None:
+    ensure_writable(plan.home, "GENROPY_HOME")
+    run = plan.env["GENROPY_RUN"]
+    os.makedirs(run, exist_ok=True)
+    for leftover in ("fatal", "supervisord.pid", "supervisor.sock"):
+        if os.path.lexists(os.path.join(run, leftover)):
+            os.unlink(os.path.join(run, leftover))
+    write_config_folder(plan.config_dir, plan.files)
+    with open(os.path.join(run, "port"), "w") as handle:
+        handle.write(str(plan.port))
+    prepare_instance(plan)
+
+
+# -- database ------------------------------------------------------------------------
+
+def connect(db: DbTarget, timeout: float = 5.0):
+    import psycopg2
+
+    return psycopg2.connect(host=db.host, port=db.port, user=db.user, password=db.password,
+                            dbname="postgres", connect_timeout=max(1, int(timeout)))
+
+
+def wait_for_database(plan: LaunchPlan, db: DbTarget) -> None:
+    deadline = time.monotonic() + db.timeout
+    last = "no attempt"
+    log(plan, f"waiting for PostgreSQL at {db.host}:{db.port} (up to {db.timeout:g}s)")
+    while True:
+        try:
+            connect(db).close()
+            return
+        except Exception as exc:  # psycopg2.OperationalError and DNS errors alike
+            last = " ".join(str(exc).split()) or type(exc).__name__
+        if time.monotonic() >= deadline:
+            raise StartError(plan.masked(f"database {db.host}:{db.port} not reachable after {db.timeout:g}s "
+                                         f"(GENROPY_DB_WAIT): {last}"))
+        time.sleep(1)
+
+
+@contextmanager
+def setup_lock(plan: LaunchPlan) -> Iterator[None]:
+    """One ``db setup`` at a time across replicas: advisory lock, or a file lock for SQLite."""
+    if plan.db is not None:
+        conn = connect(plan.db)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+            yield
+        finally:
+            conn.close()  # releases the session lock
+        return
+    with open(os.path.join(plan.env["GENROPY_RUN"], "dbsetup.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def db_setup(plan: LaunchPlan) -> None:
+    command = [os.path.join(os.environ.get("GENROPY_VENV", "/opt/venv"), "bin", "gnr"), "db", "setup", plan.site]
+    log(plan, f"database setup: {' '.join(command[1:])}")
+    with setup_lock(plan):
+        result = subprocess.run(command, env=plan.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(plan.masked(result.stdout[-4000:]))
+        raise StartError(f"gnr db setup {plan.site} failed (exit {result.returncode}); its output is above")
+
+
+# -- serving ------------------------------------------------------------------------
+
+def supervise(plan: LaunchPlan) -> int:
+    """supervisord as a child: forward stop signals; exit 1 if a program was FATAL."""
+    child = subprocess.Popen(plan.command, env=plan.env)
+
+    def forward(signum: int, frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, forward)
+    status = child.wait()
+    fatal_marker = os.path.join(plan.env["GENROPY_RUN"], "fatal")
+    if os.path.exists(fatal_marker):
+        with open(fatal_marker) as handle:
+            program = handle.read().strip() or "a program"
+        return fail(f"{program} kept exiting and was given up on (see its log above): stopping the container", 1)
+    return status
+
+
+def main(argv: list[str]) -> int:
+    try:
+        plan = make_plan(os.environ, DiskFiles(), argv, command_exists=lambda name: shutil.which(name) is not None)
+    except PlanError as exc:
+        return fail(str(exc), 2)
+    if plan.mode == "print-config":
+        print(plan.as_json())
+        return 0
+    try:
+        write_state(plan)
+        for note in plan.notes:
+            log(plan, note)
+        if plan.mode in ("serve", "dbsetup") and plan.db is not None:
+            wait_for_database(plan, plan.db)
+        if plan.mode == "dbsetup" or plan.db_setup:
+            db_setup(plan)
+    except StartError as exc:
+        return fail(str(exc), 1)
+    if plan.mode == "dbsetup":
+        return 0
+    if plan.mode == "serve":
+        log(plan, f"serving {plan.site} on port {plan.port} ({plan.workers} worker"
+                  f"{'s' if plan.workers > 1 else ''}): {' '.join(plan.server_command)}")
+        return supervise(plan)
+    os.execvpe(plan.command[0], plan.command, plan.env)
+    return 127  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,459 @@
+"""The container's decisions, as one pure function: environment + mounted files -> plan.
+
+``make_plan(env, files, args)`` reads nothing itself: ``files`` answers the content
+of a path (``None`` when absent, ``OSError`` when unreadable) and lists folders, so
+the whole decision is testable without a container. The plan says which GenroPy
+config files to write, which command to run, with which environment, and which
+values are secrets (masked by ``print-config``, stripped from the children's env).
+
+Every bad input is a ``PlanError`` whose message is the one line to print: it names
+the variable or file and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets as secrets_module
+import shlex
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Protocol
+
+from genropy_asgi.gnrconfig import GnrSetup, render_config_folder
+
+MODES = ("serve", "daemon", "dbsetup", "print-config", "shell")
+IMPLEMENTATIONS = ("sqlite", "postgres")
+DEFAULTS = {
+    "GNR_CURRENT_SITE": "demo",
+    "GENROPY_PROJECTS": "/opt/genropy/projects",
+    "GENROPY_HOME": "/var/lib/genropy",
+    "GENROPY_SITECONFIG": "/etc/genropy/siteconfig.xml",
+    "GENROPY_APP_DIR": "/opt/genropy-asgi",
+    "GENROPY_VENV": "/opt/venv",
+}
+SECRET_SUFFIXES = ("_PASSWORD", "_HMAC_KEY", "_SECRET")
+REMOTEDB_VARIABLE = re.compile(r"^GNR_REMOTEDB_([A-Za-z0-9]+)_(SSH_HOST|SSH_USER|SSH_PASSWORD|SSH_PORT|"
+                               r"DB_IMPLEMENTATION|DB_HOST|DB_PORT|DB_NAME|DB_USER|DB_PASSWORD)(_FILE)?$")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+MASK = "********"
+
+
+class PlanError(ValueError):
+    """Bad input; ``str(exc)`` is the one line to show."""
+
+
+class FileSource(Protocol):
+    def read(self, path: str) -> str | None: ...
+
+    def list_dir(self, path: str) -> list[str] | None: ...
+
+
+@dataclass(frozen=True)
+class DbTarget:
+    """What to wait for before serving (PostgreSQL only: SQLite is a file)."""
+
+    host: str
+    port: int
+    name: str | None
+    user: str | None
+    password: str | None
+    timeout: float
+
+
+@dataclass
+class LaunchPlan:
+    mode: str
+    site: str
+    home: str
+    config_dir: str
+    files: dict[str, str]  # path relative to config_dir -> content
+    command: list[str]  # what finally runs (supervisord, gnr, a shell, the user's command)
+    env: dict[str, str]  # environment for the command (secrets removed)
+    server_command: list[str]  # what supervisord's "server" program runs
+    port: int
+    workers: int
+    db: DbTarget | None
+    db_setup: bool
+    debug: bool
+    secrets: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def masked(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, MASK)
+        return text
+
+    def as_json(self) -> str:
+        """The plan for ``print-config``: everything, secrets masked."""
+        payload = {
+            "mode": self.mode, "site": self.site, "home": self.home, "config_dir": self.config_dir,
+            "command": self.command, "server_command": self.server_command, "port": self.port,
+            "workers": self.workers, "debug": self.debug, "db_setup": self.db_setup,
+            "wait_for_db": None if self.db is None else {"host": self.db.host, "port": self.db.port,
+                                                         "timeout": self.db.timeout},
+            "env": self.env, "files": self.files, "notes": self.notes,
+        }
+        return self.masked(json.dumps(payload, indent=2, sort_keys=True))
+
+
+# -- reading the environment ----------------------------------------------------
+
+def is_secret_name(name: str) -> bool:
+    return name.endswith(SECRET_SUFFIXES)
+
+
+class Secrets:
+    """Reads secret variables (``NAME`` or ``NAME_FILE``) and remembers every value, to mask it."""
+
+    def __init__(self, env: Mapping[str, str], files: FileSource) -> None:
+        self.env = env
+        self.files = files
+        self.values: list[str] = []
+
+    def get(self, name: str) -> str | None:
+        value = secret_value(self.env, self.files, name)
+        self.add(value)
+        return value
+
+    def add(self, value: str | None) -> None:
+        if value:
+            self.values.append(value)
+
+
+def secret_value(env: Mapping[str, str], files: FileSource, name: str) -> str | None:
+    """``NAME`` or the content of ``NAME_FILE`` (trailing newline stripped); not both."""
+    direct = env.get(name)
+    path = env.get(f"{name}_FILE")
+    if direct and path:
+        raise PlanError(f"{name} and {name}_FILE are both set: use one")
+    if path:
+        try:
+            content = files.read(path)
+        except OSError as exc:
+            raise PlanError(f"{name}_FILE={path}: cannot read ({exc.strerror or exc})") from exc
+        if content is None:
+            raise PlanError(f"{name}_FILE={path}: no such file")
+        return content.rstrip("\r\n")
+    return direct or None
+
+
+def integer(env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int = 65535) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+        raise PlanError(f"{name}={raw!r}: expected a whole number from {minimum} to {maximum}")
+    return int(raw)
+
+
+def number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise PlanError(f"{name}={raw!r}: expected a number of seconds >= 0")
+    return value
+
+
+def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise PlanError(f"{name}={env[name]!r}: expected true or false")
+
+
+def choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in allowed:
+        raise PlanError(f"{name}={env[name]!r}: expected one of {', '.join(allowed)}")
+    return raw
+
+
+def genropy_bool(value: str | None) -> bool | None:
+    """GenroPy's typed values: 'True::B', 'false', '1'..."""
+    if value is None:
+        return None
+    return value.split("::")[0].strip().lower() in TRUE_WORDS
+
+
+# -- the siteconfig -----------------------------------------------------------
+
+def mounted_siteconfig(env: Mapping[str, str], files: FileSource) -> ET.Element | None:
+    path = env.get("GENROPY_SITECONFIG") or DEFAULTS["GENROPY_SITECONFIG"]
+    explicit = "GENROPY_SITECONFIG" in env
+    try:
+        text = files.read(path)
+    except OSError as exc:
+        raise PlanError(f"GENROPY_SITECONFIG={path}: cannot read ({exc.strerror or exc})") from exc
+    if text is None:
+        if explicit:
+            raise PlanError(f"GENROPY_SITECONFIG={path}: no such file")
+        return None
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise PlanError(f"GENROPY_SITECONFIG={path}: not valid XML ({exc})") from exc
+    if root.tag != "GenRoBag":
+        raise PlanError(f"GENROPY_SITECONFIG={path}: expected a <GenRoBag> document, found <{root.tag}>")
+    return root
+
+
+def site_extra_from(root: ET.Element | None) -> dict[str, dict[str, str]]:
+    """The mounted siteconfig's top elements we pass through (not wsgi/gnrdaemon/jslib/resources)."""
+    if root is None:
+        return {}
+    owned = {"wsgi", "gnrdaemon", "jslib", "resources"}
+    return {child.tag: dict(child.attrib) for child in root if child.tag not in owned}
+
+
+# -- the decision -------------------------------------------------------------
+
+def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
+              new_secret: Callable[[], str] = lambda: secrets_module.token_hex(24),
+              command_exists: Callable[[str], bool] = lambda name: True) -> LaunchPlan:
+    """Decide everything the container does, from its environment and mounted files."""
+    mode = args[0] if args else "serve"
+    rest = args[1:]
+    if mode not in MODES and not command_exists(mode):
+        raise PlanError(f"unknown mode or command {mode!r}: expected one of {', '.join(MODES)}, "
+                        "or a command on PATH")
+    get = lambda name: env.get(name) or DEFAULTS.get(name, "")  # noqa: E731
+    site = get("GNR_CURRENT_SITE")
+    home = get("GENROPY_HOME")
+    app_dir = get("GENROPY_APP_DIR")
+    venv_bin = os.path.join(get("GENROPY_VENV"), "bin")
+    config_dir = os.path.join(home, "gnr")
+    project_roots = [p for p in get("GENROPY_PROJECTS").split(":") if p]
+    check_site(site, project_roots, files)
+
+    secrets = Secrets(env, files)
+    # gnrdaemon: loopback only, a random HMAC key per container unless given (Pyro uses pickle)
+    hmac_key = secrets.get("GNR_DAEMON_HMAC_KEY") or new_secret()
+    secrets.add(hmac_key)
+    daemon_port = integer(env, "GNR_DAEMON_PORT", 40404, 1)
+
+    db = database_attributes(env, secrets)
+    remote_dbs, forwarded_ports = remote_databases(env, secrets)
+    remotedb = env.get("GNR_REMOTEDB", "").strip()
+    if remotedb and remotedb not in remote_dbs:
+        known = ", ".join(sorted(remote_dbs)) or "none"
+        raise PlanError(f"GNR_REMOTEDB={remotedb!r}: no GNR_REMOTEDB_{remotedb}_* variables "
+                        f"(remote databases configured: {known})")
+    if remotedb in forwarded_ports:
+        # GenroPy forwards the MAIN <db> port through the tunnel and then connects to the
+        # main <db> host on the tunnel's local port: the daemon runs in this container.
+        db = {**db, "host": "127.0.0.1", "port": forwarded_ports[remotedb]}
+    xml_users = {}
+    admin_password = secrets.get("GNR_ADMIN_PASSWORD")
+    if admin_password:
+        xml_users[env.get("GNR_ADMIN_USER") or "admin"] = {"pwd": admin_password, "tags": "_DEV_,admin,user"}
+
+    siteconfig = mounted_siteconfig(env, files)
+    site_wsgi = {} if siteconfig is None or siteconfig.find("wsgi") is None else dict(siteconfig.find("wsgi").attrib)
+    wsgi = {"debug": "False::B", "reload": "False::B", **site_wsgi}
+    debug_requested = genropy_bool(env.get("GNR_WSGI_OPT_debug")) if env.get("GNR_WSGI_OPT_debug") \
+        else genropy_bool(wsgi.get("debug"))
+    allow_debug = flag(env, "GENROPY_ALLOW_DEBUG", False)
+    if debug_requested and not allow_debug:
+        raise PlanError("debug is on (GNR_WSGI_OPT_debug or the siteconfig's wsgi debug): werkzeug's console "
+                        "executes code sent by any client; set GENROPY_ALLOW_DEBUG=true to accept that")
+    port = integer(env, "GNR_WSGI_OPT_port", int(wsgi.get("port", "8080").split("::")[0]) if
+                   wsgi.get("port", "8080").split("::")[0].isdigit() else 8080, 1)
+    workers = integer(env, "GENROPY_WORKERS", 1, 1, 64)
+    threads = integer(env, "GENROPY_WSGI_THREADS", 16, 1, 256)
+    shutdown = number(env, "GENROPY_SHUTDOWN_TIMEOUT", 30.0)
+    db_wait = number(env, "GENROPY_DB_WAIT", 60.0)
+    db_setup = choice(env, "GENROPY_DB_SETUP", ("auto", "never"), "auto") == "auto"
+
+    setup = GnrSetup(
+        projects={f"projects{i}": root for i, root in enumerate(project_roots)},
+        daemon_hmac_key=hmac_key, daemon_host="127.0.0.1", daemon_port=daemon_port,
+        wsgi=wsgi, db=db, remote_dbs=remote_dbs, xml_users=xml_users,
+        site_extra=site_extra_from(siteconfig),
+    )
+    server_args = [site, "-H", env.get("GNR_WSGI_OPT_host") or "0.0.0.0", "-p", str(port)]
+    if not debug_requested:
+        server_args.append("--nodebug")
+    if remotedb:
+        server_args += ["--remotedb", remotedb]
+    if workers > 1:
+        server_command = [os.path.join(venv_bin, "gunicorn"), "-c", os.path.join(app_dir, "config", "gunicorn.conf.py"),
+                          "genropy_asgi.app_factory:create_app()"]
+    else:
+        server_command = [os.path.join(venv_bin, "gnrasgiserve"), *server_args]
+
+    child_env = {key: value for key, value in env.items() if not _carries_secret(key)}
+    child_env.update({
+        "GENRO_GNRFOLDER": config_dir,
+        "GNR_CURRENT_SITE": site,
+        "HOME": home,
+        "GENROPY_HOME": home,
+        "GENROPY_RUN": os.path.join(home, "run"),
+        "GENROPY_ASGI_ARGV": json.dumps(server_args),
+        "GENROPY_ASGI_WSGI_THREADS": str(threads),
+        "GENROPY_ASGI_SHUTDOWN_TIMEOUT": f"{shutdown:g}",
+        "GENROPY_ASGI_DAEMON_WAIT": "60",
+        "GENROPY_BIND": f"{env.get('GNR_WSGI_OPT_host') or '0.0.0.0'}:{port}",
+        "GENROPY_WORKERS": str(workers),
+        "GENROPY_STOP_WAIT": str(int(shutdown) + 10),
+        "GENROPY_SERVER_COMMAND": shlex.join(server_command),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    })
+
+    gnr = os.path.join(venv_bin, "gnr")
+    if mode == "serve":
+        command = [os.path.join(venv_bin, "supervisord"), "-c", os.path.join(app_dir, "config", "supervisord.conf")]
+    elif mode == "daemon":
+        command = [gnr, "web", "daemon"]
+    elif mode == "dbsetup":
+        command = [gnr, "db", "setup", site]
+    elif mode == "shell":
+        command = ["/bin/bash", *rest] if rest else ["/bin/bash"]
+    elif mode == "print-config":
+        command = []
+    else:
+        command = [mode, *rest]
+
+    db_target = None
+    if db.get("implementation") == "postgres" and mode in ("serve", "dbsetup"):
+        db_target = DbTarget(host=db["host"], port=int(db.get("port") or 5432), name=db.get("dbname"),
+                             user=db.get("user"), password=db.get("password"), timeout=db_wait)
+    notes = []
+    if remotedb:
+        notes.append(f"serving with --remotedb {remotedb}: the gnrdaemon opens the SSH tunnel")
+    return LaunchPlan(
+        mode=mode, site=site, home=home, config_dir=config_dir, files=render_config_folder(setup),
+        command=command, env=child_env, server_command=server_command, port=port, workers=workers,
+        db=db_target, db_setup=db_setup and mode == "serve" and not remotedb, debug=bool(debug_requested),
+        secrets=secrets.values, notes=notes,
+    )
+
+
+def _carries_secret(name: str) -> bool:
+    """Secret variables (and their _FILE pointers, harmless but useless) never reach the children."""
+    base = name[:-5] if name.endswith("_FILE") else name
+    return is_secret_name(base) or name == "GNR_DB_DSN"
+
+
+def check_site(site: str, project_roots: list[str], files: FileSource) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", site):
+        raise PlanError(f"GNR_CURRENT_SITE={site!r}: expected an instance name (letters, digits, _ . -)")
+    found = []
+    for root in project_roots:
+        projects = files.list_dir(root)
+        if projects is None:
+            raise PlanError(f"GENROPY_PROJECTS: {root} is not a folder")
+        for project in projects:
+            instances = files.list_dir(os.path.join(root, project, "instances")) or []
+            if site in instances:
+                return
+            found += instances
+    listed = ", ".join(sorted(set(found))) or "none"
+    raise PlanError(f"GNR_CURRENT_SITE={site!r}: no instance of that name in GENROPY_PROJECTS "
+                    f"({':'.join(project_roots)}); instances found: {listed}")
+
+
+def database_attributes(env: Mapping[str, str], secrets: Secrets) -> dict[str, str]:
+    """``<db>`` attributes for instanceconfig/default.xml (merged under the instance's own)."""
+    implementation = choice(env, "GNR_DB_IMPLEMENTATION", IMPLEMENTATIONS, None)
+    attrs: dict[str, str] = {}
+    if implementation:
+        attrs["implementation"] = implementation
+    for variable, attribute in (("GNR_DB_HOST", "host"), ("GNR_DB_NAME", "dbname"), ("GNR_DB_USER", "user")):
+        if env.get(variable):
+            attrs[attribute] = env[variable]
+    if env.get("GNR_DB_PORT"):
+        attrs["port"] = str(integer(env, "GNR_DB_PORT", 5432, 1))
+    password = secrets.get("GNR_DB_PASSWORD")
+    if password:
+        attrs["password"] = password
+    if implementation == "postgres":
+        for variable in ("GNR_DB_HOST", "GNR_DB_USER"):
+            if not env.get(variable):
+                raise PlanError(f"{variable} is required when GNR_DB_IMPLEMENTATION=postgres")
+    elif implementation is None and any(env.get(v) for v in ("GNR_DB_HOST", "GNR_DB_USER")):
+        raise PlanError("GNR_DB_HOST/GNR_DB_USER are set but GNR_DB_IMPLEMENTATION is not: set it to postgres")
+    return attrs
+
+
+def remote_databases(env: Mapping[str, str], secrets: Secrets) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """``<remote_db>`` entries from ``GNR_REMOTEDB_<NAME>_*`` (for ``--remotedb NAME``), and
+    the database port each SSH entry forwards.
+
+    GenroPy facts (26.10): the daemon reads ``ssh_host`` as ``user@host`` and takes
+    ``ssh_password``, ``ssh_port`` and ``forwarded_host`` (the database host as seen from
+    the SSH server) as attributes; the forwarded port is the MAIN ``<db>`` port, and a
+    ``port`` on the entry would replace the tunnel's port (tunnel bypassed). So an SSH
+    entry carries no ``host``/``port``; without SSH the entry is a plain connection.
+    """
+    names = sorted({m.group(1) for key in env if (m := REMOTEDB_VARIABLE.match(key))})
+    entries: dict[str, dict[str, str]] = {}
+    forwarded: dict[str, str] = {}
+    for name in names:
+        prefix = f"GNR_REMOTEDB_{name}_"
+
+        def value(suffix: str) -> str:
+            return env.get(prefix + suffix, "").strip()
+
+        for required in ("DB_NAME", "DB_USER"):
+            if not value(required):
+                raise PlanError(f"{prefix}{required} is required for the remote database {name}")
+        attrs: dict[str, str] = {
+            "implementation": choice(env, prefix + "DB_IMPLEMENTATION", IMPLEMENTATIONS, "postgres") or "postgres",
+            "dbname": value("DB_NAME"), "user": value("DB_USER"),
+        }
+        db_password = secrets.get(prefix + "DB_PASSWORD")
+        if db_password:
+            attrs["password"] = db_password
+        db_port = str(integer(env, prefix + "DB_PORT", 5432, 1))
+        if value("SSH_HOST"):
+            if not value("SSH_USER"):
+                raise PlanError(f"{prefix}SSH_USER is required with {prefix}SSH_HOST")
+            attrs["ssh_host"] = f"{value('SSH_USER')}@{value('SSH_HOST')}"
+            attrs["ssh_port"] = str(integer(env, prefix + "SSH_PORT", 22, 1))
+            ssh_password = secrets.get(prefix + "SSH_PASSWORD")
+            if ssh_password:
+                attrs["ssh_password"] = ssh_password
+            attrs["forwarded_host"] = value("DB_HOST") or "127.0.0.1"
+            forwarded[name] = db_port
+        else:
+            if not value("DB_HOST"):
+                raise PlanError(f"{prefix}DB_HOST is required for the remote database {name} (or {prefix}SSH_HOST)")
+            attrs["host"] = value("DB_HOST")
+            attrs["port"] = db_port
+        entries[name] = attrs
+    return entries, forwarded
+
+
+# -- files on disk ---------------------------------------------------------------
+
+class DiskFiles:
+    """The real ``FileSource``: the container's filesystem."""
+
+    def read(self, path: str) -> str | None:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+
+    def list_dir(self, path: str) -> list[str] | None:
+        try:
+            return sorted(name for name in os.listdir(path) if os.path.isdir(os.path.join(path, name)))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
