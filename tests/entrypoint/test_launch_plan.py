@@ -1,0 +1,191 @@
+"""The container's decisions (entrypoint/launch_plan.py): env + files -> plan, no Docker."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "entrypoint"))
+
+from launch_plan import MASK, PlanError, make_plan  # noqa: E402
+
+
+class FakeFiles:
+    """Folders and files of a pretend container: the demo project is there."""
+
+    def __init__(self, files=None, unreadable=()):
+        self.files = dict(files or {})
+        self.unreadable = set(unreadable)
+        self.dirs = {"/opt/genropy/projects": ["demo"], "/opt/genropy/projects/demo/instances": ["demo"]}
+
+    def read(self, path):
+        if path in self.unreadable:
+            raise PermissionError(13, "Permission denied")
+        return self.files.get(path)
+
+    def list_dir(self, path):
+        return self.dirs.get(path)
+
+
+def plan(env=None, args=None, files=None, **kwargs):
+    return make_plan(env or {}, files or FakeFiles(), args or [], new_secret=lambda: "random-hmac-key", **kwargs)
+
+
+def error(env=None, args=None, files=None, **kwargs) -> str:
+    with pytest.raises(PlanError) as caught:
+        plan(env, args, files, **kwargs)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_defaults_serve_the_demo_on_sqlite():
+    p = plan()
+    assert (p.mode, p.site, p.port, p.workers, p.debug) == ("serve", "demo", 8080, 1, False)
+    assert p.command == ["/opt/venv/bin/supervisord", "-c", "/opt/genropy-asgi/config/supervisord.conf"]
+    assert p.server_command == ["/opt/venv/bin/gnrasgiserve", "demo", "-H", "0.0.0.0", "-p", "8080", "--nodebug"]
+    assert p.db is None and p.db_setup is True
+    assert p.env["GENRO_GNRFOLDER"] == "/var/lib/genropy/gnr"
+    assert 'debug="False::B"' in p.files["siteconfig/default.xml"]
+
+
+def test_daemon_gets_a_random_key_on_loopback():
+    p = plan()
+    assert '<gnrdaemon host="127.0.0.1" port="40404" hmac_key="random-hmac-key"/>' in p.files["environment.xml"]
+    assert "random-hmac-key" in p.secrets
+
+
+def test_postgres_connection_goes_to_the_config_file_not_argv_or_env():
+    p = plan({"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_HOST": "db", "GNR_DB_USER": "gnr",
+              "GNR_DB_PASSWORD": "s3cret", "GNR_DB_PORT": "5433"})
+    db_xml = p.files["instanceconfig/default.xml"]
+    assert 'implementation="postgres"' in db_xml and 'password="s3cret"' in db_xml and 'port="5433"' in db_xml
+    assert "s3cret" not in " ".join(p.command + p.server_command)
+    assert "s3cret" not in json.dumps(p.env) and "GNR_DB_PASSWORD" not in p.env
+    assert (p.db.host, p.db.port, p.db.password) == ("db", 5433, "s3cret")
+
+
+def test_every_secret_works_as_a_file():
+    files = FakeFiles({"/run/secrets/db": "from-file\n", "/run/secrets/hmac": "hmac-from-file",
+                       "/run/secrets/admin": "adminpw", "/run/secrets/ssh": "sshpw", "/run/secrets/rdb": "rdbpw"})
+    p = plan({"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_HOST": "db", "GNR_DB_USER": "gnr",
+              "GNR_DB_PASSWORD_FILE": "/run/secrets/db", "GNR_DAEMON_HMAC_KEY_FILE": "/run/secrets/hmac",
+              "GNR_ADMIN_PASSWORD_FILE": "/run/secrets/admin",
+              "GNR_REMOTEDB_prod_SSH_HOST": "bastion", "GNR_REMOTEDB_prod_SSH_USER": "me",
+              "GNR_REMOTEDB_prod_SSH_PASSWORD_FILE": "/run/secrets/ssh", "GNR_REMOTEDB_prod_DB_NAME": "sales",
+              "GNR_REMOTEDB_prod_DB_USER": "ro", "GNR_REMOTEDB_prod_DB_PASSWORD_FILE": "/run/secrets/rdb"},
+             files=files)
+    everything = "".join(p.files.values())
+    for value in ("from-file", "hmac-from-file", "adminpw", "sshpw", "rdbpw"):
+        assert value in everything
+        assert value in p.secrets
+    assert 'password="from-file"' in everything  # trailing newline of the file stripped
+
+
+def test_print_config_masks_every_secret():
+    p = plan({"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_HOST": "db", "GNR_DB_USER": "gnr",
+              "GNR_DB_PASSWORD": "s3cret", "GNR_ADMIN_PASSWORD": "adminpw"}, ["print-config"])
+    text = p.as_json()
+    assert "s3cret" not in text and "adminpw" not in text and "random-hmac-key" not in text
+    assert MASK in text
+    assert json.loads(text)["mode"] == "print-config"
+
+
+def test_remotedb_through_ssh_keeps_the_tunnel():
+    p = plan({"GNR_REMOTEDB": "prod", "GNR_REMOTEDB_prod_SSH_HOST": "bastion.example", "GNR_REMOTEDB_prod_SSH_USER": "me",
+              "GNR_REMOTEDB_prod_SSH_PASSWORD": "sshpw", "GNR_REMOTEDB_prod_DB_NAME": "sales",
+              "GNR_REMOTEDB_prod_DB_USER": "ro", "GNR_REMOTEDB_prod_DB_PASSWORD": "rdbpw",
+              "GNR_REMOTEDB_prod_DB_PORT": "6543"})
+    xml = p.files["instanceconfig/default.xml"]
+    entry = xml[xml.index("<prod"):]
+    assert 'ssh_host="me@bastion.example"' in entry and 'ssh_password="sshpw"' in entry
+    assert 'forwarded_host="127.0.0.1"' in entry
+    assert ' port=' not in entry.split("/>")[0]  # a port on the entry would bypass the tunnel
+    assert '<db host="127.0.0.1" port="6543"/>' in xml  # the forwarded port, GenroPy's way
+    assert p.server_command[-2:] == ["--remotedb", "prod"]
+    assert p.db_setup is False  # never migrate somebody's remote database implicitly
+
+
+def test_remotedb_without_ssh_is_a_plain_connection():
+    p = plan({"GNR_REMOTEDB_test_DB_HOST": "pg2", "GNR_REMOTEDB_test_DB_NAME": "t", "GNR_REMOTEDB_test_DB_USER": "u"})
+    assert '<test implementation="postgres" dbname="t" user="u" host="pg2" port="5432"/>' in p.files["instanceconfig/default.xml"]
+
+
+def test_workers_switch_to_gunicorn():
+    p = plan({"GENROPY_WORKERS": "3"})
+    assert p.server_command[0] == "/opt/venv/bin/gunicorn"
+    assert p.env["GENROPY_WORKERS"] == "3"
+    assert json.loads(p.env["GENROPY_ASGI_ARGV"])[0] == "demo"
+
+
+def test_mounted_siteconfig_is_kept_but_the_daemon_is_ours():
+    siteconfig = ('<GenRoBag><wsgi port="9000" debug="False::B"/><gui css_theme="mimi"/>'
+                  '<gnrdaemon host="0.0.0.0" port="1" hmac_key="known"/></GenRoBag>')
+    p = plan(files=FakeFiles({"/etc/genropy/siteconfig.xml": siteconfig}))
+    xml = p.files["siteconfig/default.xml"]
+    assert 'port="9000"' in xml and 'css_theme="mimi"' in xml
+    assert 'hmac_key="known"' not in xml and 'host="0.0.0.0"' not in xml
+    assert p.port == 9000
+
+
+def test_env_beats_the_siteconfig_port():
+    siteconfig = '<GenRoBag><wsgi port="9000"/></GenRoBag>'
+    assert plan({"GNR_WSGI_OPT_port": "9100"}, files=FakeFiles({"/etc/genropy/siteconfig.xml": siteconfig})).port == 9100
+
+
+def test_debug_needs_an_explicit_yes():
+    assert "GENROPY_ALLOW_DEBUG=true" in error({"GNR_WSGI_OPT_debug": "True"})
+    siteconfig = '<GenRoBag><wsgi debug="True::B"/></GenRoBag>'
+    assert "werkzeug's console" in error(files=FakeFiles({"/etc/genropy/siteconfig.xml": siteconfig}))
+    p = plan({"GNR_WSGI_OPT_debug": "True", "GENROPY_ALLOW_DEBUG": "true"})
+    assert p.debug and "--nodebug" not in p.server_command
+
+
+@pytest.mark.parametrize("env,args,expected", [
+    ({}, ["frobnicate"], "unknown mode or command 'frobnicate'"),
+    ({"GENROPY_WORKERS": "many"}, [], "GENROPY_WORKERS='many': expected a whole number from 1 to 64"),
+    ({"GNR_WSGI_OPT_port": "80000"}, [], "GNR_WSGI_OPT_port='80000': expected a whole number"),
+    ({"GENROPY_DB_WAIT": "soon"}, [], "GENROPY_DB_WAIT='soon': expected a number of seconds"),
+    ({"GNR_DB_IMPLEMENTATION": "mysql"}, [], "GNR_DB_IMPLEMENTATION='mysql': expected one of sqlite, postgres"),
+    ({"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_USER": "u"}, [], "GNR_DB_HOST is required when GNR_DB_IMPLEMENTATION=postgres"),
+    ({"GNR_DB_HOST": "db"}, [], "GNR_DB_HOST/GNR_DB_USER are set but GNR_DB_IMPLEMENTATION is not"),
+    ({"GNR_DB_PASSWORD": "a", "GNR_DB_PASSWORD_FILE": "/x"}, [], "GNR_DB_PASSWORD and GNR_DB_PASSWORD_FILE are both set"),
+    ({"GNR_DB_PASSWORD_FILE": "/missing"}, [], "GNR_DB_PASSWORD_FILE=/missing: no such file"),
+    ({"GNR_DAEMON_HMAC_KEY_FILE": "/locked"}, [], "GNR_DAEMON_HMAC_KEY_FILE=/locked: cannot read (Permission denied)"),
+    ({"GNR_CURRENT_SITE": "nosuch"}, [], "GNR_CURRENT_SITE='nosuch': no instance of that name in GENROPY_PROJECTS"),
+    ({"GNR_CURRENT_SITE": "../etc"}, [], "GNR_CURRENT_SITE='../etc': expected an instance name"),
+    ({"GENROPY_PROJECTS": "/nowhere"}, [], "GENROPY_PROJECTS: /nowhere is not a folder"),
+    ({"GENROPY_SITECONFIG": "/etc/genropy/missing.xml"}, [], "GENROPY_SITECONFIG=/etc/genropy/missing.xml: no such file"),
+    ({"GNR_REMOTEDB": "prod"}, [], "GNR_REMOTEDB='prod': no GNR_REMOTEDB_prod_* variables"),
+    ({"GNR_REMOTEDB_prod_DB_NAME": "x"}, [], "GNR_REMOTEDB_prod_DB_USER is required for the remote database prod"),
+    ({"GNR_REMOTEDB_prod_DB_NAME": "x", "GNR_REMOTEDB_prod_DB_USER": "u", "GNR_REMOTEDB_prod_SSH_HOST": "h"}, [],
+     "GNR_REMOTEDB_prod_SSH_USER is required with GNR_REMOTEDB_prod_SSH_HOST"),
+    ({"GENROPY_DB_SETUP": "maybe"}, [], "GENROPY_DB_SETUP='maybe': expected one of auto, never"),
+    ({"GENROPY_ALLOW_DEBUG": "perhaps"}, [], "GENROPY_ALLOW_DEBUG='perhaps': expected true or false"),
+])
+def test_bad_input_is_one_line_naming_the_variable(env, args, expected):
+    files = FakeFiles(unreadable={"/locked"})
+    assert error(env, args, files, command_exists=lambda name: False).startswith(expected)
+
+
+def test_siteconfig_that_is_not_xml():
+    files = FakeFiles({"/etc/genropy/siteconfig.xml": "<GenRoBag><wsgi></GenRoBag>"})
+    assert error(files=files).startswith("GENROPY_SITECONFIG=/etc/genropy/siteconfig.xml: not valid XML")
+
+
+def test_other_modes():
+    assert plan(args=["daemon"]).command == ["/opt/venv/bin/gnr", "web", "daemon"]
+    assert plan(args=["dbsetup"]).command == ["/opt/venv/bin/gnr", "db", "setup", "demo"]
+    assert plan(args=["shell"]).command == ["/bin/bash"]
+    assert plan(args=["gnr", "db", "migrate"]).command == ["gnr", "db", "migrate"]
+    assert plan(args=["print-config"]).db_setup is False
+
+
+def test_secret_variables_never_reach_the_children():
+    p = plan({"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_HOST": "db", "GNR_DB_USER": "u",
+              "GNR_DB_PASSWORD": "pw", "GNR_DAEMON_HMAC_KEY": "k", "GNR_DB_DSN": "postgresql://u:pw@db/x",
+              "MY_SERVICE_SECRET": "x"})
+    assert not {"GNR_DB_PASSWORD", "GNR_DAEMON_HMAC_KEY", "GNR_DB_DSN", "MY_SERVICE_SECRET"} & set(p.env)
