@@ -38,10 +38,11 @@ LABEL org.opencontainers.image.title="genropy-asgi" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="Apache-2.0"
 
-# tini is PID 1: it reaps GenroPy's forked children and forwards signals
+# tini is PID 1: it reaps GenroPy's forked children and forwards signals;
+# postgresql-client gives GenroPy psql/pg_dump/pg_restore (dumps, restores)
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini \
+ && apt-get install -y --no-install-recommends tini postgresql-client \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --gid 0 --home-dir /var/lib/genropy --no-create-home --shell /usr/sbin/nologin genropy
 

@@ -95,6 +95,7 @@ def write_state(plan: LaunchPlan) -> None:
     ensure_writable(plan.home, "GENROPY_HOME")
     run = plan.env["GENROPY_RUN"]
     os.makedirs(run, exist_ok=True)
+    os.makedirs(plan.env["TMPDIR"], exist_ok=True)
     for leftover in ("fatal", "supervisord.pid", "supervisor.sock"):
         if os.path.lexists(os.path.join(run, leftover)):
             os.unlink(os.path.join(run, leftover))

@@ -303,6 +303,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         "HOME": home,
         "GENROPY_HOME": home,
         "GENROPY_RUN": os.path.join(home, "run"),
+        "TMPDIR": os.path.join(home, "tmp"),  # one writable mount (GENROPY_HOME) is enough
         "GENROPY_ASGI_ARGV": json.dumps(server_args),
         "GENROPY_ASGI_WSGI_THREADS": str(threads),
         "GENROPY_ASGI_SHUTDOWN_TIMEOUT": f"{shutdown:g}",

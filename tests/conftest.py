@@ -20,6 +20,8 @@ BIN = Path(sys.executable).parent
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from support import require  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def tester_password() -> str:
@@ -69,15 +71,6 @@ def wsgi_site(demo_workspace, gnr_daemon):
     server = start_server(demo_workspace, "gnrwsgiserve", "--nodebug")
     yield server
     server.stop()
-
-
-def require(condition: bool, why: str) -> None:
-    """Skip locally when a service is missing; in CI (CI=true) that is a failure."""
-    if condition:
-        return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{why} (CI=true: this must not be skipped)")
-    pytest.skip(why)
 
 
 @pytest.fixture(scope="session")

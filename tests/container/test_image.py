@@ -1,0 +1,50 @@
+"""The image: serves the demo site, on SQLite and PostgreSQL, as any UID, read-only."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from gnrclient import GenroPage
+
+from genropy_asgi.testing.containers import GenropyAsgiContainer
+
+
+def test_serves_the_demo_on_sqlite(image):
+    with GenropyAsgiContainer(image) as site:
+        url = site.get_url()
+        assert httpx.get(url + "/index").status_code == 200
+        info = httpx.get(url + "/_server/info").json()
+        assert info["site"] == "demo" and info["versions"]["genropy"] == "26.10.26"
+        assert info["versions"]["python"].startswith("3.13")
+        assert httpx.get(url + "/_server/ready").status_code == 200
+        page = GenroPage(url)
+        page.rpc("add_note", title="in the container")
+        assert "in the container" in page.rpc("note_titles")
+        deadline = time.monotonic() + 60  # the image's HEALTHCHECK turns healthy
+        while time.monotonic() < deadline:
+            site.get_wrapped_container().reload()
+            if site.get_wrapped_container().attrs["State"]["Health"]["Status"] == "healthy":
+                break
+            time.sleep(2)
+        assert site.get_wrapped_container().attrs["State"]["Health"]["Status"] == "healthy"
+
+
+def test_serves_the_demo_on_postgresql(image, postgres_image):
+    with GenropyAsgiContainer(image).with_postgres(image=postgres_image) as site:
+        page = GenroPage(site.get_url())
+        page.rpc("add_note", title="stored in the postgres container")
+        rows = site.postgres.exec(["psql", "-U", "genropy", "-d", "demo", "-At", "-c",
+                                   "SELECT title FROM demo.demo_note"]).output.decode()
+        assert "stored in the postgres container" in rows
+        assert httpx.get(site.get_url() + "/_server/ready").json()["checks"]["database answers"] == "ok"
+
+
+def test_arbitrary_uid_and_read_only_root_filesystem(image):
+    container = GenropyAsgiContainer(image, user="12345:0", read_only=True)
+    container.tmpfs["/var/lib/genropy"] = "mode=0770,uid=0,gid=0"
+    with container as site:
+        assert httpx.get(site.get_url() + "/index").status_code == 200
+        assert site.exec(["id", "-u"]).output.decode().strip() == "12345"
+        written = site.exec(["sh", "-c", "touch /opt/probe 2>&1 || true"]).output.decode()
+        assert "Read-only file system" in written
