@@ -1,0 +1,149 @@
+"""The image's configuration surface, proven by behaviour: env vars, a mounted
+siteconfig, bad input, SIGTERM, and secrets kept out of inspect, logs and print-config."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from gnrclient import GenroPage
+
+from genropy_asgi.testing.containers import GenropyAsgiContainer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_to_exit(docker, image, environment=None, command=None, files=None, timeout=120):
+    """Run the image to completion; returns (exit code, logs). Files go in before start."""
+    import io
+    import tarfile
+
+    container = docker.containers.create(image, command=command, environment=environment or {})
+    try:
+        if files:
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w") as tar:
+                for path, content in files.items():
+                    info = tarfile.TarInfo(path.lstrip("/"))
+                    info.size, info.uid, info.gid, info.mode = len(content), 10001, 0, 0o444
+                    tar.addfile(info, io.BytesIO(content.encode()))
+            container.put_archive("/", buffer.getvalue())
+        container.start()
+        status = container.wait(timeout=timeout)["StatusCode"]
+        return status, container.logs().decode(errors="replace")
+    finally:
+        container.remove(force=True)
+
+
+def test_env_and_mounted_siteconfig_change_what_the_server_does(image):
+    siteconfig = ('<?xml version="1.0" encoding="UTF-8"?><GenRoBag><wsgi port="9000" debug="True::B"/>'
+                  '<gnrdaemon host="0.0.0.0" port="1" hmac_key="known"/></GenRoBag>')
+    container = GenropyAsgiContainer(image, port=9100, env={"GNR_WSGI_OPT_port": "9100",
+                                                            "GNR_WSGI_OPT_debug": "false"})
+    container.with_file("/etc/genropy/siteconfig.xml", siteconfig)
+    with container as site:
+        url = site.get_url()  # served on 9100: the variable beats the siteconfig's 9000
+        assert httpx.get(url + "/index").status_code == 200
+        # debug off: werkzeug's debugger resources are not served
+        debugger = httpx.get(url + "/index?__debugger__=yes&cmd=resource&f=debugger.js")
+        assert "CONSOLE_MODE" not in debugger.text
+        # the daemon of the mounted siteconfig was replaced: loopback and a random key
+        table = site.exec(["sh", "-c", "cat /proc/net/tcp /proc/net/tcp6"]).output.decode().upper()
+        listening = {line.split()[1] for line in table.splitlines()[1:] if len(line.split()) > 3 and line.split()[3] == "0A"}
+        daemon = {address for address in listening if address.endswith(f":{40404:04X}")}
+        assert daemon == {f"0100007F:{40404:04X}"}, listening  # 127.0.0.1 only
+        config = site.exec(["cat", "/var/lib/genropy/gnr/siteconfig/default.xml"]).output.decode()
+        assert 'hmac_key="known"' not in config
+
+
+def test_sigterm_lets_the_running_request_finish_and_exits_zero(image, tmp_path):
+    project = tmp_path / "demo"
+    shutil.copytree(REPO / "demo", project, ignore=shutil.ignore_patterns("data", "site", "__pycache__"))
+    (project / "packages" / "demo" / "webpages" / "slow.py").write_text(
+        "import time\n"
+        "from gnr.core.gnrdecorator import public_method\n\n\n"
+        "class GnrCustomWebPage(object):\n"
+        "    def main(self, root, **kwargs):\n"
+        "        root.div('slow page')\n\n"
+        "    @public_method\n"
+        "    def take_your_time(self, seconds=None, **kwargs):\n"
+        "        time.sleep(float(seconds))\n"
+        "        return 'finished'\n")
+    with GenropyAsgiContainer(image, project_dir=project) as site:
+        page = GenroPage(site.get_url(), page="slow")
+        outcome = {}
+
+        def slow_call():
+            outcome["result"] = page.rpc("take_your_time", seconds="4")
+
+        worker = threading.Thread(target=slow_call)
+        worker.start()
+        time.sleep(1.5)
+        container = site.get_wrapped_container()
+        container.kill(signal="SIGTERM")
+        worker.join(60)
+        assert outcome.get("result") == "finished"
+        assert container.wait(timeout=60)["StatusCode"] == 0
+
+
+def test_no_secret_in_inspect_logs_or_print_config(image, postgres_image, docker):
+    admin_password = "admin-" + "x7Qp2LmZ"
+    with GenropyAsgiContainer(image).with_postgres(image=postgres_image) \
+            .with_secret("GNR_ADMIN_PASSWORD", admin_password) as site:
+        container = site.get_wrapped_container()
+        container.reload()
+        db_password = site.postgres.password
+        hmac_key = site.exec(["sh", "-c", "grep -o 'hmac_key=\"[^\"]*' /var/lib/genropy/gnr/environment.xml"]) \
+            .output.decode().split('"')[-1].strip()
+        assert len(hmac_key) >= 32
+        secrets = [db_password, admin_password, hmac_key]
+        inspected = str(container.attrs["Args"]) + str(container.attrs["Config"]["Cmd"]) + \
+            str(container.attrs["Config"]["Env"]) + str(container.attrs["Config"]["Entrypoint"])
+        processes = site.exec(["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]).output.decode()
+        printed = site.exec(["python", "/opt/genropy-asgi/entrypoint/container_entrypoint.py",
+                             "print-config"]).output.decode()
+        logs = container.logs().decode(errors="replace")
+        for secret in secrets:
+            assert secret not in inspected
+            assert secret not in processes
+            assert secret not in logs
+        assert "********" in printed
+        assert db_password not in printed and admin_password not in printed
+
+
+@pytest.mark.parametrize("environment,command,files,expected", [
+    ({}, ["frobnicate"], None, "unknown mode or command 'frobnicate'"),
+    ({"GENROPY_WORKERS": "lots"}, None, None, "GENROPY_WORKERS='lots': expected a whole number"),
+    ({"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_USER": "u"}, None, None,
+     "GNR_DB_HOST is required when GNR_DB_IMPLEMENTATION=postgres"),
+    ({"GNR_DB_PASSWORD_FILE": "/run/secrets/missing"}, None, None, "GNR_DB_PASSWORD_FILE=/run/secrets/missing: no such file"),
+    ({}, None, {"/etc/genropy/siteconfig.xml": "<GenRoBag><wsgi></GenRoBag>"},
+     "GENROPY_SITECONFIG=/etc/genropy/siteconfig.xml: not valid XML"),
+    ({"GNR_CURRENT_SITE": "nosuchsite"}, None, None, "GNR_CURRENT_SITE='nosuchsite': no instance of that name"),
+    ({"GNR_WSGI_OPT_debug": "true"}, None, None, "set GENROPY_ALLOW_DEBUG=true to accept that"),
+    ({"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_HOST": "nowhere.invalid", "GNR_DB_USER": "u",
+      "GENROPY_DB_WAIT": "2"}, None, None, "database nowhere.invalid:5432 not reachable after 2s (GENROPY_DB_WAIT)"),
+])
+def test_bad_input_exits_non_zero_with_one_clear_line(docker, image, environment, command, files, expected):
+    status, logs = run_to_exit(docker, image, environment, command, files)
+    assert status != 0
+    errors = [line for line in logs.splitlines() if line.startswith("genropy-asgi: error:")]
+    assert len(errors) == 1 and expected in errors[0], logs[-2000:]
+    assert "Traceback" not in logs
+
+
+def test_print_config_writes_nothing_and_masks(docker, image):
+    status, logs = run_to_exit(docker, image, {"GNR_DAEMON_HMAC_KEY": "given-hmac-key-1234567890"}, ["print-config"])
+    assert status == 0
+    assert "given-hmac-key-1234567890" not in logs and "********" in logs
+    assert '"mode": "print-config"' in logs
+
+
+def test_dbsetup_mode_runs_and_exits(docker, image):
+    status, logs = run_to_exit(docker, image, {}, ["dbsetup"])
+    assert status == 0, logs[-2000:]
+    assert "database setup: db setup demo" in logs
