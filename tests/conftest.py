@@ -14,13 +14,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-DEMO_PROJECT = REPO / "demo"
-BIN = Path(sys.executable).parent
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support import require  # noqa: E402
+from support import DEMO_PROJECT, require, start_server  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
@@ -47,16 +43,6 @@ def gnr_daemon(demo_workspace):
     daemon = GnrDaemonProcess(demo_workspace)
     yield daemon
     daemon.stop()
-
-
-def start_server(workspace, command: str, *args: str, name: str | None = None, env=None,
-                 ready_path: str = "/index", scheme: str = "http"):
-    from genropy_asgi.testing.local import ServerProcess, free_port
-
-    port = free_port()
-    argv = [str(BIN / command), workspace.site_name, "-p", str(port), "-H", "127.0.0.1", *args]
-    return ServerProcess(argv, workspace, port, name or command, env=env, ready_path=ready_path,
-                         scheme=scheme)
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_PROJECT = REPO / "demo"
+BIN = Path(sys.executable).parent
 
 
 def require(condition: bool, why: str) -> None:
@@ -14,3 +20,13 @@ def require(condition: bool, why: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{why} (CI=true: this must not be skipped)")
     pytest.skip(why)
+
+
+def start_server(workspace, command: str, *args: str, name: str | None = None, env=None,
+                 ready_path: str = "/index", scheme: str = "http"):
+    from genropy_asgi.testing.local import ServerProcess, free_port
+
+    port = free_port()
+    argv = [str(BIN / command), workspace.site_name, "-p", str(port), "-H", "127.0.0.1", *args]
+    return ServerProcess(argv, workspace, port, name or command, env=env, ready_path=ready_path,
+                         scheme=scheme)

@@ -6,7 +6,7 @@ import socket
 import subprocess
 
 import pytest
-from conftest import BIN, DEMO_PROJECT
+from support import BIN, DEMO_PROJECT
 
 from genropy_asgi.testing.local import GnrWorkspace, free_port
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import DEMO_PROJECT
+from support import DEMO_PROJECT
 
 from genropy_asgi.testing.local import GnrWorkspace, ManagedProcess, free_port, wait_for_port
 

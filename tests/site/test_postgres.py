@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 import httpx
 import psycopg2
 import pytest
-from conftest import DEMO_PROJECT, start_server
+from support import DEMO_PROJECT, start_server
 from gnrclient import GenroPage
 
 from genropy_asgi.testing.local import GnrDaemonProcess, GnrWorkspace

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-from conftest import DEMO_PROJECT, start_server
+from support import DEMO_PROJECT, start_server
 from gnrclient import GenroPage
 
 from genropy_asgi.testing.local import (GnrDaemonProcess, GnrWorkspace, ManagedProcess, free_port,
