@@ -1,7 +1,7 @@
 """pytest fixtures for testing a GenroPy site in a genropy-asgi container.
 
-Enable it in your ``conftest.py`` with ``pytest_plugins = ["genropy_asgi.testing.pytest_plugin"]``
-and configure it in ``pytest.ini``/``pyproject.toml`` (``[tool.pytest.ini_options]``) or
+Installing the package enables it (a ``pytest11`` entry point; nothing starts until a
+test asks for a fixture). Configure it in ``pytest.ini``/``pyproject.toml`` (``[tool.pytest.ini_options]``) or
 with the environment variable of the same meaning (the variable wins):
 
 | ini option          | variable                      | meaning                                  |

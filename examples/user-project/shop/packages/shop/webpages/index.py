@@ -1,0 +1,19 @@
+# -*- coding: utf-8 -*-
+from gnr.core.gnrdecorator import public_method
+
+
+class GnrCustomWebPage(object):
+    def main(self, root, **kwargs):
+        root.h1('The shop')
+
+    @public_method
+    def add_product(self, name=None, price=None, **kwargs):
+        tbl = self.db.table('shop.product')
+        tbl.insert(tbl.newrecord(name=name, price=price))
+        self.db.commit()
+        return tbl.query().count()
+
+    @public_method
+    def product_names(self, **kwargs):
+        return ','.join(r['name'] for r in self.db.table('shop.product').query(
+            columns='$name', order_by='$name').fetch())
