@@ -189,3 +189,10 @@ def test_secret_variables_never_reach_the_children():
               "GNR_DB_PASSWORD": "pw", "GNR_DAEMON_HMAC_KEY": "k", "GNR_DB_DSN": "postgresql://u:pw@db/x",
               "MY_SERVICE_SECRET": "x"})
     assert not {"GNR_DB_PASSWORD", "GNR_DAEMON_HMAC_KEY", "GNR_DB_DSN", "MY_SERVICE_SECRET"} & set(p.env)
+
+
+def test_the_shipped_example_siteconfig_is_valid_input():
+    example = (Path(__file__).resolve().parents[2] / "config" / "siteconfig.example.xml").read_text()
+    p = plan(files=FakeFiles({"/etc/genropy/siteconfig.xml": example}))
+    assert p.port == 8080 and not p.debug
+    assert 'css_theme="mimi"' in p.files["siteconfig/default.xml"]
