@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository paths and real GenroPy sites run as processes.
+"""Shared fixtures: real GenroPy sites run as processes; Docker and its images.
 
 Site fixtures are session-scoped: one scratch workspace (SQLite), one gnrdaemon,
 one ``gnrasgiserve`` and one ``gnrwsgiserve`` on 127.0.0.1, shared by the site
@@ -12,7 +12,10 @@ import secrets
 import sys
 from pathlib import Path
 
-import pytest
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # the reaper image cannot be pulled here
+os.environ.setdefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")  # this VM has /.dockerenv
+
+import pytest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -65,3 +68,41 @@ def pg_dsn() -> str:
     dsn = os.environ.get("GENROPY_ASGI_TEST_PG", "")
     require(bool(dsn), "GENROPY_ASGI_TEST_PG is not set: run the suite with scripts/test")
     return dsn
+
+
+# -- Docker (container and compose tests) -------------------------------------------
+# Images: GENROPY_ASGI_IMAGE (default genropy-asgi:latest, built by scripts/build-image)
+# and GENROPY_ASGI_POSTGRES_IMAGE (scripts/test picks the bootstrapped one when the
+# official image is not available). Without Docker: skipped locally, failed in CI.
+
+def docker_client():
+    import docker
+
+    try:
+        client = docker.from_env()
+        client.ping()
+        return client
+    except Exception as exc:  # no socket, no daemon, no permission
+        require(False, f"Docker is not reachable ({type(exc).__name__}: {exc})")
+
+
+@pytest.fixture(scope="session")
+def docker():
+    client = docker_client()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def image(docker) -> str:
+    name = os.environ.get("GENROPY_ASGI_IMAGE", "genropy-asgi:latest")
+    try:
+        docker.images.get(name)
+    except Exception:
+        require(False, f"image {name} is missing: build it with scripts/build-image (or --airgap)")
+    return name
+
+
+@pytest.fixture(scope="session")
+def postgres_image(docker) -> str:
+    return os.environ.get("GENROPY_ASGI_POSTGRES_IMAGE", "postgres:17")

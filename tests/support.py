@@ -30,3 +30,18 @@ def start_server(workspace, command: str, *args: str, name: str | None = None, e
     argv = [str(BIN / command), workspace.site_name, "-p", str(port), "-H", "127.0.0.1", *args]
     return ServerProcess(argv, workspace, port, name or command, env=env, ready_path=ready_path,
                          scheme=scheme)
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers(docker):
+    """Every test leaves no container, network or volume behind."""
+    before = snapshot(docker)
+    yield
+    after = snapshot(docker)
+    assert after == before, f"left behind: {sorted(after - before)}"
+
+
+def snapshot(client) -> set[str]:
+    return ({f"container {c.name}" for c in client.containers.list(all=True)}
+            | {f"network {n.name}" for n in client.networks.list()}
+            | {f"volume {v.name}" for v in client.volumes.list()})
