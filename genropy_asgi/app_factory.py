@@ -58,7 +58,17 @@ def positive_float(environ: Any, name: str) -> float | None:
 
 def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiServer:
     """Step 6 (the GenroPy site) and the ASGI server around it, with readiness checks."""
-    site = launch.build_site()
+    try:
+        site = launch.build_site()
+    except Exception as exc:
+        if not launch.remote_db:
+            raise
+        # the gnrdaemon opens the SSH tunnel while GenroPy builds the app: say which
+        # remote failed instead of a traceback (and never fall back to another database)
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise LaunchError(f"--remotedb {launch.remote_db}: cannot reach the remote database "
+                          f"({type(exc).__name__}: {reason}); check its SSH host, user and password "
+                          "and the database settings of remote_db/" + launch.remote_db) from exc
     server = GenropyAsgiServer(
         host=launch.host,
         port=launch.port,

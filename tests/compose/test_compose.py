@@ -69,3 +69,46 @@ def wait_ready(url: str, timeout: float = 120) -> None:
             pass
         time.sleep(1)
     raise AssertionError(f"{url} not ready after {timeout}s")
+
+
+def test_remotedb_through_an_ssh_tunnel(project, tmp_path):
+    from genropy_asgi.testing.local import free_port
+
+    secrets_dir = tmp_path / "remotedb-secrets"
+    secrets_dir.mkdir()
+    for name, value in (("ssh_password", "tunnel-pass-1"), ("ssh_server_password", "tunnel-pass-1"),
+                        ("db_password", "remote-db-pass-1")):
+        (secrets_dir / name).write_text(value + "\n")
+        (secrets_dir / name).chmod(0o644)
+    port = free_port()
+    project.env.update({"REMOTEDB_SECRETS_DIR": str(secrets_dir), "REMOTEDB_SSH_HOST": "sshd",
+                        "REMOTEDB_SSH_USER": "remote", "REMOTEDB_DB_NAME": "demo", "REMOTEDB_DB_USER": "remote",
+                        "REMOTEDB_SITE_PORT": str(port)})
+    project.files = ["docker-compose.yml", "tests/compose/remotedb.yml"]
+    url = f"http://127.0.0.1:{port}"
+
+    project.run("--profile", "remotedb", "up", "-d", "--wait", "sshd", "remote-postgres")
+    project.run("--profile", "remotedb-setup", "run", "--rm", "remote-dbsetup")
+    project.run("exec", "-T", "remote-postgres", "psql", "-U", "remote", "-d", "demo", "-c",
+                "INSERT INTO demo.demo_note (id, title) VALUES ('remote-only', 'only in the remote database')")
+    project.run("--profile", "remotedb", "up", "-d", "--wait", "site-remotedb")
+    assert "only in the remote database" in GenroPage(url).rpc("note_titles")
+    logs = project.run("logs", "--no-color", "site-remotedb").stdout
+    assert "serving with --remotedb remote" in logs
+    assert "tunnel-pass-1" not in logs and "remote-db-pass-1" not in logs
+
+    # a wrong SSH password: a clear error, never another database
+    (secrets_dir / "ssh_password").write_text("wrong-password\n")
+    project.run("--profile", "remotedb", "up", "-d", "--force-recreate", "--no-deps", "site-remotedb", check=False)
+    deadline = time.monotonic() + 120
+    logs = ""
+    while time.monotonic() < deadline:
+        logs = project.run("logs", "--no-color", "site-remotedb").stdout
+        if "cannot reach the remote database" in logs:
+            break
+        time.sleep(2)
+    assert "gnrasgiserve: error: --remotedb remote: cannot reach the remote database" in logs
+    assert "Authentication" in logs
+    with pytest.raises(httpx.HTTPError):
+        response = httpx.get(url + "/index", timeout=5)
+        response.raise_for_status()
