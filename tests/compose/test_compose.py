@@ -88,7 +88,7 @@ def test_remotedb_through_an_ssh_tunnel(project, tmp_path):
     url = f"http://127.0.0.1:{port}"
 
     project.run("--profile", "remotedb", "up", "-d", "--wait", "sshd", "remote-postgres")
-    project.run("--profile", "remotedb-setup", "run", "--rm", "remote-dbsetup")
+    project.run("--profile", "remotedb", "--profile", "remotedb-setup", "run", "--rm", "remote-dbsetup")
     project.run("exec", "-T", "remote-postgres", "psql", "-U", "remote", "-d", "demo", "-c",
                 "INSERT INTO demo.demo_note (id, title) VALUES ('remote-only', 'only in the remote database')")
     project.run("--profile", "remotedb", "up", "-d", "--wait", "site-remotedb")
