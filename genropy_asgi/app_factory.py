@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from typing import Any
 
 from genropy_asgi.server import GenropyAsgiServer, _db_check
@@ -100,7 +101,15 @@ def argv_from_environ(environ: Any = os.environ) -> list[str]:
 
 
 def create_app() -> GenropyAsgiServer:
-    """Factory for uvicorn's reloader child and gunicorn workers."""
-    launch = SiteLaunch(argv_from_environ())
-    launch.wait_for_daemon(positive_float(os.environ, DAEMON_WAIT_VARIABLE) or 0)
-    return build_server(launch)
+    """Factory for uvicorn's reloader child and gunicorn workers.
+
+    A launch problem is the same one line as ``gnrasgiserve``'s, then exit 1 (a
+    traceback from inside uvicorn or gunicorn would bury it).
+    """
+    try:
+        launch = SiteLaunch(argv_from_environ())
+        launch.wait_for_daemon(positive_float(os.environ, DAEMON_WAIT_VARIABLE) or 0)
+        return build_server(launch)
+    except LaunchError as exc:
+        print(f"gnrasgiserve: error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
