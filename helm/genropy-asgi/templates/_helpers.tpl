@@ -1,0 +1,196 @@
+{{/* Names ---------------------------------------------------------------------- */}}
+{{- define "genropy-asgi.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "genropy-asgi.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "genropy-asgi.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "genropy-asgi.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "genropy-asgi.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "genropy-asgi.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "genropy-asgi.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "genropy-asgi.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "genropy-asgi.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{/* The database ------------------------------------------------------------------ */}}
+{{- define "genropy-asgi.postgres" -}}
+{{- if eq .Values.database.type "postgres" }}true{{ end }}
+{{- end }}
+
+{{- define "genropy-asgi.dbHost" -}}
+{{- if .Values.database.bundled.enabled }}{{ include "genropy-asgi.fullname" . }}-postgresql{{ else }}{{ required "database.external.host is required with database.type=postgres (or set database.bundled.enabled=true)" .Values.database.external.host }}{{ end }}
+{{- end }}
+
+{{- define "genropy-asgi.dbUser" -}}
+{{- if .Values.database.bundled.enabled }}{{ .Values.database.bundled.user }}{{ else }}{{ .Values.database.external.user }}{{ end }}
+{{- end }}
+
+{{/* the Secret holding the database password, and its key */}}
+{{- define "genropy-asgi.dbSecretName" -}}
+{{- if and (not .Values.database.bundled.enabled) .Values.database.external.existingSecret }}{{ .Values.database.external.existingSecret }}{{ else }}{{ include "genropy-asgi.fullname" . }}{{ end }}
+{{- end }}
+
+{{- define "genropy-asgi.dbSecretKey" -}}
+{{- if and (not .Values.database.bundled.enabled) .Values.database.external.existingSecret }}{{ .Values.database.external.passwordKey }}{{ else }}db-password{{ end }}
+{{- end }}
+
+{{- define "genropy-asgi.remotedbSecretName" -}}
+{{- default (printf "%s-remotedb" (include "genropy-asgi.fullname" .)) .Values.remotedb.existingSecret }}
+{{- end }}
+
+{{/* does the chart create its own Secret? */}}
+{{- define "genropy-asgi.ownSecret" -}}
+{{- if or (and (include "genropy-asgi.postgres" .) (or .Values.database.bundled.enabled (not .Values.database.external.existingSecret))) .Values.site.admin.enabled }}true{{ end }}
+{{- end }}
+
+{{/* Pod pieces shared by the Deployment, the db setup Job and the test pod ---------- */}}
+{{- define "genropy-asgi.podSecurityContext" -}}
+{{ toYaml .Values.podSecurityContext }}
+{{- end }}
+
+{{- define "genropy-asgi.containerSecurityContext" -}}
+{{ toYaml .Values.securityContext }}
+{{- end }}
+
+{{- define "genropy-asgi.env" -}}
+- name: GENROPY_DB_SETUP
+  value: {{ if .Values.dbSetup.inPods }}auto{{ else }}never{{ end }}
+{{- if include "genropy-asgi.postgres" . }}
+- name: GNR_DB_PASSWORD_FILE
+  value: /run/secrets/genropy/db/password
+{{- end }}
+{{- if .Values.daemon.existingSecret }}
+- name: GNR_DAEMON_HMAC_KEY_FILE
+  value: /run/secrets/genropy/daemon/hmac-key
+{{- end }}
+{{- if .Values.site.admin.enabled }}
+- name: GNR_ADMIN_PASSWORD_FILE
+  value: /run/secrets/genropy/admin/password
+{{- end }}
+{{- if .Values.remotedb.enabled }}
+- name: GNR_REMOTEDB_{{ .Values.remotedb.name }}_SSH_PASSWORD_FILE
+  value: /run/secrets/genropy/remotedb/ssh-password
+- name: GNR_REMOTEDB_{{ .Values.remotedb.name }}_DB_PASSWORD_FILE
+  value: /run/secrets/genropy/remotedb/db-password
+{{- end }}
+{{- with .Values.site.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "genropy-asgi.envFrom" -}}
+- configMapRef:
+    name: {{ include "genropy-asgi.fullname" . }}
+{{- end }}
+
+{{- define "genropy-asgi.volumeMounts" -}}
+- name: state
+  mountPath: /var/lib/genropy
+{{- if .Values.site.siteconfig }}
+- name: config
+  mountPath: /etc/genropy/siteconfig.xml
+  subPath: siteconfig.xml
+  readOnly: true
+{{- end }}
+{{- if include "genropy-asgi.postgres" . }}
+- name: db-secret
+  mountPath: /run/secrets/genropy/db
+  readOnly: true
+{{- end }}
+{{- if .Values.daemon.existingSecret }}
+- name: daemon-secret
+  mountPath: /run/secrets/genropy/daemon
+  readOnly: true
+{{- end }}
+{{- if .Values.site.admin.enabled }}
+- name: admin-secret
+  mountPath: /run/secrets/genropy/admin
+  readOnly: true
+{{- end }}
+{{- if .Values.remotedb.enabled }}
+- name: remotedb-secret
+  mountPath: /run/secrets/genropy/remotedb
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "genropy-asgi.volumes" -}}
+- name: state
+  emptyDir:
+    sizeLimit: {{ .Values.stateVolume.sizeLimit }}
+{{- if .Values.site.siteconfig }}
+- name: config
+  configMap:
+    name: {{ include "genropy-asgi.fullname" . }}
+    items:
+      - key: siteconfig.xml
+        path: siteconfig.xml
+{{- end }}
+{{- if include "genropy-asgi.postgres" . }}
+- name: db-secret
+  secret:
+    secretName: {{ include "genropy-asgi.dbSecretName" . }}
+    defaultMode: 0440
+    items:
+      - key: {{ include "genropy-asgi.dbSecretKey" . }}
+        path: password
+{{- end }}
+{{- if .Values.daemon.existingSecret }}
+- name: daemon-secret
+  secret:
+    secretName: {{ .Values.daemon.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: hmac-key
+        path: hmac-key
+{{- end }}
+{{- if .Values.site.admin.enabled }}
+- name: admin-secret
+  secret:
+    secretName: {{ include "genropy-asgi.fullname" . }}
+    defaultMode: 0440
+    items:
+      - key: admin-password
+        path: password
+{{- end }}
+{{- if .Values.remotedb.enabled }}
+- name: remotedb-secret
+  secret:
+    secretName: {{ include "genropy-asgi.remotedbSecretName" . }}
+    defaultMode: 0440
+{{- end }}
+{{- end }}
+
+{{/* a value that stays the same across upgrades: the live Secret's, else a new random one */}}
+{{- define "genropy-asgi.persistentRandom" -}}
+{{- $secret := lookup "v1" "Secret" .root.Release.Namespace .name }}
+{{- if and $secret $secret.data (hasKey $secret.data .key) }}{{ index $secret.data .key | b64dec }}{{ else }}{{ randAlphaNum 32 }}{{ end }}
+{{- end }}
