@@ -54,15 +54,10 @@ COPY demo/ /opt/genropy/projects/demo/
 # The demo instance keeps its data (SQLite) and site folder under GENROPY_HOME, so a
 # read-only root filesystem needs one writable mount: GENROPY_HOME. Everything that
 # must be writable is group 0 and group-writable: any UID with GID 0 works.
-RUN set -eu; \
-    instance=/opt/genropy/projects/demo/instances/demo; \
-    for folder in data site; do \
-      rm -rf "${instance:?}/${folder}"; \
-      ln -s "/var/lib/genropy/instances/demo/${folder}" "${instance}/${folder}"; \
-    done; \
-    mkdir -p /var/lib/genropy /etc/genropy; \
-    chown -R 10001:0 /var/lib/genropy; \
-    chmod -R g=u /var/lib/genropy
+RUN /opt/genropy-asgi/entrypoint/prepare-project.sh /opt/genropy/projects/demo \
+ && mkdir -p /var/lib/genropy /etc/genropy \
+ && chown -R 10001:0 /var/lib/genropy \
+ && chmod -R g=u /var/lib/genropy
 
 ENV PATH=/opt/venv/bin:$PATH \
     VIRTUAL_ENV=/opt/venv \

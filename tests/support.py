@@ -37,8 +37,8 @@ def no_leftovers(docker):
     """Every test leaves no container, network or volume behind."""
     before = snapshot(docker)
     yield
-    after = snapshot(docker)
-    assert after == before, f"left behind: {sorted(after - before)}"
+    left_behind = snapshot(docker) - before
+    assert not left_behind, f"left behind: {sorted(left_behind)}"
 
 
 def snapshot(client) -> set[str]:

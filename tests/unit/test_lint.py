@@ -1,0 +1,27 @@
+"""Lints that guard what users build and deploy: hadolint on every Dockerfile,
+yamllint on the compose file, the chart's values and scenarios."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from support import REPO
+
+BIN = Path(sys.executable).parent
+
+
+def test_dockerfiles_are_hadolint_clean():
+    dockerfiles = [REPO / "Dockerfile", *sorted((REPO / "images").glob("*/Dockerfile"))]
+    result = subprocess.run([str(BIN / "hadolint"), "--no-color", *map(str, dockerfiles)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_yaml_is_lint_clean():
+    files = ["docker-compose.yml", ".yamllint.yaml", "helm/genropy-asgi/values.yaml",
+             "helm/genropy-asgi/Chart.yaml", *map(str, sorted((REPO / "helm/genropy-asgi/ci").glob("*.yaml"))),
+             "tests/compose/remotedb.yml"]
+    result = subprocess.run([sys.executable, "-m", "yamllint", "-s", *files], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
