@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol
 
+from genropy_asgi.envvars import VariableError, seconds, whole_number
 from genropy_asgi.gnrconfig import GnrSetup, render_config_folder
 
 MODES = ("serve", "daemon", "dbsetup", "print-config", "shell")
@@ -142,25 +143,17 @@ def secret_value(env: Mapping[str, str], files: FileSource, name: str) -> str | 
 
 
 def integer(env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int = 65535) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
-        raise PlanError(f"{name}={raw!r}: expected a whole number from {minimum} to {maximum}")
-    return int(raw)
+    try:
+        return whole_number(env, name, default, minimum, maximum)
+    except VariableError as exc:
+        raise PlanError(str(exc)) from None
 
 
 def number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
     try:
-        value = float(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise PlanError(f"{name}={raw!r}: expected a number of seconds >= 0")
-    return value
+        return seconds(env, name, default)
+    except VariableError as exc:
+        raise PlanError(str(exc)) from None
 
 
 def flag(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -20,6 +20,7 @@ import os
 import sys
 from typing import Any
 
+from genropy_asgi.envvars import VariableError, seconds, whole_number
 from genropy_asgi.server import GenropyAsgiServer, _db_check
 from genropy_asgi.site import LaunchError, SiteLaunch, daemon_ping
 
@@ -32,29 +33,17 @@ logger = logging.getLogger("genropy_asgi")
 
 
 def positive_int(environ: Any, name: str) -> int | None:
-    raw = environ.get(name)
-    if raw in (None, ""):
-        return None
     try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise LaunchError(f"{name} must be a whole number >= 1, got {raw!r}")
-    return value
+        return whole_number(environ, name, None, minimum=1, maximum=1024)
+    except VariableError as exc:
+        raise LaunchError(str(exc)) from None
 
 
 def positive_float(environ: Any, name: str) -> float | None:
-    raw = environ.get(name)
-    if raw in (None, ""):
-        return None
     try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise LaunchError(f"{name} must be a number of seconds >= 0, got {raw!r}")
-    return value
+        return seconds(environ, name, None)
+    except VariableError as exc:
+        raise LaunchError(str(exc)) from None
 
 
 def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiServer:

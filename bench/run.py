@@ -1,0 +1,426 @@
+"""genropy-asgi benchmarks: figures side by side in one run, never assertions.
+
+    .venv/bin/python bench/run.py                 # everything, writes bench/RESULTS.md
+    .venv/bin/python bench/run.py --smoke         # seconds-long version (CI), bench/out/
+    .venv/bin/python bench/run.py --only servers,streaming
+
+Sections (issue "Benchmarks"): gateway overhead in-process; one process, gnrwsgiserve
+vs gnrasgiserve; scaling, the image's gunicorn+uvicorn mode vs GenroPy's serveprod,
+with CPU per request split between server and gnrdaemon; upstream genropy-asgi 0.8.0
+(separate venv); streaming through the gateway; the container (size, cold start);
+memory. Load: wrk (a separate process) on 127.0.0.1, bounded in time; medians of
+rounds alternating the contenders, so both see the same machine noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path[:0] = [str(REPO), str(HERE), str(REPO / "tests")]
+
+import procstats  # noqa: E402
+import wrk  # noqa: E402
+
+from genropy_asgi.testing.local import (BIN, GnrDaemonProcess, GnrWorkspace, ManagedProcess,  # noqa: E402
+                                        ServerProcess, free_port, wait_for_port)
+
+SECTIONS = ("gateway", "servers", "scaling", "upstream", "streaming", "container", "memory")
+
+
+class Bench:
+    """Shared state: one workspace and gnrdaemon; the report being written."""
+
+    def __init__(self, smoke: bool) -> None:
+        self.smoke = smoke
+        self.seconds = 2 if smoke else 8
+        self.rounds = 1 if smoke else 3
+        self.root = Path(tempfile.mkdtemp(prefix="genropy-bench-"))
+        self.workspace = GnrWorkspace.create(REPO / "demo", root=self.root / "ws")
+        self.workspace.db_setup()
+        self.daemon = GnrDaemonProcess(self.workspace)
+        self.report: list[str] = []
+        self.memory: dict[str, str] = {}
+
+    def close(self) -> None:
+        self.daemon.stop()
+        self.workspace.remove()
+
+    def table(self, title: str, header: list[str], rows: list[list[object]], note: str = "") -> None:
+        lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+        if note:
+            lines += ["", note]
+        text = "\n".join(lines) + "\n"
+        print("\n" + text, flush=True)
+        self.report.append(text)
+
+    def server(self, name: str, argv: list[str], env: dict[str, str] | None = None, port: int | None = None,
+               ready_path: str = "/index") -> ServerProcess:
+        port = port or free_port()
+        argv = [a.replace("{port}", str(port)) for a in argv]
+        return ServerProcess(argv, self.workspace, port, name, env={"GNR_LOGLEVEL": "warning", **(env or {})},
+                             ready_path=ready_path, timeout=180)
+
+    def asgi(self) -> ServerProcess:
+        return self.server("gnrasgiserve", [str(BIN / "gnrasgiserve"), "demo", "-p", "{port}", "-H", "127.0.0.1",
+                                            "--nodebug"])
+
+    def wsgi(self) -> ServerProcess:
+        return self.server("gnrwsgiserve", [str(BIN / "gnrwsgiserve"), "demo", "-p", "{port}", "-H", "127.0.0.1",
+                                            "--nodebug"])
+
+
+def rpc_script(base_url: str) -> str:
+    """A wrk script calling the demo page's note_count RPC with a real page_id and cookies."""
+    from gnrclient import GenroPage
+
+    page = GenroPage(base_url)
+    cookie = "; ".join(f"{name}={value}" for name, value in page.client.cookies.items())
+    return wrk.post_script(f"method=note_count&page_id={page.page_id}", cookie)
+
+
+def median_load(runs: list[wrk.Load]) -> dict[str, float]:
+    return {"rps": statistics.median(r.rps for r in runs), "p50": statistics.median(r.p50 for r in runs),
+            "p99": statistics.median(r.p99 for r in runs), "errors": sum(r.errors for r in runs),
+            "requests": sum(r.requests for r in runs)}
+
+
+# -- 1. gateway overhead, in-process ---------------------------------------------------
+
+def section_gateway(bench: Bench) -> None:
+    """The same GenroPy page: the WSGI callable called directly vs the ASGI server's chain."""
+    from werkzeug.test import EnvironBuilder
+
+    os.environ.update(bench.workspace.env())
+    from genropy_asgi.server import GenropyAsgiServer
+    from genropy_asgi.site import SiteLaunch
+
+    launch = SiteLaunch(["demo", "--nodebug"])
+    site = launch.build_site()
+    server = GenropyAsgiServer(wsgi_app=site)
+    calls = 20 if bench.smoke else 150
+
+    def direct() -> None:
+        environ = EnvironBuilder(path="/index").get_environ()
+        iterable = site(environ, lambda status, headers, exc_info=None: None)
+        b"".join(iterable)
+        getattr(iterable, "close", lambda: None)()
+
+    async def through_gateway() -> None:
+        done = False
+
+        async def receive():
+            nonlocal done
+            if not done:
+                done = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.sleep(3600)
+
+        async def send(message):
+            pass
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": "/index", "raw_path": b"/index", "query_string": b"", "root_path": "",
+                 "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80)}
+        await server(scope, receive, send)
+
+    async def measure() -> tuple[list[float], list[float]]:
+        direct_times, gateway_times = [], []
+        for _ in range(3):  # warm up both
+            direct()
+            await through_gateway()
+        for _ in range(bench.rounds):
+            for _ in range(calls):
+                start = time.perf_counter()
+                direct()
+                direct_times.append(time.perf_counter() - start)
+            for _ in range(calls):
+                start = time.perf_counter()
+                await through_gateway()
+                gateway_times.append(time.perf_counter() - start)
+        return direct_times, gateway_times
+
+    direct_times, gateway_times = asyncio.run(measure())
+    d, g = statistics.median(direct_times) * 1000, statistics.median(gateway_times) * 1000
+    bench.table("Gateway overhead (in-process, /index, sequential)", ["path", "median ms/request", "vs direct"],
+                [["WSGI callable called directly", f"{d:.2f}", "1.00x"],
+                 ["GenropyAsgiServer -> WsgiGatewayMiddleware -> a2wsgi", f"{g:.2f}", f"{g / d:.3f}x"]],
+                f"Overhead: {100 * (g - d) / d:+.1f}% (target: under 5%). {len(direct_times)} calls each.")
+
+
+# -- 2. one process ---------------------------------------------------------------------
+
+def section_servers(bench: Bench) -> None:
+    servers = {"gnrwsgiserve (werkzeug)": bench.wsgi(), "gnrasgiserve (uvicorn)": bench.asgi()}
+    try:
+        scripts = {name: rpc_script(s.base_url) for name, s in servers.items()}
+        for s in servers.values():
+            wrk.run(s.base_url + "/index", 1, 1)  # warm up
+        rows = []
+        for target in ("/index", "RPC note_count"):
+            for connections in ((1, 16) if bench.smoke else (1, 16, 64)):
+                runs: dict[str, list[wrk.Load]] = {name: [] for name in servers}
+                for _ in range(bench.rounds):
+                    for name, s in servers.items():
+                        script = scripts[name] if target.startswith("RPC") else None
+                        runs[name].append(wrk.run(s.base_url + "/index", connections, bench.seconds, script))
+                medians = {name: median_load(r) for name, r in runs.items()}
+                base = medians["gnrwsgiserve (werkzeug)"]["rps"]
+                for name, m in medians.items():
+                    rows.append([target, connections, name, f"{m['rps']:.1f}", f"{m['rps'] / base:.2f}x",
+                                 f"{m['p50']:.0f}", f"{m['p99']:.0f}", m["errors"]])
+        bench.table("One process: gnrwsgiserve vs gnrasgiserve",
+                    ["target", "c", "server", "req/s", "vs wsgi", "p50 ms", "p99 ms", "errors"], rows,
+                    "Targets: ASGI >= WSGI on throughput, <= on p99.")
+        bench.memory["gnrasgiserve, one process (after load)"] = f"{procstats.rss_mb(servers['gnrasgiserve (uvicorn)'].pid)[0]:.0f} MB"
+        bench.memory["gnrwsgiserve, one process (after load)"] = f"{procstats.rss_mb(servers['gnrwsgiserve (werkzeug)'].pid)[0]:.0f} MB"
+    finally:
+        for s in servers.values():
+            s.stop()
+
+
+# -- 3. scaling ------------------------------------------------------------------------
+
+def scaling_contenders(workers: int) -> dict[str, tuple[list[str], dict[str, str]]]:
+    argv_env = {"GENROPY_ASGI_ARGV": json.dumps(["demo", "--nodebug"]), "GENROPY_WORKERS": str(workers),
+                "GENROPY_BIND": "127.0.0.1:{port}"}
+    return {
+        f"image mode: gunicorn + {workers} uvicorn worker(s)": (
+            [str(BIN / "gunicorn"), "-c", str(REPO / "config" / "gunicorn.conf.py"),
+             "genropy_asgi.app_factory:create_app()"], argv_env),
+        f"GenroPy serveprod: {workers} gthread worker(s)": (
+            [str(BIN / "gnr"), "web", "serveprod", "demo", "-w", str(workers), "-b", "127.0.0.1:{port}",
+             "-k", "gthread", "--threads", "8"], {}),
+    }
+
+
+def section_scaling(bench: Bench) -> None:
+    rows, cpu_rows, single = [], [], {}
+    for workers in (1, 2):
+        for name, (argv, env) in scaling_contenders(workers).items():
+            port = free_port()
+            env = {k: v.replace("{port}", str(port)) for k, v in env.items()}
+            server = bench.server(name.split(":")[0].replace(" ", "-"), argv, env, port=port)
+            try:
+                wrk.run(server.base_url + "/index", 2, 1)
+                if workers == 2 and name.startswith("image"):
+                    bench.memory["gunicorn master + 2 workers"] = " + ".join(
+                        f"{mb:.0f}" for mb in procstats.rss_mb(server.pid)) + " MB"
+                for connections in ((16,) if bench.smoke else (1, 16, 64)):
+                    cpu_server, cpu_daemon = procstats.cpu_seconds(server.pid), procstats.cpu_seconds(bench.daemon.pid)
+                    loads = [wrk.run(server.base_url + "/index", connections, bench.seconds)
+                             for _ in range(bench.rounds)]
+                    m = median_load(loads)
+                    served = max(1, m["requests"])
+                    ms_server = 1000 * (procstats.cpu_seconds(server.pid) - cpu_server) / served
+                    ms_daemon = 1000 * (procstats.cpu_seconds(bench.daemon.pid) - cpu_daemon) / served
+                    kind = name.split(":")[0]
+                    if workers == 1:
+                        single[(kind, connections)] = m["rps"]
+                    gain = m["rps"] / single.get((kind, connections), m["rps"])
+                    rows.append([name, connections, f"{m['rps']:.1f}", f"{gain:.2f}x", f"{m['p99']:.0f}", m["errors"]])
+                    cpu_rows.append([name, connections, f"{ms_server:.0f}", f"{ms_daemon:.0f}"])
+            finally:
+                server.stop()
+    bench.table("Scaling: the image's multi-worker mode vs GenroPy's serveprod (/index)",
+                ["server", "c", "req/s", "vs 1 worker", "p99 ms", "errors"], rows,
+                "Targets: 2 workers >= 1.5x one worker with zero errors; above serveprod at every concurrency.")
+    bench.table("CPU per request (ms), server processes vs gnrdaemon", ["server", "c", "server", "gnrdaemon"],
+                cpu_rows)
+
+
+# -- 4. upstream genropy-asgi 0.8.0 -------------------------------------------------------
+
+def section_upstream(bench: Bench) -> None:
+    venv = HERE / "out" / "upstream-venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "genropy-asgi==0.8.0"], check=True,
+                       stderr=subprocess.DEVNULL)
+    version = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('genropy-asgi'))"],
+                             capture_output=True, text=True).stdout.strip()
+    port = free_port()
+    env = bench.workspace.env({"PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "VIRTUAL_ENV": str(venv)})
+    process = ManagedProcess([str(venv / "bin" / "gnrasgiserve"), "demo", "-p", str(port), "-H", "127.0.0.1"],
+                             env, bench.root / "upstream.log")
+    statuses: dict[str, int] = {}
+    try:
+        try:
+            wait_for_port("127.0.0.1", port, 120, process.process)
+            for _ in range(20):
+                try:
+                    code = str(httpx.get(f"http://127.0.0.1:{port}/index", timeout=30).status_code)
+                except httpx.HTTPError as exc:
+                    code = type(exc).__name__
+                statuses[code] = statuses.get(code, 0) + 1
+        except (RuntimeError, TimeoutError) as exc:
+            statuses[f"did not start ({exc})"[:80]] = 1
+        rate = ""
+        if statuses.get("200") == 20:
+            rate = f"{wrk.run(f'http://127.0.0.1:{port}/index', 16, bench.seconds).rps:.1f} req/s at c=16"
+        last = [line for line in process.output().splitlines() if "Error" in line][-1:]
+    finally:
+        process.stop()
+    bench.table("Peer: upstream genropy-asgi (separate venv)", ["version", "20 GETs of /index", "throughput", "last error"],
+                [[version, ", ".join(f"{k}: {v}" for k, v in statuses.items()), rate or "n/a",
+                  (last[0][:120] if last else "")]])
+
+
+# -- 5. streaming ----------------------------------------------------------------------------
+
+def section_streaming(bench: Bench) -> None:
+    down_mb, up_mb = (50, 20) if bench.smoke else (500, 200)
+    port = free_port()
+    process = ManagedProcess([sys.executable, str(REPO / "tests" / "gateway_app.py"), str(port)], os.environ,
+                             bench.root / "streaming.log")
+    try:
+        wait_for_port("127.0.0.1", port, 60, process.process)
+        url = f"http://127.0.0.1:{port}"
+        httpx.get(url + "/big?mb=1")
+        before = procstats.peak_rss_mb(process.pid)
+        start, received = time.perf_counter(), 0
+        with httpx.stream("GET", f"{url}/big?mb={down_mb}", timeout=300) as response:
+            for chunk in response.iter_bytes(1 << 20):
+                received += len(chunk)
+        down_s = time.perf_counter() - start
+        after_down = procstats.peak_rss_mb(process.pid)
+        block = os.urandom(1 << 20)
+        start = time.perf_counter()
+        answer = httpx.post(url + "/upload", content=(block for _ in range(up_mb)), timeout=300).json()
+        up_s = time.perf_counter() - start
+        after_up = procstats.peak_rss_mb(process.pid)
+    finally:
+        process.stop()
+    bench.table("Streaming through the gateway (a WSGI app behind WsgiGatewayMiddleware)",
+                ["direction", "size", "throughput", "server peak RSS growth"],
+                [["download", f"{received >> 20} MB", f"{received / 2**20 / down_s:.0f} MB/s", f"{after_down - before:.1f} MB"],
+                 ["upload", f"{answer['size'] >> 20} MB", f"{answer['size'] / 2**20 / up_s:.0f} MB/s",
+                  f"{after_up - after_down:.1f} MB"]],
+                "Target: growth under 64 MB.")
+
+
+# -- 6. container ----------------------------------------------------------------------------
+
+def section_container(bench: Bench) -> None:
+    import docker
+
+    client = docker.from_env()
+    image = os.environ.get("GENROPY_ASGI_IMAGE", "genropy-asgi:latest")
+    postgres_image = os.environ.get("GENROPY_ASGI_POSTGRES_IMAGE", "genropy-asgi/postgres:17-trixie")
+    size = client.images.get(image).attrs["Size"] / 2**20
+    rows = [["image size", f"{size:.0f} MB", image]]
+    for database in ("sqlite",) if bench.smoke else ("sqlite", "postgres"):
+        rows.append([f"cold start, {database}", f"{cold_start(client, image, postgres_image, database):.1f} s",
+                     "container start -> /_server/ready 200 (includes gnr db setup)"])
+    bench.table("Container", ["figure", "value", "what"], rows)
+
+
+def cold_start(client, image: str, postgres_image: str, database: str) -> float:
+    network = client.networks.create(f"bench-{os.getpid()}-{database}")
+    started = []
+    try:
+        env = {}
+        if database == "postgres":
+            pg = client.containers.run(postgres_image, detach=True, network=network.name, name=f"bench-pg-{os.getpid()}",
+                                       environment={"POSTGRES_USER": "bench", "POSTGRES_PASSWORD": "bench-only"})
+            started.append(pg)
+            env = {"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_HOST": pg.name, "GNR_DB_USER": "bench",
+                   "GNR_DB_PASSWORD": "bench-only"}
+            for _ in range(120):
+                if pg.exec_run(["pg_isready", "-h", "127.0.0.1"]).exit_code == 0:
+                    break
+                time.sleep(0.5)
+        t0 = time.perf_counter()
+        site = client.containers.run(image, detach=True, network=network.name, environment=env,
+                                     ports={"8080/tcp": ("127.0.0.1", None)})
+        started.append(site)
+        site.reload()
+        port = site.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
+        while time.perf_counter() - t0 < 300:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/_server/ready", timeout=5).status_code == 200:
+                    return time.perf_counter() - t0
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{database}: not ready after 300 s")
+    finally:
+        for container in started:
+            container.remove(force=True)
+        network.remove()
+
+
+# -- 7. memory ---------------------------------------------------------------------------------
+
+def section_memory(bench: Bench) -> None:
+    server = bench.asgi()
+    try:
+        idle = procstats.rss_mb(server.pid)[0]
+    finally:
+        server.stop()
+    rows = [["gnrasgiserve idle (site built)", f"{idle:.0f} MB"],
+            ["gnrdaemon", f"{procstats.rss_mb(bench.daemon.pid)[0]:.0f} MB"]]
+    rows += [[name, value] for name, value in bench.memory.items()]
+    bench.table("Memory (RSS)", ["process", "RSS"], rows)
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+def environment_facts() -> list[str]:
+    from importlib.metadata import version
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return [f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+            f"- machine: {os.cpu_count()} cores ({cpu}), {round(os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30)} GiB",
+            f"- python {platform.python_version()} (host), genropy {version('genropy')}, genro-asgi {version('genro-asgi')}, "
+            f"uvicorn {version('uvicorn')}, a2wsgi {version('a2wsgi')}, gunicorn {version('gunicorn')}",
+            "- load: wrk on the same 2 cores (it takes CPU from the servers), 127.0.0.1"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="seconds-long run (CI): checks the benchmark runs")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated: " + ",".join(SECTIONS))
+    options = parser.parse_args()
+    sections = [s for s in options.only.split(",") if s]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    if not wrk.available():
+        print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 1
+    if options.smoke:
+        sections = [s for s in sections if s != "upstream"]  # installs a second GenroPy: minutes
+    bench = Bench(options.smoke)
+    try:
+        for name in sections:
+            print(f"== {name}", flush=True)
+            globals()[f"section_{name}"](bench)
+    finally:
+        bench.close()
+    target = (HERE / "out" / "RESULTS-smoke.md") if options.smoke else (HERE / "RESULTS.md")
+    target.parent.mkdir(exist_ok=True)
+    target.write_text("# Benchmark results\n\n" + "\n".join(environment_facts()) + "\n\n" + "\n".join(bench.report))
+    print(f"wrote {target.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
