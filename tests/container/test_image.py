@@ -48,3 +48,14 @@ def test_arbitrary_uid_and_read_only_root_filesystem(image):
         assert site.exec(["id", "-u"]).output.decode().strip() == "12345"
         written = site.exec(["sh", "-c", "touch /opt/probe 2>&1 || true"]).output.decode()
         assert "Read-only file system" in written
+
+
+def test_several_workers_run_gunicorn_with_uvicorn_workers(image):
+    count = ("import glob; print(sum(b'gunicorn' in open(p, 'rb').read() "
+             "for p in glob.glob('/proc/[0-9]*/cmdline')))")
+    with GenropyAsgiContainer(image, env={"GENROPY_WORKERS": "2"}) as site:
+        assert int(site.exec(["python", "-c", count]).output.decode()) == 3  # master + 2 workers
+        page = GenroPage(site.get_url())
+        for title in ("one", "two", "three", "four"):  # each worker built its own site
+            page.rpc("add_note", title=title)
+        assert all(t in page.rpc("note_titles") for t in ("one", "two", "three", "four"))
