@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py                 # everything, writes bench/RESULTS.md
     .venv/bin/python bench/run.py --smoke         # seconds-long version (CI), bench/out/
-    .venv/bin/python bench/run.py --only servers,streaming
+    .venv/bin/python bench/run.py --only servers,streaming   # writes bench/out/RESULTS-partial.md
 
 Sections (issue "Benchmarks"): gateway overhead in-process; one process, gnrwsgiserve
 vs gnrasgiserve; scaling, the image's gunicorn+uvicorn mode vs GenroPy's serveprod,
@@ -362,7 +362,7 @@ def cold_start(client, image: str, postgres_image: str, database: str) -> float:
         raise RuntimeError(f"{database}: not ready after 300 s")
     finally:
         for container in started:
-            container.remove(force=True)
+            container.remove(force=True, v=True)  # the PostgreSQL image declares a VOLUME
         network.remove()
 
 
@@ -415,7 +415,12 @@ def main() -> int:
             globals()[f"section_{name}"](bench)
     finally:
         bench.close()
-    target = (HERE / "out" / "RESULTS-smoke.md") if options.smoke else (HERE / "RESULTS.md")
+    if options.smoke:
+        target = HERE / "out" / "RESULTS-smoke.md"
+    elif set(sections) != set(SECTIONS):
+        target = HERE / "out" / "RESULTS-partial.md"  # bench/RESULTS.md is a complete run only
+    else:
+        target = HERE / "RESULTS.md"
     target.parent.mkdir(exist_ok=True)
     target.write_text("# Benchmark results\n\n" + "\n".join(environment_facts()) + "\n\n" + "\n".join(bench.report))
     print(f"wrote {target.relative_to(REPO)}")

@@ -88,4 +88,4 @@ def test_the_rendered_pod_boots_and_is_ready(docker, image, tmp_path):
         admin_password = kind(documents, "Secret")["stringData"]["admin-password"]
         assert admin_password not in logs
     finally:
-        running.remove(force=True)
+        running.remove(force=True, v=True)

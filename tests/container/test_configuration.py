@@ -36,7 +36,7 @@ def run_to_exit(docker, image, environment=None, command=None, files=None, timeo
         status = container.wait(timeout=timeout)["StatusCode"]
         return status, container.logs().decode(errors="replace")
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)
 
 
 def test_env_and_mounted_siteconfig_change_what_the_server_does(image):
