@@ -23,6 +23,7 @@ import time
 import webbrowser
 
 from genropy_asgi.app_factory import DAEMON_WAIT_VARIABLE, positive_float
+from genropy_asgi.server import exit_zero_after_graceful_stop
 from genropy_asgi.site import LaunchError, SiteLaunch
 
 logger = logging.getLogger("genropy_asgi")
@@ -67,16 +68,25 @@ def ssl_options(launch: SiteLaunch) -> dict[str, str]:
 
 
 def serve_with_reload(launch: SiteLaunch) -> None:
+    """uvicorn's reloader (what ``uvicorn.run(reload=True)`` does), on our own socket.
+
+    The socket is ``bind_socket``'s (declared TCP, so keep-alive responses are not held
+    back by Nagle; uvicorn's own reload socket is not), and the site is built in the
+    reloaded child by ``create_app``, never in this supervising process.
+    """
     import uvicorn
+    from uvicorn.supervisors import ChangeReload
 
     from genropy_asgi.app_factory import ARGV_VARIABLE
 
-    bind_socket(launch.host, launch.port).close()
+    sock = bind_socket(launch.host, launch.port)
     os.environ[ARGV_VARIABLE] = json.dumps(launch.argv)
     logger.info("Reload on: watching %s", ", ".join(launch.watch_dirs()))
-    uvicorn.run("genropy_asgi.app_factory:create_app", factory=True, host=launch.host,
-                port=launch.port, reload=True, reload_dirs=launch.watch_dirs(),
-                lifespan="on", **ssl_options(launch))
+    config = uvicorn.Config("genropy_asgi.app_factory:create_app", factory=True, host=launch.host,
+                            port=launch.port, reload=True, reload_dirs=launch.watch_dirs(),
+                            lifespan="on", **ssl_options(launch))
+    with exit_zero_after_graceful_stop():
+        ChangeReload(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
 
 
 def serve(launch: SiteLaunch) -> None:
