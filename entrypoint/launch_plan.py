@@ -401,7 +401,7 @@ def remote_databases(env: Mapping[str, str], secrets: Secrets) -> tuple[dict[str
     for name in names:
         prefix = f"GNR_REMOTEDB_{name}_"
 
-        def value(suffix: str) -> str:
+        def value(suffix: str, prefix: str = prefix) -> str:
             return env.get(prefix + suffix, "").strip()
 
         for required in ("DB_NAME", "DB_USER"):

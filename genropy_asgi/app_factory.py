@@ -21,7 +21,7 @@ import sys
 from typing import Any
 
 from genropy_asgi.envvars import VariableError, seconds, whole_number
-from genropy_asgi.server import GenropyAsgiServer, _db_check
+from genropy_asgi.server import GenropyAsgiServer, database_check
 from genropy_asgi.site import LaunchError, SiteLaunch, daemon_ping
 
 ARGV_VARIABLE = "GENROPY_ASGI_ARGV"
@@ -71,7 +71,7 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
     address = launch.daemon_address
     server.add_ready_check("site built", lambda: server.wsgi_app is not None)
     server.add_ready_check("gnrdaemon reachable", lambda: daemon_ping(address))
-    server.add_ready_check("database answers", _db_check(site.db))
+    server.add_ready_check("database answers", database_check(site.db))
     return server
 
 

@@ -200,7 +200,7 @@ class GenropyAsgiServer(AsgiServer):
             gnr_app = self._build_gnr_app(name, instance)
             self.gnr_apps[name] = gnr_app
             self.add_database(name, gnr_app.db)
-            self.add_ready_check(f"database {name}", _db_check(gnr_app.db))
+            self.add_ready_check(f"database {name}", database_check(gnr_app.db))
 
     def _build_gnr_app(self, name: str, instance: str) -> Any:
         from genropy_asgi import routes_compat
@@ -286,7 +286,9 @@ def exit_zero_after_graceful_stop() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _db_check(db: Any) -> Callable[[], None]:
+def database_check(db: Any) -> Callable[[], None]:
+    """A readiness check: the database answers ``SELECT 1`` (on the calling thread's connection)."""
+
     def check() -> None:
         try:
             db.execute("SELECT 1")

@@ -9,7 +9,6 @@ import re
 import time
 
 import httpx
-import pytest
 import yaml
 from support import no_leftovers  # noqa: F401  (autouse fixture)
 from test_chart import CHART, kind, render

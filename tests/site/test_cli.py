@@ -164,4 +164,4 @@ def test_ssl_without_certificate_files(demo_workspace, monkeypatch):
     from genropy_asgi.site import LaunchError
 
     with pytest.raises(LaunchError, match="--ssl needs .*localhost.pem"):
-        launch(demo_workspace, monkeypatch, ["demo", "--ssl"]).ssl_files
+        _ = launch(demo_workspace, monkeypatch, ["demo", "--ssl"]).ssl_files  # the property raises
