@@ -19,7 +19,7 @@ RUN set -eu; \
     if ls /wheelhouse/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheelhouse; else set --; fi; \
     python3 -m venv /opt/venv; \
     /opt/venv/bin/pip install "$@" --requirement /src/requirements/image.lock
-COPY pyproject.toml README.md genropy_asgi_routes_compat.pth /src/
+COPY pyproject.toml README.md genropy_asgi_gnr_compat.pth /src/
 COPY genropy_asgi /src/genropy_asgi
 RUN set -eu; \
     if ls /wheelhouse/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheelhouse; else set --; fi; \

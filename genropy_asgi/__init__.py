@@ -1,6 +1,6 @@
 """genropy_asgi: run an unchanged GenroPy site on uvicorn, with ASGI apps on the same port.
 
-Public names (imported lazily: ``genropy_asgi.routes_compat`` is imported at the
+Public names (imported lazily: ``genropy_asgi.gnr_compat`` is imported at the
 start of every interpreter of the venv, so this package must cost nothing to import):
 
 - ``GenropyAsgiServer`` -- genro-asgi's ``AsgiServer`` plus ``mount``/``run``,

@@ -80,6 +80,7 @@ def serve_with_reload(launch: SiteLaunch) -> None:
     from genropy_asgi.app_factory import ARGV_VARIABLE
 
     sock = bind_socket(launch.host, launch.port)
+    launch.start_async_server()  # here, not in the reloaded children
     os.environ[ARGV_VARIABLE] = json.dumps(launch.argv)
     logger.info("Reload on: watching %s", ", ".join(launch.watch_dirs()))
     config = uvicorn.Config("genropy_asgi.app_factory:create_app", factory=True, host=launch.host,

@@ -4,6 +4,11 @@ For each HTTP request the gateway looks at the first path segment. When it names
 an application mounted on the server (REST, MCP, ``_server``, a ``GenropyProxy``...)
 the request continues down genro-asgi's chain to the dispatcher. Anything else
 goes to the server's ``wsgi_app`` -- the GenroPy site -- through a PEP 3333 bridge.
+A WebSocket for GenroPy's real-time channel (``/websocket``, ``/wsproxy``, unless an
+application is mounted there) goes to the site's async server (``gnr web async``)
+through ``websocket_relay``: pages, RPCs and live updates share one port. genro-asgi
+sends websockets around the middleware chain, so the server asks ``async_relay``
+for each handshake (``GenropyAsgiServer.on_websocket``).
 
 The bridge is a2wsgi's ``WSGIMiddleware``: it streams the request body to
 ``wsgi.input`` and the response body to the client with backpressure (a bounded
@@ -25,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from a2wsgi import WSGIMiddleware
 from genro_asgi import BaseMiddleware
+
+from genropy_asgi.websocket_relay import ASYNC_SERVER_PATHS, WebSocketRelay
 
 if TYPE_CHECKING:
     from genro_asgi.types import ASGIApp, Receive, Scope, Send
@@ -97,6 +104,14 @@ class WsgiGatewayMiddleware(BaseMiddleware):
 
     def goes_to_wsgi(self, scope: Scope) -> bool:
         return first_segment(scope["path"]) not in self.prefixes
+
+    def async_relay(self, scope: Scope) -> WebSocketRelay | None:
+        """The relay for a WebSocket on GenroPy's async paths (``None``: not one of ours)."""
+        segment = first_segment(scope["path"])
+        socket_path = getattr(self.server, "async_socket_path", None)
+        if segment in ASYNC_SERVER_PATHS and segment not in self.prefixes and socket_path:
+            return WebSocketRelay(socket_path)
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.goes_to_wsgi(scope):

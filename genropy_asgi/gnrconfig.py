@@ -42,6 +42,7 @@ class GnrSetup:
     remote_dbs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     xml_users: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # user -> {pwd, tags}
     site_extra: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # siteconfig element -> attrs
+    tasks_async: bool = False  # environment.xml <tasks async_impl="true">: gnr web taskscheduler/taskworker
 
 
 def installed_gnr_home() -> str:
@@ -84,6 +85,7 @@ def render_environment(setup: GnrSetup) -> str:
         + element("resources", {}, "\t", element("genropy", {"path": os.path.join(home, "resources")}, "\t\t"))
         + element("webtools", {}, "\t", element("genropy", {"path": os.path.join(home, "webtools")}, "\t\t"))
         + daemon_element(setup)
+        + (element("tasks", {"async_impl": "true"}) if setup.tasks_async else "")
     )
     return document(body)
 

@@ -6,8 +6,8 @@ is importable and then calls ``Router(self, name='api', branch=True)`` in
 ``gnr/web/gnrwsgisite_proxy/gnrapidispatcher.py``: in such an environment every
 ``GnrWsgiSite()`` raises ``TypeError`` -- ``gnrwsgiserve`` included.
 
-What it does: an import hook (installed for EVERY Python process of the
-environment by ``genropy_asgi_routes_compat.pth``, shipped in our wheel) waits for
+What it does: an import hook (``gnr_compat``, installed for EVERY Python process of
+the environment by ``genropy_asgi_gnr_compat.pth``, shipped in our wheel) waits for
 that one GenroPy module to be imported and, only when the conflict is really
 there, replaces its private ``_ApiRouterOwner`` with an adapter on the new API
 (the owner's single ``route`` router, the same ``node()`` resolution and the same
@@ -25,8 +25,6 @@ of every interpreter of the venv.
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import os
 import sys
 from types import ModuleType
@@ -98,38 +96,8 @@ def patch_dispatcher_module(module: ModuleType, mode: str | None = None) -> str:
     return mode
 
 
-class _PatchingLoader(importlib.abc.Loader):
-    """Runs the real loader, then patches the module it produced."""
-
-    def __init__(self, loader: importlib.abc.Loader) -> None:
-        self._loader = loader
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        self._loader.exec_module(module)  # type: ignore[attr-defined]
-        patch_dispatcher_module(module)
-
-
-class _DispatcherFinder(importlib.abc.MetaPathFinder):
-    """Finds nothing but GenroPy's dispatcher module, and wraps its loader."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != TARGET_MODULE:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.loader is None:
-            return None
-        spec.loader = _PatchingLoader(spec.loader)
-        return spec
-
-
 def install() -> None:
-    """Install the hook once per interpreter (patches at once if already imported)."""
-    if any(isinstance(finder, _DispatcherFinder) for finder in sys.meta_path):
-        return
-    already = sys.modules.get(TARGET_MODULE)
-    if already is not None:
-        patch_dispatcher_module(already)
-    sys.meta_path.insert(0, _DispatcherFinder())
+    """Patch ``gnrapidispatcher`` when it is imported (at once if it already is)."""
+    from genropy_asgi import gnr_compat
+
+    gnr_compat.register(TARGET_MODULE, patch_dispatcher_module)

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator
 import uvicorn
 from genro_asgi import AsgiServer, BaseApplication, OpenApiApplication
 from genro_asgi.db import AsgiDbHandlerBase
+from genro_asgi.lifespan import RUNNING
 from genro_asgi.server import UvicornServer
 from genro_routes import RoutingClass
 
@@ -99,6 +100,8 @@ class GenropyAsgiServer(AsgiServer):
         options = self.file_config.server
         self.wsgi_app = wsgi_app
         self.gnr_site_name = gnr_site_name
+        self.async_socket_path: str | None = None
+        """The site's ``gnr web async`` Unix socket: the gateway relays ``/websocket`` there."""
         self.wsgi_threads = int(wsgi_threads or options.get("wsgi_threads") or DEFAULT_WSGI_THREADS)
         self._ready_checks: list[tuple[str, Callable[[], Any]]] = []
         self.gnr_apps: dict[str, Any] = {}
@@ -203,9 +206,9 @@ class GenropyAsgiServer(AsgiServer):
             self.add_ready_check(f"database {name}", database_check(gnr_app.db))
 
     def _build_gnr_app(self, name: str, instance: str) -> Any:
-        from genropy_asgi import routes_compat
+        from genropy_asgi import gnr_compat
 
-        routes_compat.install()
+        gnr_compat.install()
         from gnr.app.gnrapp import GnrApp
 
         try:
@@ -222,6 +225,18 @@ class GenropyAsgiServer(AsgiServer):
     @property
     def ready_check_names(self) -> list[str]:
         return [name for name, _ in self._ready_checks]
+
+    async def on_websocket(self, scope: Any, receive: Any, send: Any) -> None:
+        """GenroPy's real-time paths to its async server; every other websocket to genro-asgi.
+
+        (Websockets do not cross genro-asgi's middleware chain: the gateway decides here.)
+        """
+        gateway = self.get_middleware(WsgiGatewayMiddleware)
+        relay = gateway.async_relay(scope) if gateway is not None else None
+        if relay is not None and self.state == RUNNING:
+            await relay(scope, receive, send)
+            return
+        await super().on_websocket(scope, receive, send)
 
     async def run_ready_checks(self) -> dict[str, str]:
         results: dict[str, str] = {}

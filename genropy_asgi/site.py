@@ -24,9 +24,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from genropy_asgi import routes_compat
+from genropy_asgi import gnr_compat
 
-routes_compat.install()
+gnr_compat.install()
 
 from gnr.web.serverwsgi import GnrDebuggedApplication, Server, ServerException  # noqa: E402
 
@@ -37,6 +37,12 @@ PROG = "gnr asgiserve"
 program whose name does not start with ``gnr ``; this one is not deprecated."""
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+ASYNC_SERVER_VARIABLE = "GENROPY_ASGI_ASYNC_SERVER"
+ASYNC_SERVER_MODES = ("spawn", "external", "off")
+"""Who runs ``gnr web async``: ``spawn`` -- gnrasgiserve starts it as a child when the
+siteconfig declares ``wsgi websockets`` (or ``-a PORT``), as gnrwsgiserve does;
+``external`` -- somebody else does (the image's supervisord): websockets on, never
+spawned; ``off`` -- websockets off whatever the siteconfig says."""
 FALSE_WORDS = {"", "false", "0", "no", "off", "none"}
 
 _ARGV_LOCK = threading.Lock()
@@ -173,6 +179,21 @@ class SiteLaunch(Server):
         hmac_key = attrs.get("hmac_key") or env_attrs.get("hmac_key")
         return DaemonAddress(str(host), int(port), hmac_key)
 
+    @property
+    def async_server_mode(self) -> str:
+        mode = os.environ.get(ASYNC_SERVER_VARIABLE, "").strip().lower() or "spawn"
+        if mode not in ASYNC_SERVER_MODES:
+            raise LaunchError(f"{ASYNC_SERVER_VARIABLE}={mode!r}: expected one of {', '.join(ASYNC_SERVER_MODES)}")
+        return mode
+
+    @property
+    def websockets(self) -> bool:
+        """Whether the site's pages use GenroPy's real-time channel (``/websocket``)."""
+        mode = self.async_server_mode
+        if mode != "spawn":
+            return mode == "external"
+        return bool(self.options.async_port) or is_true(self.siteconfig["wsgi?websockets"])
+
     def watch_dirs(self) -> list[str]:
         """The folders ``--reload`` watches: the site's project (its ``packages`` and instances).
 
@@ -239,6 +260,10 @@ class SiteLaunch(Server):
             debugpy=False,
         )
         site._local_mode = True
+        # "required": GenroPy otherwise probes the socket once, on the first page, and a
+        # probe that loses the race with the async server's start (or meets Linux's
+        # ECONNREFUSED, which GenroPy does not recognise) turns websockets off for good
+        site.websockets = "required" if self.websockets else False
         atexit.register(site.on_site_stop)
         return site
 
@@ -249,15 +274,34 @@ class SiteLaunch(Server):
         return site
 
     def start_async_server(self) -> None:
-        """``gnr web async`` when asked (``-a PORT`` or siteconfig websockets), as gnrwsgiserve."""
-        async_port = self.options.async_port
-        if async_port:
-            if not self._async_server_already_running():
-                self._spawn_async_server(self.full_site_name, async_port)
-        elif is_true(self.siteconfig["wsgi?websockets"]):
-            if not self._async_server_already_running():
-                self._spawn_async_server(self.full_site_name, self._pick_free_port(),
-                                         reason="siteconfig declares websockets=true")
+        """``gnr web async`` as a child, in ``spawn`` mode when websockets are on.
+
+        It listens on the site's Unix socket only: pages reach it on this server's own
+        port (the gateway relays ``/websocket``). ``-a PORT`` also opens that TCP port
+        and tells the pages to use it, as with gnrwsgiserve.
+        """
+        if self.async_server_mode != "spawn" or not self.websockets or self._async_server_already_running():
+            return
+        import atexit
+        import shutil
+        import subprocess
+
+        gnr = shutil.which("gnr") or os.path.join(os.path.dirname(sys.executable), "gnr")
+        port = self.options.async_port
+        argv = [gnr, "web", "async", self.full_site_name, *(["-p", str(port)] if port else [])]
+        child = subprocess.Popen(argv)
+        logger.info("gnr web async started (pid %s) for %s, %s", child.pid, self.full_site_name,
+                    f"TCP port {port}" if port else "Unix socket, relayed on /websocket")
+
+        def stop_child() -> None:
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(5)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+
+        atexit.register(stop_child)
 
 
 def export_config_folder(argv: list[str]) -> None:

@@ -76,6 +76,7 @@ class GnrWorkspace:
     wsgi: Mapping[str, str] = field(default_factory=lambda: {"debug": "False::B", "reload": "False::B"})
     daemon_port: int = field(default_factory=free_port)
     hmac_key: str = field(default_factory=lambda: secrets.token_hex(16))
+    tasks_async: bool = False
 
     @classmethod
     def create(cls, project_source: str | Path, root: str | Path | None = None, **kwargs) -> "GnrWorkspace":
@@ -103,7 +104,7 @@ class GnrWorkspace:
     def setup(self) -> GnrSetup:
         return GnrSetup(projects={"workspace": str(self.projects_dir)}, daemon_hmac_key=self.hmac_key,
                         daemon_port=self.daemon_port, wsgi=self.wsgi, db=self.db,
-                        remote_dbs=self.remote_dbs, xml_users=self.xml_users)
+                        remote_dbs=self.remote_dbs, xml_users=self.xml_users, tasks_async=self.tasks_async)
 
     def write(self) -> None:
         if not self.project_dir.exists():

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 # encoding: utf-8
-"""The demo package: one table (note) and one page (index)."""
+"""The demo package: one table (note), one page (index) and one scheduled task."""
 from gnr.app.gnrdbo import GnrDboTable, GnrDboPackage
 
 

@@ -1,0 +1,76 @@
+"""Fixes to GenroPy applied in EVERY Python process of the environment, as its modules load.
+
+``genropy_asgi_gnr_compat.pth`` (shipped in our wheel) calls ``install()`` at each
+interpreter start, so the fixes reach the processes we do not start ourselves too:
+``gnrwsgiserve``, ``gnr web async``, ``gnr web taskworker``... Each fix names one
+GenroPy module and a function that patches it right after it executed (or at once,
+if it is already imported); nothing is imported early.
+
+The fixes (each module says why it exists and when to drop it):
+
+- ``routes_compat``: GenroPy's ``/_api`` dispatcher on genro-routes >= 0.30;
+- ``wsproxy_compat``: pushes from the WSGI side to pages over ``gnr web async``.
+
+This module must stay cheap and stdlib-only at import time.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+from types import ModuleType
+from typing import Any, Callable
+
+Patch = Callable[[ModuleType], Any]
+
+_patches: dict[str, Patch] = {}
+
+
+def register(module_name: str, patch: Patch) -> None:
+    """Run ``patch(module)`` once ``module_name`` is imported (now, if it already is)."""
+    if module_name in _patches:
+        return
+    _patches[module_name] = patch
+    if not any(isinstance(finder, _PatchingFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PatchingFinder())
+    already = sys.modules.get(module_name)
+    if already is not None:
+        patch(already)
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """Runs the real loader, then the module's patch."""
+
+    def __init__(self, loader: importlib.abc.Loader, patch: Patch) -> None:
+        self._loader = loader
+        self._patch = patch
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)  # type: ignore[attr-defined]
+        self._patch(module)
+
+
+class _PatchingFinder(importlib.abc.MetaPathFinder):
+    """Finds nothing but the registered modules, and wraps their loaders."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        patch = _patches.get(fullname)
+        if patch is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _PatchingLoader(spec.loader, patch)
+        return spec
+
+
+def install() -> None:
+    """Register every fix (idempotent)."""
+    from genropy_asgi import routes_compat, wsproxy_compat
+
+    routes_compat.install()
+    wsproxy_compat.install()
