@@ -23,7 +23,7 @@ from typing import Any
 from genropy_asgi.envvars import VariableError, seconds, whole_number
 from genropy_asgi.server import GenropyAsgiServer, database_check
 from genropy_asgi.site import LaunchError, SiteLaunch, daemon_ping
-from genropy_asgi.websocket_relay import async_socket_path
+from genropy_asgi.websocket_relay import async_server_check, async_socket_path
 
 ARGV_VARIABLE = "GENROPY_ASGI_ARGV"
 WSGI_THREADS_VARIABLE = "GENROPY_ASGI_WSGI_THREADS"
@@ -74,6 +74,8 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
     server.add_ready_check("site built", lambda: server.wsgi_app is not None)
     server.add_ready_check("gnrdaemon reachable", lambda: daemon_ping(address))
     server.add_ready_check("database answers", database_check(site.db))
+    if launch.websockets:
+        server.add_ready_check("gnr web async accepts", async_server_check(server.async_socket_path))
     return server
 
 

@@ -108,6 +108,7 @@ class SiteLaunch(Server):
                 raise
             except Exception as exc:  # GenroPy raises bare Exception for a missing config
                 raise LaunchError(_troubleshooting_line(str(exc), exc)) from exc
+        self.async_server_mode  # noqa: B018 -- a bad GENROPY_ASGI_ASYNC_SERVER fails here, first
 
     def _parsed(self) -> bool:
         return hasattr(self, "options")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, unix_connect
@@ -36,6 +37,7 @@ ASYNC_SERVER_PATHS = frozenset({"websocket", "wsproxy"})
 """First path segments of GenroPy's async server (``gnr web async``)."""
 
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024  # uvicorn's default ws_max_size: the same limit on both legs
+UPSTREAM_QUEUE = 4  # messages read ahead from the async server while the browser is slow
 OPEN_TIMEOUT = 10.0
 FORWARDED_HEADERS = frozenset({"cookie", "origin", "user-agent", "accept-language", "authorization",
                                "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"})
@@ -52,6 +54,18 @@ def async_socket_path(site_path: str, instance_path: str) -> str:
     if len(sockets_dir) > 90:
         sockets_dir = os.path.join("/tmp", os.path.basename(instance_path), "gnr_sock")
     return os.path.join(sockets_dir, "async.sock")
+
+
+def async_server_check(socket_path: str):
+    """A readiness check: the async server accepts on its socket (GenroPy's page loads need it
+    once websockets are on: each new page registers with it)."""
+
+    def check() -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(2)
+            probe.connect(socket_path)
+
+    return check
 
 
 def sendable_close_code(code: int | None, default: int) -> int:
@@ -125,7 +139,7 @@ class WebSocketRelay:
                 self.socket_path, uri=upstream_uri(scope, host),
                 subprotocols=scope.get("subprotocols") or None, additional_headers=headers,
                 user_agent_header=None, compression=None, open_timeout=OPEN_TIMEOUT,
-                ping_interval=None, max_size=MAX_MESSAGE_SIZE, proxy=None,
+                ping_interval=None, max_size=MAX_MESSAGE_SIZE, max_queue=UPSTREAM_QUEUE, proxy=None,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code

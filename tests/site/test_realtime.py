@@ -1,0 +1,118 @@
+"""GenroPy's real-time channel and task scheduler with real processes, no Docker.
+
+One workspace with ``wsgi websockets`` on and ``tasks async_impl="true"``: gnrdaemon,
+``gnrasgiserve`` (which spawns ``gnr web async`` on the site's Unix socket), and
+``gnr web taskscheduler`` + ``gnr web taskworker`` on a private scheduler port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import time
+
+import pytest
+from websockets.sync.client import connect
+
+from genropy_asgi.testing.local import BIN, GnrDaemonProcess, GnrWorkspace, ManagedProcess, free_port
+from gnrclient import GenroPage
+from support import DEMO_PROJECT, start_server
+
+WEBSOCKETS_ON = {"debug": "False::B", "reload": "False::B", "websockets": "True::B"}
+
+
+@pytest.fixture(scope="module")
+def realtime(tmp_path_factory):
+    workspace = GnrWorkspace.create(DEMO_PROJECT, root=tmp_path_factory.mktemp("realtime"),
+                                    wsgi=WEBSOCKETS_ON, tasks_async=True)
+    workspace.db_setup()
+    scheduler_env = {"GNR_SCHEDULER_PORT": str(free_port())}
+    daemon = GnrDaemonProcess(workspace)
+    started = []
+    try:
+        # ready: site, daemon, database AND gnr web async (spawned by gnrasgiserve) accepting
+        server = start_server(workspace, "gnrasgiserve", "--nodebug", ready_path="/_server/ready")
+        started.append(server)
+        for name, argv in (("scheduler", ["taskscheduler", "demo", "--host", "127.0.0.1"]),
+                           ("worker", ["taskworker", "demo"])):
+            started.append(ManagedProcess([str(BIN / "gnr"), "web", *argv], workspace.env(scheduler_env),
+                                          workspace.root / f"{name}.log"))
+        server.workspace = workspace
+        yield server
+    finally:
+        for process in reversed(started):
+            process.stop()
+        daemon.stop()
+
+
+def ws_url(server) -> str:
+    return server.base_url.replace("http://", "ws://") + "/websocket"
+
+
+@contextlib.contextmanager
+def open_channel(server, page: GenroPage):
+    """What genro.wsk does on a page: connect to /websocket on the page's origin, say 'connected'."""
+    with connect(ws_url(server), open_timeout=10) as channel:
+        channel.send(json.dumps({"command": "connected", "page_id": page.page_id}))
+        channel.send(json.dumps({"command": "ping", "lastEventAge": 0}))
+        assert channel.recv(timeout=10) == "pong"
+        yield channel
+
+
+def next_publish(channel, topic: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = channel.recv(timeout=max(0.1, deadline - time.monotonic()))
+        if isinstance(message, str) and f"<topic>{topic}</topic>" in message:
+            return message
+
+
+def test_pages_are_told_the_same_origin(realtime):
+    """No host, port or scheme baked in: the page's browser uses its own origin (ws or wss)."""
+    for headers in ({}, {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "gnr.example.com"}):
+        shell = realtime_shell(realtime, headers)
+        assert '"websockets_url": "/websocket"' in shell
+        assert '"websockets_endpoint": "::NN"' in shell  # None: window.location decides
+    assert not (realtime.workspace.instance_dir / "site" / "sockets" / "async_port").exists()
+
+
+def realtime_shell(server, headers) -> str:
+    import httpx
+
+    response = httpx.get(server.base_url + "/index", headers=headers, timeout=30)
+    assert response.status_code == 200
+    return response.text
+
+
+def test_a_save_in_another_connection_is_pushed_to_the_page(realtime):
+    watcher = GenroPage(realtime.base_url)
+    with open_channel(realtime, watcher) as channel:
+        writer = GenroPage(realtime.base_url)
+        writer.rpc("add_note", title="pushed over the relay")
+        message = next_publish(channel, "demo_note_saved")
+    assert "<command>publish</command>" in message
+    assert "<title>pushed over the relay</title>" in message
+
+
+def test_the_scheduled_task_writes_its_note(realtime):
+    page = GenroPage(realtime.base_url)
+    deadline = time.monotonic() + 90
+    titles: list[str] = []
+    while time.monotonic() < deadline:
+        titles = json.loads(page.rpc("note_titles").replace("&quot;", '"'))
+        if any(title.startswith("scheduled ") for title in titles):
+            return
+        time.sleep(1)
+    pytest.fail(f"no note from the scheduled task after 90 s; notes: {titles}")
+
+
+@pytest.mark.parametrize("mode", ["bogus"])
+def test_bad_async_server_mode_is_one_line(demo_workspace, mode):
+    result = subprocess.run([str(BIN / "gnrasgiserve"), "demo", "--nodebug", "-p", str(free_port())],
+                            env=demo_workspace.env({"GENROPY_ASGI_ASYNC_SERVER": mode,
+                                                    "GENROPY_ASGI_DAEMON_WAIT": "0"}),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "gnrasgiserve: error: GENROPY_ASGI_ASYNC_SERVER='bogus': expected one of spawn, external, off")
