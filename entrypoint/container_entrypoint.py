@@ -173,8 +173,8 @@ def supervise(plan: LaunchPlan) -> int:
     fatal_marker = os.path.join(plan.env["GENROPY_RUN"], "fatal")
     if os.path.exists(fatal_marker):
         with open(fatal_marker) as handle:
-            program = handle.read().strip() or "a program"
-        return fail(f"{program} kept exiting and was given up on (see its log above): stopping the container", 1)
+            reason = handle.read().strip() or "a program kept exiting"
+        return fail(f"{reason} (see its log above): stopping the container", 1)
     return status
 
 

@@ -257,7 +257,9 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
 
     siteconfig = mounted_siteconfig(env, files)
     site_wsgi = {} if siteconfig is None or siteconfig.find("wsgi") is None else dict(siteconfig.find("wsgi").attrib)
-    wsgi = {"debug": "False::B", "reload": "False::B", **site_wsgi}
+    processes = process_set(env, site_wsgi)
+    wsgi = {"debug": "False::B", "reload": "False::B", **site_wsgi,
+            "websockets": "True::B" if processes.async_server else "False::B"}
     debug_requested = genropy_bool(env.get("GNR_WSGI_OPT_debug")) if env.get("GNR_WSGI_OPT_debug") \
         else genropy_bool(wsgi.get("debug"))
     allow_debug = flag(env, "GENROPY_ALLOW_DEBUG", False)
@@ -276,7 +278,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         projects={f"projects{i}": root for i, root in enumerate(project_roots)},
         daemon_hmac_key=hmac_key, daemon_host="127.0.0.1", daemon_port=daemon_port,
         wsgi=wsgi, db=db, remote_dbs=remote_dbs, xml_users=xml_users,
-        site_extra=site_extra_from(siteconfig),
+        site_extra=site_extra_from(siteconfig), tasks_async=processes.tasks,
     )
     server_args = [site, "-H", env.get("GNR_WSGI_OPT_host") or "0.0.0.0", "-p", str(port)]
     if not debug_requested:
@@ -305,6 +307,16 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         "GENROPY_WORKERS": str(workers),
         "GENROPY_STOP_WAIT": str(int(shutdown) + 10),
         "GENROPY_SERVER_COMMAND": shlex.join(server_command),
+        "GENROPY_DAEMON_ADDRESS": f"127.0.0.1:{daemon_port}",
+        # gnr web async is supervisord's program, never gnrasgiserve's child
+        "GENROPY_ASGI_ASYNC_SERVER": "external" if processes.async_server else "off",
+        "GENROPY_ASYNC_AUTOSTART": str(processes.async_server).lower(),
+        "GENROPY_SCHEDULER_AUTOSTART": str(processes.tasks).lower(),
+        "GENROPY_TASKWORKER_AUTOSTART": str(processes.tasks and processes.task_workers > 0).lower(),
+        "GENROPY_TASK_WORKER_SLOTS": str(max(processes.task_workers, 1)),  # supervisord: numprocs >= 1
+        "GNR_SCHEDULER_HOST": "127.0.0.1",
+        "GNR_SCHEDULER_PORT": str(processes.scheduler_port),
+        "GNR_SCHEDULER_URL": f"http://127.0.0.1:{processes.scheduler_port}",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
     })
@@ -328,6 +340,8 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         db_target = DbTarget(host=db["host"], port=int(db.get("port") or 5432), name=db.get("dbname"),
                              user=db.get("user"), password=db.get("password"), timeout=db_wait)
     notes = []
+    if processes.task_workers and not processes.tasks and "GENROPY_TASK_WORKERS" in env:
+        notes.append("GENROPY_TASK_WORKERS is set but GENROPY_TASKS is off: no scheduler, no workers")
     if remotedb:
         notes.append(f"serving with --remotedb {remotedb}: the gnrdaemon opens the SSH tunnel")
     return LaunchPlan(
@@ -336,6 +350,38 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         db=db_target, db_setup=db_setup and mode == "serve" and not remotedb, debug=bool(debug_requested),
         secrets=secrets.values, notes=notes,
     )
+
+
+@dataclass(frozen=True)
+class ProcessSet:
+    """Which of GenroPy's programs run next to gnrdaemon and the web server."""
+
+    async_server: bool
+    tasks: bool
+    task_workers: int
+    scheduler_port: int
+
+
+def process_set(env: Mapping[str, str], site_wsgi: Mapping[str, str]) -> ProcessSet:
+    """GENROPY_ASYNC_SERVER (default: the siteconfig's wsgi websockets, else on),
+    GENROPY_TASKS (default off), GENROPY_TASK_WORKERS (default 1), GNR_SCHEDULER_PORT.
+
+    The scheduler has no authentication: it listens on 127.0.0.1 only, so a
+    GNR_SCHEDULER_HOST naming anything else is refused rather than ignored.
+    """
+    declared = genropy_bool(site_wsgi.get("websockets"))
+    async_server = flag(env, "GENROPY_ASYNC_SERVER", True if declared is None else declared)
+    tasks = flag(env, "GENROPY_TASKS", False)
+    task_workers = integer(env, "GENROPY_TASK_WORKERS", 1, 0, 32)
+    scheduler_port = integer(env, "GNR_SCHEDULER_PORT", 14951, 1)
+    host = env.get("GNR_SCHEDULER_HOST", "").strip()
+    if host and host not in ("127.0.0.1", "localhost"):
+        raise PlanError(f"GNR_SCHEDULER_HOST={host!r}: the task scheduler has no authentication and listens "
+                        "on 127.0.0.1 inside the container; leave it unset")
+    if env.get("GNR_SCHEDULER_URL", "").strip():
+        raise PlanError("GNR_SCHEDULER_URL is set: the scheduler runs in this container (GENROPY_TASKS); "
+                        "leave it unset")
+    return ProcessSet(async_server, tasks, task_workers, scheduler_port)
 
 
 def _carries_secret(name: str) -> bool:

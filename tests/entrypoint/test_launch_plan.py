@@ -196,3 +196,63 @@ def test_the_shipped_example_siteconfig_is_valid_input():
     p = plan(files=FakeFiles({"/etc/genropy/siteconfig.xml": example}))
     assert p.port == 8080 and not p.debug
     assert 'css_theme="mimi"' in p.files["siteconfig/default.xml"]
+
+
+# -- GenroPy's process set (async server, scheduler, workers) -------------------
+
+def siteconfig_files(wsgi_attrs: str) -> FakeFiles:
+    return FakeFiles({"/etc/genropy/siteconfig.xml": f"<GenRoBag><wsgi {wsgi_attrs}/></GenRoBag>"})
+
+
+def test_async_server_on_by_default_and_supervised_not_spawned():
+    p = plan()
+    assert p.env["GENROPY_ASYNC_AUTOSTART"] == "true"
+    assert p.env["GENROPY_ASGI_ASYNC_SERVER"] == "external"
+    assert 'websockets="True::B"' in p.files["siteconfig/default.xml"]
+    assert p.env["GENROPY_SCHEDULER_AUTOSTART"] == "false" and p.env["GENROPY_TASKWORKER_AUTOSTART"] == "false"
+    assert "<tasks" not in p.files["environment.xml"]
+
+
+def test_async_server_off_turns_websockets_off_for_the_pages():
+    p = plan({"GENROPY_ASYNC_SERVER": "false"})
+    assert (p.env["GENROPY_ASYNC_AUTOSTART"], p.env["GENROPY_ASGI_ASYNC_SERVER"]) == ("false", "off")
+    assert 'websockets="False::B"' in p.files["siteconfig/default.xml"]
+
+
+@pytest.mark.parametrize(("attrs", "env", "expected"), [
+    ('websockets="false"', {}, "false"),  # the mounted siteconfig's choice is the default
+    ('websockets="False::B"', {"GENROPY_ASYNC_SERVER": "on"}, "true"),  # the variable wins
+    ("", {}, "true"),
+])
+def test_mounted_siteconfig_websockets_is_the_default(attrs, env, expected):
+    assert plan(env, files=siteconfig_files(attrs)).env["GENROPY_ASYNC_AUTOSTART"] == expected
+
+
+def test_tasks_switch_scheduler_and_workers_on_loopback():
+    p = plan({"GENROPY_TASKS": "true", "GENROPY_TASK_WORKERS": "3", "GNR_SCHEDULER_PORT": "15000"})
+    assert '<tasks async_impl="true"/>' in p.files["environment.xml"]
+    assert p.env["GENROPY_SCHEDULER_AUTOSTART"] == "true" and p.env["GENROPY_TASKWORKER_AUTOSTART"] == "true"
+    assert p.env["GENROPY_TASK_WORKER_SLOTS"] == "3"
+    assert (p.env["GNR_SCHEDULER_HOST"], p.env["GNR_SCHEDULER_URL"]) == ("127.0.0.1", "http://127.0.0.1:15000")
+
+
+def test_zero_workers_keeps_the_scheduler_only():
+    p = plan({"GENROPY_TASKS": "1", "GENROPY_TASK_WORKERS": "0"})
+    assert p.env["GENROPY_SCHEDULER_AUTOSTART"] == "true"
+    assert (p.env["GENROPY_TASKWORKER_AUTOSTART"], p.env["GENROPY_TASK_WORKER_SLOTS"]) == ("false", "1")
+
+
+def test_workers_without_tasks_is_noted():
+    assert any("GENROPY_TASKS is off" in note for note in plan({"GENROPY_TASK_WORKERS": "2"}).notes)
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"GENROPY_ASYNC_SERVER": "maybe"}, "GENROPY_ASYNC_SERVER='maybe': expected true or false"),
+    ({"GENROPY_TASKS": "2"}, "GENROPY_TASKS='2': expected true or false"),
+    ({"GENROPY_TASK_WORKERS": "99"}, "GENROPY_TASK_WORKERS"),
+    ({"GENROPY_TASK_WORKERS": "two"}, "GENROPY_TASK_WORKERS"),
+    ({"GNR_SCHEDULER_HOST": "0.0.0.0"}, "GNR_SCHEDULER_HOST='0.0.0.0': the task scheduler has no authentication"),
+    ({"GNR_SCHEDULER_URL": "http://elsewhere:1"}, "GNR_SCHEDULER_URL is set"),
+])
+def test_bad_process_switches_are_one_line(env, expected):
+    assert error(env).startswith(expected)

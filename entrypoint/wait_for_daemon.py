@@ -1,0 +1,43 @@
+"""Wait until gnrdaemon listens, then exec the command (same PID): ``wait_for_daemon.py CMD...``.
+
+The async server and the task workers build a GenroPy site at start, which needs
+the gnrdaemon that supervisord starts next to them. Waiting here (up to
+``GENROPY_ASGI_DAEMON_WAIT`` seconds, on ``GENROPY_DAEMON_ADDRESS`` host:port)
+keeps a slow daemon start from counting as crashes of the programs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+
+
+def wait(address: str, seconds: float) -> bool:
+    host, _, port = address.rpartition(":")
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=1):
+                return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        sys.stderr.write("usage: wait_for_daemon.py COMMAND [ARGS...]\n")
+        return 2
+    address = os.environ.get("GENROPY_DAEMON_ADDRESS", "127.0.0.1:40404")
+    if not wait(address, float(os.environ.get("GENROPY_ASGI_DAEMON_WAIT", "60") or 60)):
+        sys.stderr.write(f"gnrdaemon not listening on {address}: not starting {argv[0]}\n")
+        return 1
+    os.execvp(argv[0], argv)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
