@@ -25,7 +25,7 @@ RUN set -eu; \
     if ls /wheelhouse/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheelhouse; else set --; fi; \
     /opt/venv/bin/pip install "$@" --no-deps /src; \
     /opt/venv/bin/python -c "import genropy_asgi.server, gnr.web.gnrwsgisite, sys; \
-assert any(type(f).__name__ == '_DispatcherFinder' for f in sys.meta_path), 'compat hook missing'"
+assert any(type(f).__name__ == '_PatchingFinder' for f in sys.meta_path), 'compat hook missing'"
 
 FROM ${PYTHON_BASE}
 ARG VERSION=0.1.0

@@ -7,7 +7,10 @@ with a GenroPy Bag as XML (``<GenRoBag><result ...>``).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
+import time
 
 import httpx
 
@@ -37,3 +40,25 @@ class GenroPage:
         match = RESULT.search(response.text)
         assert match, f"{method}: no <result> in\n{response.text[:2000]}"
         return match.group(1)
+
+
+@contextlib.contextmanager
+def open_channel(base_url: str, page: GenroPage):
+    """What genro.wsk does on a page: a WebSocket to ``/websocket`` on the page's own origin,
+    then ``connected`` with its page_id; a ping must come back as ``pong``."""
+    from websockets.sync.client import connect
+
+    with connect(base_url.replace("http", "ws", 1) + "/websocket", open_timeout=10) as channel:
+        channel.send(json.dumps({"command": "connected", "page_id": page.page_id}))
+        channel.send(json.dumps({"command": "ping", "lastEventAge": 0}))
+        assert channel.recv(timeout=10) == "pong"
+        yield channel
+
+
+def next_publish(channel, topic: str, timeout: float = 30) -> str:
+    """The next ``publish`` envelope on ``topic`` (other messages are skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = channel.recv(timeout=max(0.1, deadline - time.monotonic()))
+        if isinstance(message, str) and f"<topic>{topic}</topic>" in message:
+            return message

@@ -257,5 +257,9 @@ class GenropyAsgiContainer(DockerContainer):
         """Base URL of the site from the host, e.g. ``http://127.0.0.1:49153``."""
         return f"http://{self.get_container_host_ip()}:{self.get_exposed_port(self.port)}"
 
+    def get_websocket_url(self) -> str:
+        """GenroPy's real-time channel from the host (``ws://.../websocket``), as pages open it."""
+        return self.get_url().replace("http://", "ws://", 1) + "/websocket"
+
     def get_connection_url(self) -> str:
         return self.get_url()

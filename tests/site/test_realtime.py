@@ -7,16 +7,14 @@ One workspace with ``wsgi websockets`` on and ``tasks async_impl="true"``: gnrda
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import time
 
 import pytest
-from websockets.sync.client import connect
 
 from genropy_asgi.testing.local import BIN, GnrDaemonProcess, GnrWorkspace, ManagedProcess, free_port
-from gnrclient import GenroPage
+from gnrclient import GenroPage, next_publish, open_channel
 from support import DEMO_PROJECT, start_server
 
 WEBSOCKETS_ON = {"debug": "False::B", "reload": "False::B", "websockets": "True::B"}
@@ -46,28 +44,6 @@ def realtime(tmp_path_factory):
         daemon.stop()
 
 
-def ws_url(server) -> str:
-    return server.base_url.replace("http://", "ws://") + "/websocket"
-
-
-@contextlib.contextmanager
-def open_channel(server, page: GenroPage):
-    """What genro.wsk does on a page: connect to /websocket on the page's origin, say 'connected'."""
-    with connect(ws_url(server), open_timeout=10) as channel:
-        channel.send(json.dumps({"command": "connected", "page_id": page.page_id}))
-        channel.send(json.dumps({"command": "ping", "lastEventAge": 0}))
-        assert channel.recv(timeout=10) == "pong"
-        yield channel
-
-
-def next_publish(channel, topic: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        message = channel.recv(timeout=max(0.1, deadline - time.monotonic()))
-        if isinstance(message, str) and f"<topic>{topic}</topic>" in message:
-            return message
-
-
 def test_pages_are_told_the_same_origin(realtime):
     """No host, port or scheme baked in: the page's browser uses its own origin (ws or wss)."""
     for headers in ({}, {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "gnr.example.com"}):
@@ -87,7 +63,7 @@ def realtime_shell(server, headers) -> str:
 
 def test_a_save_in_another_connection_is_pushed_to_the_page(realtime):
     watcher = GenroPage(realtime.base_url)
-    with open_channel(realtime, watcher) as channel:
+    with open_channel(realtime.base_url, watcher) as channel:
         writer = GenroPage(realtime.base_url)
         writer.rpc("add_note", title="pushed over the relay")
         message = next_publish(channel, "demo_note_saved")
