@@ -100,6 +100,23 @@ def test_missing_database_host_is_a_clear_error():
         render({})
 
 
+def test_process_switches_reach_the_container_environment():
+    sqlite = values_of(CHART / "ci" / "sqlite-values.yaml")
+    config = kind(render(merge(sqlite, {"processes": {"asyncServer": False,
+                                                      "tasks": {"enabled": True, "workers": 3}}})), "ConfigMap")
+    assert {key: config["data"][key] for key in ("GENROPY_ASYNC_SERVER", "GENROPY_TASKS", "GENROPY_TASK_WORKERS")} == {
+        "GENROPY_ASYNC_SERVER": "false", "GENROPY_TASKS": "true", "GENROPY_TASK_WORKERS": "3"}
+    defaults = kind(render(sqlite), "ConfigMap")["data"]
+    assert (defaults["GENROPY_ASYNC_SERVER"], defaults["GENROPY_TASKS"]) == ("true", "false")
+
+
+@pytest.mark.parametrize("scaling", [{"replicaCount": 2}, {"autoscaling": {"enabled": True}}])
+def test_tasks_in_several_pods_is_refused(scaling):
+    sqlite = values_of(CHART / "ci" / "sqlite-values.yaml")
+    with pytest.raises(helm.HelmError, match="runs the task scheduler in every pod"):
+        render(merge(sqlite, {**scaling, "processes": {"tasks": {"enabled": True}}}))
+
+
 @pytest.mark.parametrize("values,expected", [
     ({"replicaCount": "three"}, "replicaCount"),
     ({"databse": {}}, "databse"),
@@ -109,6 +126,8 @@ def test_missing_database_host_is_a_clear_error():
     ({"ingress": {"hosts": [{"host": "x"}]}}, "paths"),
     ({"database": {"type": "mysql"}}, "/database/type"),
     ({"image": {"repository": "r", "tagg": "1"}}, "tagg"),
+    ({"processes": {"tasks": {"workers": -1}}}, "/processes/tasks/workers"),
+    ({"processes": {"asyncServer": "yes"}}, "/processes/asyncServer"),
 ])
 def test_schema_rejects_typical_mistakes_readably(values, expected):
     with pytest.raises(helm.HelmError) as caught:

@@ -86,5 +86,7 @@ def test_the_rendered_pod_boots_and_is_ready(docker, image, tmp_path):
         logs = running.logs().decode()
         admin_password = kind(documents, "Secret")["stringData"]["admin-password"]
         assert admin_password not in logs
+        for program in ("async", "taskscheduler", "taskworker_0"):  # processes.* reached supervisord
+            assert f"\n{program} | " in logs, f"no {program} in the pod"
     finally:
         running.remove(force=True, v=True)

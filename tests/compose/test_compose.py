@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from gnrclient import GenroPage
+from gnrclient import GenroPage, next_publish, open_channel
 from support import REPO
 
 
@@ -50,6 +50,14 @@ def test_an_edited_page_shows_on_the_next_request(project):
             pass
         time.sleep(0.5)
     pytest.fail("the edited page never showed up")
+
+
+def test_live_updates_reach_a_page_on_the_site_port(project):
+    """docker compose up runs gnr web async by default: /websocket on the site's own port."""
+    watcher = GenroPage(project.url)
+    with open_channel(project.url, watcher) as channel:
+        GenroPage(project.url).rpc("add_note", title="pushed in compose")
+        assert "<title>pushed in compose</title>" in next_publish(channel, "demo_note_saved")
 
 
 def test_ports_are_published_on_loopback_only(project):
