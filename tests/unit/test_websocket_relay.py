@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-import websockets
 from aiohttp import WSMsgType, web
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
