@@ -308,6 +308,8 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         "GENROPY_STOP_WAIT": str(int(shutdown) + 10),
         "GENROPY_SERVER_COMMAND": shlex.join(server_command),
         "GENROPY_DAEMON_ADDRESS": f"127.0.0.1:{daemon_port}",
+        # what gnr web async/taskscheduler/taskworker are given: the same database as the server
+        "GENROPY_SITE_SPEC": f"{site}:{remotedb}" if remotedb else site,
         # gnr web async is supervisord's program, never gnrasgiserve's child
         "GENROPY_ASGI_ASYNC_SERVER": "external" if processes.async_server else "off",
         "GENROPY_ASYNC_AUTOSTART": str(processes.async_server).lower(),

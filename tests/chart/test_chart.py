@@ -106,7 +106,7 @@ def test_process_switches_reach_the_container_environment():
                                                       "tasks": {"enabled": True, "workers": 3}}})), "ConfigMap")
     assert {key: config["data"][key] for key in ("GENROPY_ASYNC_SERVER", "GENROPY_TASKS", "GENROPY_TASK_WORKERS")} == {
         "GENROPY_ASYNC_SERVER": "false", "GENROPY_TASKS": "true", "GENROPY_TASK_WORKERS": "3"}
-    defaults = kind(render(sqlite), "ConfigMap")["data"]
+    defaults = kind(render(values_of(CHART / "ci" / "default-values.yaml")), "ConfigMap")["data"]
     assert (defaults["GENROPY_ASYNC_SERVER"], defaults["GENROPY_TASKS"]) == ("true", "false")
 
 

@@ -54,6 +54,8 @@ def test_an_edited_page_shows_on_the_next_request(project):
 
 def test_live_updates_reach_a_page_on_the_site_port(project):
     """docker compose up runs gnr web async by default: /websocket on the site's own port."""
+    project.run("up", "-d", "--wait")
+    wait_ready(project.url)
     watcher = GenroPage(project.url)
     with open_channel(project.url, watcher) as channel:
         GenroPage(project.url).rpc("add_note", title="pushed in compose")
@@ -98,7 +100,12 @@ def test_remotedb_through_an_ssh_tunnel(project, tmp_path):
     project.run("exec", "-T", "remote-postgres", "psql", "-U", "remote", "-d", "demo", "-c",
                 "INSERT INTO demo.demo_note (id, title) VALUES ('remote-only', 'only in the remote database')")
     project.run("--profile", "remotedb", "up", "-d", "--wait", "site-remotedb")
-    assert "only in the remote database" in GenroPage(url).rpc("note_titles")
+    try:
+        titles = GenroPage(url).rpc("note_titles")
+    except httpx.HTTPError as exc:
+        logs = project.run("--profile", "remotedb", "logs", "--no-color", "--tail", "120", "site-remotedb").stdout
+        raise AssertionError(f"{exc}\n--- site-remotedb logs ---\n{logs}") from exc
+    assert "only in the remote database" in titles
     logs = project.run("logs", "--no-color", "site-remotedb").stdout
     assert "serving with --remotedb remote" in logs
     assert "tunnel-pass-1" not in logs and "remote-db-pass-1" not in logs

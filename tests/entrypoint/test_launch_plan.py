@@ -256,3 +256,10 @@ def test_workers_without_tasks_is_noted():
 ])
 def test_bad_process_switches_are_one_line(env, expected):
     assert error(env).startswith(expected)
+
+
+def test_programs_get_the_remote_database_too():
+    env = {"GNR_REMOTEDB": "remote", "GNR_REMOTEDB_remote_DB_HOST": "db.example", "GNR_REMOTEDB_remote_DB_NAME": "demo",
+           "GNR_REMOTEDB_remote_DB_USER": "u"}
+    assert plan(env).env["GENROPY_SITE_SPEC"] == "demo:remote"
+    assert plan().env["GENROPY_SITE_SPEC"] == "demo"

@@ -81,7 +81,7 @@ def test_wait_for_daemon_gives_up_with_a_line():
 def test_supervisord_reads_the_config_with_the_entrypoint_environment(tmp_path, async_on, tasks_on, slots):
     from supervisor.options import ServerOptions
 
-    env = {"GENROPY_RUN": str(tmp_path), "GNR_CURRENT_SITE": "demo", "GENROPY_SERVER_COMMAND": "/bin/true",
+    env = {"GENROPY_RUN": str(tmp_path), "GENROPY_SITE_SPEC": "demo", "GENROPY_SERVER_COMMAND": "/bin/true",
            "GENROPY_STOP_WAIT": "40", "GENROPY_ASYNC_AUTOSTART": async_on, "GENROPY_SCHEDULER_AUTOSTART": tasks_on,
            "GENROPY_TASKWORKER_AUTOSTART": tasks_on, "GENROPY_TASK_WORKER_SLOTS": slots, "GNR_SCHEDULER_PORT": "14951"}
     saved = dict(os.environ)
