@@ -71,6 +71,22 @@ def test_a_save_in_another_connection_is_pushed_to_the_page(realtime):
     assert "<title>pushed over the relay</title>" in message
 
 
+def test_the_async_servers_push_entry_is_not_published(realtime):
+    """POST /wsproxy (gnr web async's unauthenticated push entry) from outside reaches no page."""
+    import httpx
+
+    watcher = GenroPage(realtime.base_url)
+    envelope = ("<GenRoBag><command>publish</command><data><topic>intruder</topic></data></GenRoBag>")
+    with open_channel(realtime.base_url, watcher) as channel:
+        response = httpx.post(realtime.base_url + "/wsproxy", data={"page_id": "*", "envelope": envelope},
+                              timeout=30)
+        assert response.status_code != 200 or "intruder" not in response.text
+        with pytest.raises(TimeoutError):
+            next_publish(channel, "intruder", timeout=3)
+        GenroPage(realtime.base_url).rpc("add_note", title="after the intruder")  # the channel still works
+        assert "<title>after the intruder</title>" in next_publish(channel, "demo_note_saved")
+
+
 def test_the_scheduled_task_writes_its_note(realtime):
     page = GenroPage(realtime.base_url)
     deadline = time.monotonic() + 90
