@@ -24,8 +24,9 @@ COPY genropy_asgi /src/genropy_asgi
 RUN set -eu; \
     if ls /wheelhouse/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheelhouse; else set --; fi; \
     /opt/venv/bin/pip install "$@" --no-deps /src; \
-    /opt/venv/bin/python -c "import genropy_asgi.server, gnr.web.gnrwsgisite, sys; \
-assert any(type(f).__name__ == '_PatchingFinder' for f in sys.meta_path), 'compat hook missing'"
+    /opt/venv/bin/python -c "import sys, gnr.web.gnrwsgisite_proxy.gnrwebsockethandler as w; \
+assert any(type(f).__name__ == '_PatchingFinder' for f in sys.meta_path), 'gnr_compat .pth not active'; \
+assert hasattr(w, 'GENROPY_ASGI_COMPAT'), 'wsproxy fix not applied'"
 
 FROM ${PYTHON_BASE}
 ARG VERSION=0.1.0

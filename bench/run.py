@@ -8,7 +8,8 @@ Sections (issue "Benchmarks"): gateway overhead in-process; one process, gnrwsgi
 vs gnrasgiserve; scaling, the image's gunicorn+uvicorn mode vs GenroPy's serveprod,
 with CPU per request split between server and gnrdaemon; upstream genropy-asgi 0.8.0
 (separate venv); streaming through the gateway; the container (size, cold start);
-memory. Load: wrk (a separate process) on 127.0.0.1, bounded in time; medians of
+memory; the real-time channel, relayed on the server's port vs straight to
+``gnr web async``'s Unix socket. Load: wrk (a separate process) on 127.0.0.1, bounded in time; medians of
 rounds alternating the contenders, so both see the same machine noise.
 """
 
@@ -39,7 +40,7 @@ import wrk  # noqa: E402
 from genropy_asgi.testing.local import (BIN, GnrDaemonProcess, GnrWorkspace, ManagedProcess,  # noqa: E402
                                         ServerProcess, free_port, wait_for_port)
 
-SECTIONS = ("gateway", "servers", "scaling", "upstream", "streaming", "container", "memory")
+SECTIONS = ("gateway", "servers", "scaling", "upstream", "streaming", "websocket", "container", "memory")
 
 
 class Bench:
@@ -313,6 +314,80 @@ def section_streaming(bench: Bench) -> None:
                  ["upload", f"{answer['size'] >> 20} MB", f"{answer['size'] / 2**20 / up_s:.0f} MB/s",
                   f"{after_up - after_down:.1f} MB"]],
                 "Target: growth under 64 MB.")
+
+
+# -- 5b. the real-time channel: /websocket relayed vs gnr web async's own socket ----------------
+
+PING = json.dumps({"command": "ping", "lastEventAge": 0})
+
+
+async def ping_rounds(connect, count: int) -> list[float]:
+    """Sequential ping -> pong round trips on one connection (GenroPy's keep-alive, served
+    by the async server itself), in milliseconds."""
+    async with connect() as channel:
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            await channel.send(PING)
+            assert await channel.recv() == "pong"
+            times.append((time.perf_counter() - start) * 1000)
+        return times
+
+
+async def ping_throughput(connect, connections: int, per_connection: int) -> float:
+    """Pongs per second with ``connections`` pages pinging at once."""
+    start = time.perf_counter()
+    await asyncio.gather(*(ping_rounds(connect, per_connection) for _ in range(connections)))
+    return connections * per_connection / (time.perf_counter() - start)
+
+
+def section_websocket(bench: Bench) -> None:
+    from websockets.asyncio.client import connect, unix_connect
+
+    from genropy_asgi.websocket_relay import async_socket_path
+
+    site_dir = bench.workspace.instance_dir / "site"
+    socket_path = async_socket_path(str(site_dir), str(bench.workspace.instance_dir))
+    async_server = ManagedProcess([str(BIN / "gnr"), "web", "async", "demo"], bench.workspace.env(),
+                                  bench.root / "async.log")
+    server = None
+    try:
+        deadline = time.monotonic() + 120
+        while not os.path.exists(socket_path):
+            if time.monotonic() > deadline or async_server.process.poll() is not None:
+                raise RuntimeError(f"gnr web async did not start:\n{async_server.output()[-2000:]}")
+            time.sleep(0.2)
+        server = bench.server("gnrasgiserve", [str(BIN / "gnrasgiserve"), "demo", "-p", "{port}", "-H",
+                                               "127.0.0.1", "--nodebug"],
+                              env={"GENROPY_ASGI_ASYNC_SERVER": "external"}, ready_path="/_server/ready")
+        contenders = {
+            "direct (Unix socket)": lambda: unix_connect(socket_path, uri="ws://localhost/websocket",
+                                                         compression=None),
+            "relayed (/websocket on the server's port)": lambda: connect(
+                f"ws://127.0.0.1:{server.port}/websocket", compression=None),
+        }
+        count, connections, each = (200, 10, 20) if bench.smoke else (2000, 50, 200)
+        results: dict[str, dict[str, float]] = {name: {"p50": [], "p99": [], "rate": []} for name in contenders}
+        for _ in range(bench.rounds):
+            for name, opener in contenders.items():
+                times = sorted(asyncio.run(ping_rounds(opener, count)))
+                results[name]["p50"].append(times[len(times) // 2])
+                results[name]["p99"].append(times[int(len(times) * 0.99) - 1])
+                results[name]["rate"].append(asyncio.run(ping_throughput(opener, connections, each)))
+    finally:
+        if server is not None:
+            server.stop()
+        async_server.stop()
+    rows = []
+    for name, figures in results.items():
+        rows.append([name, f"{statistics.median(figures['p50']):.2f} ms", f"{statistics.median(figures['p99']):.2f} ms",
+                     f"{statistics.median(figures['rate']):.0f}/s"])
+    direct, relayed = (statistics.median(results[name]["rate"]) for name in contenders)
+    bench.table(f"Real-time channel: ping -> pong through gnr web async ({count} sequential; "
+                f"{connections} pages x {each} at once)",
+                ["path", "round trip p50", "p99", "pongs/s, concurrent"], rows,
+                f"Relayed throughput / direct: {relayed / direct:.2f}x. The relay adds one hop "
+                "(uvicorn + the websockets client) on the same machine.")
 
 
 # -- 6. container ----------------------------------------------------------------------------
