@@ -148,13 +148,20 @@ def setup_lock(plan: LaunchPlan) -> Iterator[None]:
 
 
 def db_setup(plan: LaunchPlan) -> None:
-    command = [os.path.join(os.environ.get("GENROPY_VENV", "/opt/venv"), "bin", "gnr"), "db", "setup", plan.site]
-    log(plan, f"database setup: {' '.join(command[1:])}")
+    """``gnr db setup``, then GenroPy's first-use records (``genropy_asgi.first_use``), under one lock:
+    the programs supervisord starts next build the site at the same time."""
+    bin_dir = os.path.join(os.environ.get("GENROPY_VENV", "/opt/venv"), "bin")
+    steps = [[os.path.join(bin_dir, "gnr"), "db", "setup", plan.site],
+             [os.path.join(bin_dir, "python"), "-m", "genropy_asgi.first_use", plan.site]]
+    log(plan, f"database setup: {' '.join(steps[0][1:])}")
     with setup_lock(plan):
-        result = subprocess.run(command, env=plan.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if result.returncode != 0:
-        sys.stderr.write(plan.masked(result.stdout[-4000:]))
-        raise StartError(f"gnr db setup {plan.site} failed (exit {result.returncode}); its output is above")
+        for command in steps:
+            result = subprocess.run(command, env=plan.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True)
+            if result.returncode != 0:
+                sys.stderr.write(plan.masked(result.stdout[-4000:]))
+                what = " ".join([os.path.basename(command[0]), *command[1:]])
+                raise StartError(f"{what} failed (exit {result.returncode}); its output is above")
 
 
 # -- serving ------------------------------------------------------------------------

@@ -108,3 +108,19 @@ def test_bad_async_server_mode_is_one_line(demo_workspace, mode):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "gnrasgiserve: error: GENROPY_ASGI_ASYNC_SERVER='bogus': expected one of spawn, external, off")
+
+
+def test_first_use_creates_the_main_preference_once(tmp_path):
+    """What several processes building a fresh site at once would race to INSERT."""
+    import sqlite3
+
+    workspace = GnrWorkspace.create(DEMO_PROJECT, root=tmp_path / "ws")
+    workspace.db_setup()
+    database = workspace.instance_dir / "data" / "adm.db"
+    query = "SELECT count(*) FROM adm_preference WHERE code LIKE '_mainpref_%'"
+    assert sqlite3.connect(database).execute(query).fetchone()[0] == 0  # gnr db setup leaves it to first use
+    for _ in range(2):
+        result = subprocess.run([str(BIN / "python"), "-m", "genropy_asgi.first_use", "demo"], env=workspace.env(),
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert sqlite3.connect(database).execute(query).fetchone()[0] == 1
