@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
-from gnrclient import GenroPage
+from gnrclient import GenroPage, next_publish, open_channel
 
 from genropy_asgi.testing.containers import GenropyAsgiContainer
 
@@ -60,3 +60,8 @@ def test_several_workers_run_gunicorn_with_uvicorn_workers(image):
         for title in ("one", "two", "three", "four"):  # each worker built its own site
             page.rpc("add_note", title=title)
         assert all(t in page.rpc("note_titles") for t in ("one", "two", "three", "four"))
+        # the real-time channel through whichever worker takes each connection
+        for attempt in range(4):
+            with open_channel(site.get_url(), GenroPage(site.get_url())) as channel:
+                GenroPage(site.get_url()).rpc("add_note", title=f"pushed {attempt}")
+                assert f"<title>pushed {attempt}</title>" in next_publish(channel, "demo_note_saved")
