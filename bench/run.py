@@ -344,10 +344,7 @@ async def ping_throughput(connect, connections: int, per_connection: int) -> flo
 def section_websocket(bench: Bench) -> None:
     from websockets.asyncio.client import connect, unix_connect
 
-    from genropy_asgi.websocket_relay import async_socket_path
-
-    site_dir = bench.workspace.instance_dir / "site"
-    socket_path = async_socket_path(str(site_dir), str(bench.workspace.instance_dir))
+    socket_path = str(bench.workspace.instance_dir / "site" / "sockets" / "async.sock")  # a short path
     async_server = ManagedProcess([str(BIN / "gnr"), "web", "async", "demo"], bench.workspace.env(),
                                   bench.root / "async.log")
     server = None

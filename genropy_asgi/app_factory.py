@@ -23,7 +23,7 @@ from typing import Any
 from genropy_asgi.envvars import VariableError, seconds, whole_number
 from genropy_asgi.server import GenropyAsgiServer, database_check
 from genropy_asgi.site import LaunchError, SiteLaunch, daemon_ping
-from genropy_asgi.websocket_relay import async_server_check, async_socket_path
+from genropy_asgi.websocket_relay import async_server_check
 
 ARGV_VARIABLE = "GENROPY_ASGI_ARGV"
 WSGI_THREADS_VARIABLE = "GENROPY_ASGI_WSGI_THREADS"
@@ -69,7 +69,8 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
         shutdown_timeout=positive_float(environ, SHUTDOWN_TIMEOUT_VARIABLE),
     )
     server.gnr_site = site
-    server.async_socket_path = async_socket_path(site.site_path, site.instance_path)
+    # GenroPy's own sender knows where gnr web async listens (site/sockets, or /tmp for long paths)
+    server.async_socket_path = site.wsk.socket_path if launch.websockets else None
     address = launch.daemon_address
     server.add_ready_check("site built", lambda: server.wsgi_app is not None)
     server.add_ready_check("gnrdaemon reachable", lambda: daemon_ping(address))

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 from typing import Any
 
@@ -42,18 +41,6 @@ OPEN_TIMEOUT = 10.0
 FORWARDED_HEADERS = frozenset({"cookie", "origin", "user-agent", "accept-language", "authorization",
                                "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"})
 """Request headers the async server sees as the browser sent them (handshake headers are re-made)."""
-
-
-def async_socket_path(site_path: str, instance_path: str) -> str:
-    """Where ``gnr web async`` listens for a site: GenroPy's own rule (gnrasync, gnrwebsockethandler).
-
-    ``<site>/sockets/async.sock``, or ``/tmp/<instance>/gnr_sock/async.sock`` when the
-    folder path is too long for a Unix socket address.
-    """
-    sockets_dir = os.path.join(site_path, "sockets")
-    if len(sockets_dir) > 90:
-        sockets_dir = os.path.join("/tmp", os.path.basename(instance_path), "gnr_sock")
-    return os.path.join(sockets_dir, "async.sock")
 
 
 def async_server_check(socket_path: str):

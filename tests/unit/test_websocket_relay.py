@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from genropy_asgi.testing.local import ManagedProcess, free_port, wait_for_port
-from genropy_asgi.websocket_relay import async_socket_path, sendable_close_code
+from genropy_asgi.websocket_relay import sendable_close_code
 
 HERE = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -189,12 +189,6 @@ def test_slow_browser_holds_the_upstream_back(relay):
         received = [ws.recv(timeout=30) for _ in range(FLOOD)]
     assert all(chunk == NOISE for chunk in received)
     assert relay.upstream.flood_sent == FLOOD
-
-
-def test_socket_path_follows_genropy_rule(tmp_path):
-    assert async_socket_path("/srv/site", "/srv/inst") == "/srv/site/sockets/async.sock"
-    long_site = "/srv/" + "x" * 90
-    assert async_socket_path(long_site, "/srv/inst") == "/tmp/inst/gnr_sock/async.sock"
 
 
 @pytest.mark.parametrize(("code", "default", "expected"), [
