@@ -23,6 +23,7 @@ from typing import Callable, Mapping, Protocol
 
 from genropy_asgi.envvars import VariableError, seconds, whole_number
 from genropy_asgi.gnrconfig import GnrSetup, render_config_folder
+from genropy_asgi.request_guard import RequestLimits
 
 MODES = ("serve", "daemon", "dbsetup", "print-config", "shell")
 IMPLEMENTATIONS = ("sqlite", "postgres")
@@ -273,6 +274,10 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
     shutdown = number(env, "GENROPY_SHUTDOWN_TIMEOUT", 30.0)
     db_wait = number(env, "GENROPY_DB_WAIT", 60.0)
     db_setup = choice(env, "GENROPY_DB_SETUP", ("auto", "never"), "auto") == "auto"
+    try:  # read by the server itself (request_guard); refused here, before anything starts
+        RequestLimits.from_environ(env)
+    except VariableError as exc:
+        raise PlanError(str(exc)) from None
 
     setup = GnrSetup(
         projects={f"projects{i}": root for i, root in enumerate(project_roots)},

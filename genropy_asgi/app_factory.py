@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 from genropy_asgi.envvars import VariableError, seconds, whole_number
+from genropy_asgi.request_guard import RequestLimits
 from genropy_asgi.server import GenropyAsgiServer, database_check
 from genropy_asgi.site import LaunchError, SiteLaunch, daemon_ping
 from genropy_asgi.websocket_relay import async_server_check
@@ -47,6 +48,13 @@ def positive_float(environ: Any, name: str) -> float | None:
         raise LaunchError(str(exc)) from None
 
 
+def request_limits(environ: Any = os.environ) -> RequestLimits:
+    try:
+        return RequestLimits.from_environ(environ)
+    except VariableError as exc:
+        raise LaunchError(str(exc)) from None
+
+
 def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiServer:
     """Step 6 (the GenroPy site) and the ASGI server around it, with readiness checks."""
     try:
@@ -67,6 +75,7 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
         gnr_site_name=launch.site_name,
         wsgi_threads=positive_int(environ, WSGI_THREADS_VARIABLE),
         shutdown_timeout=positive_float(environ, SHUTDOWN_TIMEOUT_VARIABLE),
+        limits=request_limits(environ),
     )
     server.gnr_site = site
     # GenroPy's own sender knows where gnr web async listens (site/sockets, or /tmp for long paths)

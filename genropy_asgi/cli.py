@@ -22,7 +22,8 @@ import threading
 import time
 import webbrowser
 
-from genropy_asgi.app_factory import DAEMON_WAIT_VARIABLE, positive_float
+from genropy_asgi.app_factory import DAEMON_WAIT_VARIABLE, positive_float, request_limits
+from genropy_asgi.http_protocol import uvicorn_options
 from genropy_asgi.server import exit_zero_after_graceful_stop
 from genropy_asgi.site import LaunchError, SiteLaunch
 
@@ -85,7 +86,7 @@ def serve_with_reload(launch: SiteLaunch) -> None:
     logger.info("Reload on: watching %s", ", ".join(launch.watch_dirs()))
     config = uvicorn.Config("genropy_asgi.app_factory:create_app", factory=True, host=launch.host,
                             port=launch.port, reload=True, reload_dirs=launch.watch_dirs(),
-                            lifespan="on", **ssl_options(launch))
+                            lifespan="on", **ssl_options(launch), **uvicorn_options(request_limits()))
     with exit_zero_after_graceful_stop():
         ChangeReload(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
 
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     try:
         launch = SiteLaunch(sys.argv[1:] if argv is None else argv)
+        request_limits()  # a malformed GENROPY_MAX_* / GENROPY_HEADER_TIMEOUT fails here, in one line
         for warning in launch.warnings():
             logger.warning(warning)
         launch.wait_for_daemon(positive_float(os.environ, DAEMON_WAIT_VARIABLE) or 0)

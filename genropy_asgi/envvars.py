@@ -18,7 +18,7 @@ def whole_number(environ: Mapping[str, str], name: str, default: int | None,
     raw = (environ.get(name) or "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or not minimum <= int(raw) <= maximum:
         raise VariableError(f"{name}={raw!r}: expected a whole number from {minimum} to {maximum}")
     return int(raw)
 

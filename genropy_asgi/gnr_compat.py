@@ -9,7 +9,8 @@ if it is already imported); nothing is imported early.
 The fixes (each module says why it exists and when to drop it):
 
 - ``routes_compat``: GenroPy's ``/_api`` dispatcher on genro-routes >= 0.30;
-- ``wsproxy_compat``: pushes from the WSGI side to pages over ``gnr web async``.
+- ``wsproxy_compat``: pushes from the WSGI side to pages over ``gnr web async``;
+- ``page_args_compat``: the markup check of a page's arguments in linear time.
 
 This module must stay cheap and stdlib-only at import time.
 """
@@ -70,7 +71,8 @@ class _PatchingFinder(importlib.abc.MetaPathFinder):
 
 def install() -> None:
     """Register every fix (idempotent)."""
-    from genropy_asgi import routes_compat, wsproxy_compat
+    from genropy_asgi import page_args_compat, routes_compat, wsproxy_compat
 
     routes_compat.install()
     wsproxy_compat.install()
+    page_args_compat.install()

@@ -7,20 +7,31 @@ others idle: measured with 2 workers, one at 0.0 s of CPU and the other at 7.0 s
 throughput that of a single worker. This worker serves with an accept burst of one
 connection, so the workers alternate, then restores the kernel's listen queue to
 gunicorn's ``backlog`` (asyncio re-``listen()``s the socket with the burst size).
+It parses HTTP with the guarded httptools protocol of ``http_protocol`` (the
+``GENROPY_MAX_HEADER_BYTES`` / ``GENROPY_HEADER_TIMEOUT`` limits), as ``gnrasgiserve`` does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+from typing import Any
 
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
+
+from genropy_asgi.http_protocol import uvicorn_options
+from genropy_asgi.request_guard import RequestLimits
 
 
 class GenropyUvicornWorker(UvicornWorker):
     """``uvicorn_worker.UvicornWorker`` with one-at-a-time accepts."""
 
     ACCEPT_BURST = 1
+
+    @property
+    def CONFIG_KWARGS(self) -> dict[str, Any]:  # noqa: N802 (uvicorn-worker's name)
+        return {"loop": "auto", **uvicorn_options(RequestLimits.from_environ(os.environ))}
 
     async def _serve(self) -> None:
         queue_length = self.config.backlog

@@ -11,7 +11,9 @@ changing genro-asgi:
   and ``apps`` (``module``, ``db_name``, ``docs``);
 - ``db_registry`` / ``get_db(name)`` / ``db``, with genro-asgi's own ``request.db``
   resolving an app's ``db_name`` against the same registry;
-- the ``/_server`` app (``meta.ServerMetaApplication``) and its readiness checks.
+- the ``/_server`` app (``meta.ServerMetaApplication``) and its readiness checks;
+- ``request_guard`` in front of everything (the path rule, the body limits) and the
+  strict, deadline-bound HTTP parser of ``http_protocol`` under it.
 
 Apps are mounted before serving: the gateway computes its prefixes once.
 """
@@ -36,7 +38,9 @@ from genro_routes import RoutingClass
 
 from genropy_asgi.config_file import ConfigFileError, ServerConfig, load_config, resolve_object
 from genropy_asgi.gateway import DEFAULT_WSGI_THREADS, WsgiGatewayMiddleware
+from genropy_asgi.http_protocol import uvicorn_options
 from genropy_asgi.meta import ServerMetaApplication
+from genropy_asgi.request_guard import RequestLimits, guard_http, path_refusal, scope_raw_path
 
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = 8080
@@ -94,7 +98,10 @@ class GenropyAsgiServer(AsgiServer):
                  wsgi_app: Any = None, gnr_site_name: str | None = None,
                  wsgi_threads: int | None = None, max_threads: int | None = None,
                  middleware: dict[str, Any] | None = None,
-                 shutdown_timeout: float | None = None, **kwargs: Any) -> None:
+                 shutdown_timeout: float | None = None, limits: RequestLimits | None = None,
+                 **kwargs: Any) -> None:
+        self.limits = limits if limits is not None else RequestLimits.from_environ(os.environ)
+        """Body and header limits (default: the ``GENROPY_MAX_*`` variables)."""
         self.server_dir = os.fspath(server_dir) if server_dir is not None else None
         self.file_config: ServerConfig = load_config(server_dir) if server_dir else ServerConfig()
         options = self.file_config.server
@@ -254,6 +261,16 @@ class GenropyAsgiServer(AsgiServer):
         return results
 
     # -- serving ----------------------------------------------------------------
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """The path rule and the body limits first, for every route (``request_guard``)."""
+        kind = scope["type"]
+        if kind == "http":
+            await guard_http(scope, receive, send, super().__call__, self.limits)
+        elif kind == "websocket" and path_refusal(scope_raw_path(scope)) is not None:
+            await send({"type": "websocket.close", "code": 1008})
+        else:
+            await super().__call__(scope, receive, send)
+
     def uvicorn_config(self, **overrides: Any) -> uvicorn.Config:
         options: dict[str, Any] = {
             "host": self.config_host or DEFAULT_HOST,
@@ -262,6 +279,7 @@ class GenropyAsgiServer(AsgiServer):
             "lifespan": "on",
             "proxy_headers": True,
             "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            **uvicorn_options(self.limits),
         }
         options.update(overrides)
         return uvicorn.Config(self, **options)

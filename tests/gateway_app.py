@@ -2,7 +2,8 @@
 
 The WSGI side (anything not under a mounted prefix) exposes what the tests need to
 see: repeated headers, environ paths, streaming downloads, hashed uploads,
-exceptions. Mounted next to it: a REST API (``/api``), a raw WebSocket (``/ws``) and
+exceptions. Mounted next to it: a REST API (``/api``), a raw WebSocket (``/ws``), a raw
+ASGI app answering the size of the body it read (``/raw``) and
 the same WSGI app through ``GenropyProxy`` on ``/legacy``.
 """
 
@@ -79,10 +80,25 @@ async def echo_socket(scope, receive, send):
         await send({"type": "websocket.send", "text": "echo:" + (message.get("text") or "")})
 
 
+async def body_size(scope, receive, send):
+    """A plain ASGI app that reads the whole request body and answers its size."""
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": str(size).encode()})
+
+
 def build() -> GenropyAsgiServer:
     server = GenropyAsgiServer(wsgi_app=wsgi_app, wsgi_threads=4)
     server.mount("api", Notes())
     server.mount("ws", echo_socket)
+    server.mount("raw", body_size)
     server.mount("legacy", GenropyProxy(wsgi_app=wsgi_app))
     return server
 

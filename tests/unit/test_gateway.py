@@ -76,7 +76,7 @@ def test_websocket_next_to_the_site(gateway):
 
 def test_server_info_lists_every_prefix(gateway):
     info = httpx.get(gateway.base_url + "/_server/info").json()
-    assert info["asgi_prefixes"] == ["/_server", "/api", "/legacy", "/ws"]
+    assert info["asgi_prefixes"] == ["/_server", "/api", "/legacy", "/raw", "/ws"]
     protocols = {app["name"]: app["protocol"] for app in info["apps"]}
     assert protocols["legacy"] == "wsgi" and protocols["api"] == "asgi"
     assert info["wsgi"] == {"site": True, "threads": 4}
