@@ -3,6 +3,10 @@
 Thin shell around ``launch_plan.make_plan`` (the decisions). Effects, in order:
 1. bad input -> one ``genropy-asgi: error: ...`` line, exit 2, nothing written;
 2. ``print-config`` -> the plan as JSON, secrets masked, nothing written;
+   started as root (compose's default): become the owner of the mounted instance
+   (``launch_plan.unprivileged_uid``), GID 0; ``check`` -> the checks of 3. on the
+   real mounts, then exit 0 (compose runs it first, so a configuration error stops
+   there, once, instead of restart-looping the site);
 3. the writable state: ``$GENROPY_HOME`` checked, GenroPy's config folder written
    all at once (0600 files), the instance's ``data``/``site`` targets created;
 4. PostgreSQL: wait until it accepts our credentials (``GENROPY_DB_WAIT`` seconds);
@@ -27,7 +31,8 @@ from typing import Iterator
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from launch_plan import DbTarget, DiskFiles, LaunchPlan, PlanError, make_plan  # noqa: E402
+from launch_plan import (DbTarget, DiskFiles, LaunchPlan, PlanError, make_plan,  # noqa: E402
+                         unprivileged_uid)
 
 from genropy_asgi.gnrconfig import write_config_folder  # noqa: E402
 
@@ -49,7 +54,7 @@ def log(plan: LaunchPlan, message: str) -> None:
 
 # -- state on disk -----------------------------------------------------------------
 
-def ensure_writable(path: str, what: str) -> None:
+def ensure_writable(path: str, what: str, fix: str = "mount a volume or a tmpfs there") -> None:
     try:
         os.makedirs(path, exist_ok=True)
         probe = os.path.join(path, f".write-test-{os.getpid()}")
@@ -57,8 +62,17 @@ def ensure_writable(path: str, what: str) -> None:
             pass
         os.unlink(probe)
     except OSError as exc:
-        raise StartError(f"{what} {path} is not writable by uid {os.getuid()} ({exc.strerror}): "
-                         "mount a volume or a tmpfs there") from exc
+        raise StartError(f"{what} {path} is not writable by uid {os.getuid()} ({exc.strerror}): {fix}") from exc
+
+
+def owner_fix(path: str) -> str:
+    """The exact fix for a mounted instance folder this UID cannot write."""
+    try:
+        owner = os.stat(path if os.path.exists(path) else os.path.dirname(path)).st_uid
+    except OSError:
+        owner = "the folder's owner"
+    return (f"run the container as its owner (docker compose: GENROPY_UID={owner} in .env, or leave "
+            f"GENROPY_UID unset; docker run: --user {owner}:0)")
 
 
 def instance_folder(plan: LaunchPlan) -> str | None:
@@ -87,7 +101,30 @@ def prepare_instance(plan: LaunchPlan) -> None:
                 link = os.path.join(os.path.dirname(target), "root.py")
                 if not os.path.lexists(link):
                     os.symlink(os.path.join(folder, "root.py"), link)
-        ensure_writable(path, f"the instance's {name} folder")
+        ensure_writable(path, f"the instance's {name} folder", owner_fix(path))
+
+
+def become_unprivileged(plan: LaunchPlan) -> None:
+    """Started as root: run as the instance's owner (or the image's user), GID 0."""
+    folder = instance_folder(plan)
+    owner = os.stat(folder).st_uid if folder else None
+    uid = unprivileged_uid(os.getuid(), owner)
+    if uid is None:
+        return
+    if folder and not owner:  # root-owned instance: give the image's user GenroPy's two folders
+        for name in ("data", "site"):
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.makedirs(path, exist_ok=True)
+                for root, dirs, files in os.walk(path):
+                    for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                        os.lchown(entry, uid, 0)
+    os.setgroups([0])
+    os.setgid(0)
+    os.setuid(uid)
+    os.environ["HOME"] = plan.home
+    whose = f"the owner of {folder}" if owner else "the image's user"
+    log(plan, f"started as root: running as uid {uid} ({whose}), gid 0")
 
 
 def write_state(plan: LaunchPlan) -> None:
@@ -102,6 +139,16 @@ def write_state(plan: LaunchPlan) -> None:
     with open(os.path.join(run, "port"), "w") as handle:
         handle.write(str(plan.port))
     prepare_instance(plan)
+
+
+def check_state(plan: LaunchPlan) -> None:
+    """What ``write_state`` would need, checked on the real mounts (``check`` mode)."""
+    ensure_writable(plan.home, "GENROPY_HOME")
+    folder = instance_folder(plan)
+    for name in ("data", "site") if folder else ():
+        path = os.path.join(folder, name)
+        if not os.path.islink(path):
+            ensure_writable(path, f"the instance's {name} folder", owner_fix(path))
 
 
 # -- database ------------------------------------------------------------------------
@@ -194,6 +241,11 @@ def main(argv: list[str]) -> int:
         print(plan.as_json())
         return 0
     try:
+        become_unprivileged(plan)
+        if plan.mode == "check":
+            check_state(plan)
+            log(plan, f"configuration of {plan.site} checked: ready to serve")
+            return 0
         write_state(plan)
         for note in plan.notes:
             log(plan, note)

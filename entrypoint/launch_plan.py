@@ -25,7 +25,8 @@ from genropy_asgi.envvars import VariableError, seconds, whole_number
 from genropy_asgi.gnrconfig import GnrSetup, render_config_folder
 from genropy_asgi.request_guard import RequestLimits
 
-MODES = ("serve", "daemon", "dbsetup", "print-config", "shell")
+MODES = ("serve", "daemon", "dbsetup", "print-config", "check", "shell")
+IMAGE_UID = 10001  # the image's own user (Dockerfile: useradd --uid 10001 --gid 0)
 IMPLEMENTATIONS = ("sqlite", "postgres")
 DEFAULTS = {
     "GNR_CURRENT_SITE": "demo",
@@ -337,7 +338,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         command = [gnr, "db", "setup", site]
     elif mode == "shell":
         command = ["/bin/bash", *rest] if rest else ["/bin/bash"]
-    elif mode == "print-config":
+    elif mode in ("print-config", "check"):
         command = []
     else:
         command = [mode, *rest]
@@ -347,7 +348,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         db_target = DbTarget(host=db["host"], port=int(db.get("port") or 5432), name=db.get("dbname"),
                              user=db.get("user"), password=db.get("password"), timeout=db_wait)
     notes = []
-    if processes.task_workers and not processes.tasks and "GENROPY_TASK_WORKERS" in env:
+    if processes.task_workers and not processes.tasks and env.get("GENROPY_TASK_WORKERS", "").strip():
         notes.append("GENROPY_TASK_WORKERS is set but GENROPY_TASKS is off: no scheduler, no workers")
     if remotedb:
         notes.append(f"serving with --remotedb {remotedb}: the gnrdaemon opens the SSH tunnel")
@@ -389,6 +390,20 @@ def process_set(env: Mapping[str, str], site_wsgi: Mapping[str, str]) -> Process
         raise PlanError("GNR_SCHEDULER_URL is set: the scheduler runs in this container (GENROPY_TASKS); "
                         "leave it unset")
     return ProcessSet(async_server, tasks, task_workers, scheduler_port)
+
+
+def unprivileged_uid(current_uid: int, instance_owner: int | None) -> int | None:
+    """Who a container started as root runs as (``None``: nobody else, it is not root).
+
+    GenroPy writes into the instance (``data/``, ``site/``): the owner of the mounted
+    instance folder, so what it writes stays the developer's, whoever they are
+    (compose's default). A root-owned instance (a root clone, a CI runner) or none
+    found: the image's own user, after the entrypoint gave it those two folders.
+    GenroPy never runs as root.
+    """
+    if current_uid != 0:
+        return None
+    return instance_owner if instance_owner else IMAGE_UID
 
 
 def _carries_secret(name: str) -> bool:

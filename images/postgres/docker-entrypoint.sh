@@ -14,6 +14,13 @@ file_env() {  # VAR [default]: VAR or VAR_FILE
 
 if [ "${1:-postgres}" != "postgres" ]; then exec "$@"; fi
 
+# as the official image: the _FILE secrets are read first (as root when started as root,
+# so a secret file readable only by root works), then privileges are dropped
+file_env POSTGRES_PASSWORD
+file_env POSTGRES_USER postgres
+file_env POSTGRES_DB "$POSTGRES_USER"
+unset POSTGRES_PASSWORD_FILE POSTGRES_USER_FILE POSTGRES_DB_FILE
+
 if [ "$(id -u)" = 0 ]; then
   mkdir -p "$PGDATA" /var/run/postgresql
   chown -R postgres:postgres "$PGDATA" /var/run/postgresql
@@ -22,10 +29,6 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 [ "${1:-}" = postgres ] && shift
-
-file_env POSTGRES_PASSWORD
-file_env POSTGRES_USER postgres
-file_env POSTGRES_DB "$POSTGRES_USER"
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   if [ -z "$POSTGRES_PASSWORD" ] && [ "${POSTGRES_HOST_AUTH_METHOD:-}" != "trust" ]; then

@@ -24,6 +24,13 @@ def test_up_serves_keeps_data_across_restart_and_down_v_removes_it(project):
     assert httpx.get(project.url + "/index").status_code == 200
     assert httpx.get(project.url + "/_server/ready").json()["ready"] is True
     GenroPage(project.url).rpc("add_note", title="kept across restarts")
+    # generated secrets: 0440 root:0, each only where it is used
+    modes = project.run("exec", "-T", "site", "stat", "-c", "%a %u:%g %n", "/run/genropy-secrets/db_password",
+                        "/run/genropy-admin/admin_password").stdout.split("\n")
+    assert [line.split()[:2] for line in modes if line] == [["440", "0:0"], ["440", "0:0"]]
+    in_postgres = project.run("exec", "-T", "postgres", "sh", "-c",
+                              "ls /run/genropy-secrets /run/genropy-admin 2>&1; true").stdout
+    assert "db_password" in in_postgres and "admin_password" not in in_postgres
 
     project.run("restart")
     wait_ready(project.url)

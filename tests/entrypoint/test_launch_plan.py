@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "entrypoint"))
 
-from launch_plan import MASK, PlanError, make_plan  # noqa: E402
+from launch_plan import IMAGE_UID, MASK, PlanError, make_plan, unprivileged_uid  # noqa: E402
 
 
 class FakeFiles:
@@ -263,3 +263,25 @@ def test_programs_get_the_remote_database_too():
            "GNR_REMOTEDB_remote_DB_USER": "u"}
     assert plan(env).env["GENROPY_SITE_SPEC"] == "demo:remote"
     assert plan().env["GENROPY_SITE_SPEC"] == "demo"
+
+
+def test_root_becomes_the_instance_owner_or_the_image_user():
+    assert unprivileged_uid(0, 1000) == 1000  # compose on a developer's clone
+    assert unprivileged_uid(0, 0) == IMAGE_UID  # a root-owned clone: never GenroPy as root
+    assert unprivileged_uid(0, None) == IMAGE_UID
+    assert unprivileged_uid(1000, 0) is None  # already unprivileged: stays as it is
+
+
+def test_check_mode_runs_nothing():
+    checked = plan(args=["check"])
+    assert checked.mode == "check" and checked.command == [] and not checked.db_setup
+
+
+def test_task_workers_note_only_when_really_set():
+    assert not plan({"GENROPY_TASK_WORKERS": ""}).notes  # compose's default passes it empty
+    assert plan({"GENROPY_TASK_WORKERS": "2"}).notes
+
+
+def test_malformed_request_limits_stop_the_plan():
+    assert error({"GENROPY_MAX_FORM_BYTES": "big"}).startswith("GENROPY_MAX_FORM_BYTES='big': expected")
+    assert error({"GENROPY_HEADER_TIMEOUT": "nan"}).startswith("GENROPY_HEADER_TIMEOUT='nan': expected")
