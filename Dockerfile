@@ -10,11 +10,15 @@
 
 ARG PYTHON_BASE=python:3.13-slim-trixie
 
-FROM ${PYTHON_BASE} AS build
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1
+# What the package install needs from the build context. wheelhouse/ always exists
+# (a tracked README.md): empty of wheels in a fresh clone, so pip goes to PyPI.
+FROM ${PYTHON_BASE} AS inputs
 COPY requirements/image.lock /src/requirements/image.lock
 COPY wheelhouse/ /wheelhouse/
+
+FROM inputs AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
 RUN set -eu; \
     if ls /wheelhouse/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheelhouse; else set --; fi; \
     python3 -m venv /opt/venv; \

@@ -23,7 +23,7 @@ import time
 import webbrowser
 
 from genropy_asgi.app_factory import DAEMON_WAIT_VARIABLE, positive_float, request_limits
-from genropy_asgi.http_protocol import uvicorn_options
+from genropy_asgi.http_protocol import UVICORN_OPTIONS, configure
 from genropy_asgi.server import exit_zero_after_graceful_stop
 from genropy_asgi.site import LaunchError, SiteLaunch
 
@@ -84,9 +84,10 @@ def serve_with_reload(launch: SiteLaunch) -> None:
     launch.start_async_server()  # here, not in the reloaded children
     os.environ[ARGV_VARIABLE] = json.dumps(launch.argv)
     logger.info("Reload on: watching %s", ", ".join(launch.watch_dirs()))
-    config = uvicorn.Config("genropy_asgi.app_factory:create_app", factory=True, host=launch.host,
-                            port=launch.port, reload=True, reload_dirs=launch.watch_dirs(),
-                            lifespan="on", **ssl_options(launch), **uvicorn_options(request_limits()))
+    config = configure(uvicorn.Config("genropy_asgi.app_factory:create_app", factory=True, host=launch.host,
+                                      port=launch.port, reload=True, reload_dirs=launch.watch_dirs(),
+                                      lifespan="on", **ssl_options(launch), **UVICORN_OPTIONS),
+                       request_limits())
     with exit_zero_after_graceful_stop():
         ChangeReload(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
 
@@ -121,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         request_limits()  # a malformed GENROPY_MAX_* / GENROPY_HEADER_TIMEOUT fails here, in one line
         for warning in launch.warnings():
             logger.warning(warning)
+        for flag in launch.compat_flags:
+            logger.info("%s: accepted for compatibility (GenroPy 26.10 has no clean-restart step)", flag)
         launch.wait_for_daemon(positive_float(os.environ, DAEMON_WAIT_VARIABLE) or 0)
         if launch.reload:
             serve_with_reload(launch)

@@ -14,14 +14,12 @@ It parses HTTP with the guarded httptools protocol of ``http_protocol`` (the
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
-from genropy_asgi.http_protocol import uvicorn_options
-from genropy_asgi.request_guard import RequestLimits
+from genropy_asgi.http_protocol import UVICORN_OPTIONS
 
 
 class GenropyUvicornWorker(UvicornWorker):
@@ -29,9 +27,7 @@ class GenropyUvicornWorker(UvicornWorker):
 
     ACCEPT_BURST = 1
 
-    @property
-    def CONFIG_KWARGS(self) -> dict[str, Any]:  # noqa: N802 (uvicorn-worker's name)
-        return {"loop": "auto", **uvicorn_options(RequestLimits.from_environ(os.environ))}
+    CONFIG_KWARGS: dict[str, Any] = {"loop": "auto", **UVICORN_OPTIONS}  # limits: from the environment
 
     async def _serve(self) -> None:
         queue_length = self.config.backlog

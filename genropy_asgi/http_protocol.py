@@ -7,8 +7,11 @@ obs-fold headers are accepted. ``httptools`` answers all three with 400 and clos
 connection, so it is the parser here (it is also uvicorn's faster one).
 
 Neither parser bounds the time a client takes to send its headers, nor (httptools) their
-size: uvicorn arms its keep-alive timer only after a response. ``protocol_class(limits)``
-is uvicorn's httptools protocol with both:
+size: uvicorn arms its keep-alive timer only after a response. ``GuardedHttpToolsProtocol``
+is uvicorn's httptools protocol with both, reading its limits from the uvicorn ``Config``
+(``LIMITS_ATTRIBUTE``, set by ``configure``) or, where uvicorn builds the config itself
+(gunicorn's workers), from the environment. A module-level class, so uvicorn's reloader
+can pickle the config for its child:
 
 - a **header deadline** (``RequestLimits.header_timeout``, ``GENROPY_HEADER_TIMEOUT``),
   armed when the connection opens and when each request begins, disarmed when its
@@ -26,6 +29,7 @@ This is the one module that relies on uvicorn's protocol internals (its parser c
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -41,10 +45,15 @@ class HeadersTooLarge(Exception):
     """Raised from the parser callback: the request line and headers pass the limit."""
 
 
+LIMITS_ATTRIBUTE = "genropy_limits"
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a header deadline and a header size limit."""
 
-    limits = RequestLimits()
+    def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self.limits: RequestLimits = getattr(config, LIMITS_ATTRIBUTE, None) or RequestLimits.from_environ(os.environ)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -122,11 +131,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def protocol_class(limits: RequestLimits) -> type[GuardedHttpToolsProtocol]:
-    """A protocol class for uvicorn's ``http=`` option, bound to these limits."""
-    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), {"limits": limits})
+UVICORN_OPTIONS: dict[str, Any] = {"http": GuardedHttpToolsProtocol}
+"""What every ``uvicorn.Config`` of ours gets: the guarded parser."""
 
 
-def uvicorn_options(limits: RequestLimits) -> dict[str, Any]:
-    """What every ``uvicorn.Config`` of ours gets: the guarded parser."""
-    return {"http": protocol_class(limits)}
+def configure(config: Any, limits: RequestLimits) -> Any:
+    """Bind ``limits`` to a ``uvicorn.Config`` built with ``UVICORN_OPTIONS``; returns it."""
+    setattr(config, LIMITS_ATTRIBUTE, limits)
+    return config

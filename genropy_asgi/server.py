@@ -38,7 +38,7 @@ from genro_routes import RoutingClass
 
 from genropy_asgi.config_file import ConfigFileError, ServerConfig, load_config, resolve_object
 from genropy_asgi.gateway import DEFAULT_WSGI_THREADS, WsgiGatewayMiddleware
-from genropy_asgi.http_protocol import uvicorn_options
+from genropy_asgi.http_protocol import UVICORN_OPTIONS, configure
 from genropy_asgi.meta import ServerMetaApplication
 from genropy_asgi.request_guard import RequestLimits, guard_http, path_refusal, scope_raw_path
 
@@ -279,10 +279,10 @@ class GenropyAsgiServer(AsgiServer):
             "lifespan": "on",
             "proxy_headers": True,
             "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-            **uvicorn_options(self.limits),
+            **UVICORN_OPTIONS,
         }
         options.update(overrides)
-        return uvicorn.Config(self, **options)
+        return configure(uvicorn.Config(self, **options), self.limits)
 
     def run(self, host: str | None = None, port: int | None = None,
             sockets: list[socket.socket] | None = None, **uvicorn_options: Any) -> None:

@@ -47,6 +47,11 @@ FALSE_WORDS = {"", "false", "0", "no", "off", "none"}
 
 _ARGV_LOCK = threading.Lock()
 
+COMPAT_ONLY_FLAGS = ("-n", "--noclean")
+"""The design document's ``-n/--noclean`` ("skip clean restart"): GenroPy 26.10 has no
+clean-restart step (its ``Server`` has no such option), so it is accepted and changes
+nothing, for command lines written for older GenroPy releases."""
+
 
 class LaunchError(Exception):
     """A launch problem the user must fix: its message is the one line to print."""
@@ -90,7 +95,8 @@ class SiteLaunch(Server):
     description = "Serve a GenroPy site on uvicorn (ASGI): drop-in for gnrwsgiserve."
 
     def __init__(self, argv: list[str]) -> None:
-        self.argv = list(argv)
+        self.argv = [arg for arg in argv if arg not in COMPAT_ONLY_FLAGS]
+        self.compat_flags = [arg for arg in argv if arg in COMPAT_ONLY_FLAGS]
         export_config_folder(self.argv)
         with _argv(self.argv):
             try:

@@ -106,3 +106,11 @@ def image(docker) -> str:
 @pytest.fixture(scope="session")
 def postgres_image(docker) -> str:
     return os.environ.get("GENROPY_ASGI_POSTGRES_IMAGE", "postgres:17")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that needs the Docker engine (the ``docker`` fixture, directly or through
+    ``image``/``project``...) is marked ``docker``: ``scripts/test --fast`` leaves them out."""
+    for item in items:
+        if "docker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)

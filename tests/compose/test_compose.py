@@ -69,6 +69,46 @@ def test_live_updates_reach_a_page_on_the_site_port(project):
         assert "<title>pushed in compose</title>" in next_publish(channel, "demo_note_saved")
 
 
+def test_a_project_owned_by_another_user_is_served_as_that_user(project):
+    """A developer's clone (uid 1234 here): GenroPy runs as its owner, what it writes stays theirs."""
+    subprocess.run(["chown", "-R", "1234:1234", str(project.folder / "demo")], check=True)
+    project.run("up", "-d", "--wait")
+    assert httpx.get(project.url + "/_server/ready").json()["ready"] is True
+    assert project.run("exec", "-T", "site", "id", "-u").stdout.strip() == "1234"
+    data = project.folder / "demo" / "instances" / "demo" / "data"
+    assert data.is_dir() and data.stat().st_uid == 1234
+
+
+def test_a_root_owned_clone_is_served_without_running_as_root(project):
+    project.run("up", "-d", "--wait")
+    assert httpx.get(project.url + "/_server/ready").json()["ready"] is True
+    assert project.run("exec", "-T", "site", "id", "-u").stdout.strip() == "10001"
+    logs = project.run("logs", "--no-color", "site").stdout
+    assert "started as root: running as uid 10001" in logs and "warn" not in logs.lower().split("genropy-asgi:")[0]
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ({"GENROPY_UID": "4321"}, "not writable by uid 4321"),
+    ({"GENROPY_ASYNC_SERVER": "maybe"}, "GENROPY_ASYNC_SERVER='maybe'"),
+], ids=["project not writable by GENROPY_UID", "malformed variable"])
+def test_a_configuration_error_stops_once_with_its_line(project, setting, expected):
+    project.env.update(setting)
+    result = project.run("up", "-d", "--wait", check=False, timeout=300)
+    assert result.returncode != 0
+    check = project.run("ps", "-a", "--format", "{{.Service}} {{.State}} {{.ExitCode}}").stdout
+    states = dict((line.split()[0], line.split()[1:]) for line in check.splitlines() if line.strip())
+    assert states["site-check"] == ["exited", "2"], states
+    assert states.get("site", ["created"])[0] in ("created", "exited") and "running" not in states.get("site", [])
+    logs = project.run("logs", "--no-color", "site-check").stdout
+    errors = [line for line in logs.splitlines() if "genropy-asgi: error:" in line]
+    assert len(errors) == 1 and expected in errors[0], logs
+    if "GENROPY_UID" in setting:
+        assert "GENROPY_UID=" in errors[0]
+    time.sleep(3)
+    again = project.run("ps", "-a", "--format", "{{.Service}} {{.State}}").stdout
+    assert "restarting" not in again
+
+
 def test_ports_are_published_on_loopback_only(project):
     published = project.run("config", "--format", "json").stdout
     assert '"host_ip": "127.0.0.1"' in published

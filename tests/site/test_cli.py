@@ -165,3 +165,31 @@ def test_ssl_without_certificate_files(demo_workspace, monkeypatch):
 
     with pytest.raises(LaunchError, match="--ssl needs .*localhost.pem"):
         _ = launch(demo_workspace, monkeypatch, ["demo", "--ssl"]).ssl_files  # the property raises
+
+
+def test_noclean_is_accepted_for_compatibility(demo_workspace, monkeypatch):
+    """-n/--noclean (design document): GenroPy 26.10 has no clean-restart step, so it changes nothing."""
+    from gnr.web.serverwsgi import Server
+    import inspect
+
+    assert "noclean" not in inspect.getsource(Server.__init__), "GenroPy has --noclean again: pass it through"
+    for flag in ("-n", "--noclean"):
+        resolved = launch(demo_workspace, monkeypatch, ["demo", flag, "--nodebug"])
+        assert resolved.compat_flags == [flag] and flag not in resolved.argv
+        assert resolved.site_name == "demo" and resolved.debug is False
+
+
+def test_noclean_serves(demo_workspace, gnr_daemon):
+    port = free_port()
+    process = subprocess.Popen([str(BIN / "gnrasgiserve"), "demo", "-n", "-p", str(port), "-H", "127.0.0.1",
+                                "--nodebug"], env=demo_workspace.env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        from genropy_asgi.testing.local import http_status, wait_for_port
+
+        wait_for_port("127.0.0.1", port, 120, process)
+        assert http_status(f"http://127.0.0.1:{port}/index", timeout=60) == 200
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+    assert "-n: accepted for compatibility" in output

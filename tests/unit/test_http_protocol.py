@@ -10,10 +10,14 @@ import inspect
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from genropy_asgi.http_protocol import GuardedHttpToolsProtocol, protocol_class, uvicorn_options
+import pickle
+
+import uvicorn
+
+from genropy_asgi.http_protocol import LIMITS_ATTRIBUTE, UVICORN_OPTIONS, GuardedHttpToolsProtocol, configure
 from genropy_asgi.request_guard import RequestLimits
 
-OVERRIDDEN = ("connection_made", "connection_lost", "data_received", "on_message_begin", "on_url",
+OVERRIDDEN = ("__init__", "connection_made", "connection_lost", "data_received", "on_message_begin", "on_url",
               "on_header", "on_headers_complete", "send_400_response")
 
 
@@ -22,11 +26,13 @@ def test_uvicorn_still_has_what_we_override():
         assert callable(getattr(HttpToolsProtocol, name, None)), f"uvicorn's HttpToolsProtocol lost {name}"
     source = inspect.getsource(HttpToolsProtocol)
     assert "self.loop = " in source and "self.transport = transport" in source
+    assert list(inspect.signature(HttpToolsProtocol.__init__).parameters)[:2] == ["self", "config"]
     assert "except httptools.HttpParserError" in source and "self.send_400_response(" in source
 
 
-def test_protocol_class_binds_the_limits():
+def test_the_limits_ride_on_a_config_that_pickles():
+    """uvicorn's reloader pickles the config for its child process."""
     limits = RequestLimits(header_timeout=3.0, max_header_bytes=4096)
-    bound = protocol_class(limits)
-    assert issubclass(bound, GuardedHttpToolsProtocol) and bound.limits is limits
-    assert uvicorn_options(limits)["http"].limits is limits
+    config = configure(uvicorn.Config("x:app", **UVICORN_OPTIONS), limits)
+    copy = pickle.loads(pickle.dumps(config))
+    assert copy.http is GuardedHttpToolsProtocol and getattr(copy, LIMITS_ATTRIBUTE) == limits
