@@ -119,6 +119,11 @@ def become_unprivileged(plan: LaunchPlan) -> None:
                 for root, dirs, files in os.walk(path):
                     for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
                         os.lchown(entry, uid, 0)
+    for fd in (0, 1, 2):  # docker's stdio pipes belong to root: supervisord reopens /dev/stdout
+        try:
+            os.fchown(fd, uid, 0)
+        except OSError:
+            pass  # a terminal or a file we cannot hand over: left as it is
     os.setgroups([0])
     os.setgid(0)
     os.setuid(uid)
