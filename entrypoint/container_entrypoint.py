@@ -40,7 +40,15 @@ ADVISORY_LOCK_KEY = 0x67656E726F  # "genro": the db setup lock shared by all rep
 
 
 class StartError(Exception):
-    """A problem found while acting on a valid plan; the message is the line to print."""
+    """A problem found while acting on a valid plan; the message is the line to print.
+
+    ``status`` 2: the configuration (a mount, an owner) must change; 1: a runtime
+    failure (the database never answered, a setup step failed) that a retry may cure.
+    """
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def fail(message: str, status: int) -> int:
@@ -62,7 +70,8 @@ def ensure_writable(path: str, what: str, fix: str = "mount a volume or a tmpfs 
             pass
         os.unlink(probe)
     except OSError as exc:
-        raise StartError(f"{what} {path} is not writable by uid {os.getuid()} ({exc.strerror}): {fix}") from exc
+        raise StartError(f"{what} {path} is not writable by uid {os.getuid()} ({exc.strerror}): {fix}",
+                         status=2) from exc
 
 
 def owner_fix(path: str) -> str:
@@ -259,7 +268,7 @@ def main(argv: list[str]) -> int:
         if plan.mode == "dbsetup" or plan.db_setup:
             db_setup(plan)
     except StartError as exc:
-        return fail(str(exc), 1)
+        return fail(str(exc), exc.status)
     if plan.mode == "dbsetup":
         return 0
     if plan.mode == "serve":
