@@ -60,7 +60,7 @@ COPY demo/ /opt/genropy/projects/demo/
 # read-only root filesystem needs one writable mount: GENROPY_HOME. Everything that
 # must be writable is group 0 and group-writable: any UID with GID 0 works.
 RUN /opt/genropy-asgi/entrypoint/prepare-project.sh /opt/genropy/projects/demo \
- && mkdir -p /var/lib/genropy /etc/genropy \
+ && mkdir -p /var/lib/genropy/python /etc/genropy \
  && chown -R 10001:0 /var/lib/genropy \
  && chmod -R g=u /var/lib/genropy
 

@@ -19,6 +19,7 @@ Thin shell around ``launch_plan.make_plan`` (the decisions). Effects, in order:
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,7 +63,7 @@ def log(plan: LaunchPlan, message: str) -> None:
 
 # -- state on disk -----------------------------------------------------------------
 
-def ensure_writable(path: str, what: str, fix: str = "mount a volume or a tmpfs there") -> None:
+def ensure_writable(path: str, what: str, fix: Callable[[str, OSError], str] | None = None) -> None:
     try:
         os.makedirs(path, exist_ok=True)
         probe = os.path.join(path, f".write-test-{os.getpid()}")
@@ -70,12 +71,16 @@ def ensure_writable(path: str, what: str, fix: str = "mount a volume or a tmpfs 
             pass
         os.unlink(probe)
     except OSError as exc:
-        raise StartError(f"{what} {path} is not writable by uid {os.getuid()} ({exc.strerror}): {fix}",
+        advice = fix(path, exc) if fix else "mount a volume or a tmpfs there"
+        raise StartError(f"{what} {path} is not writable by uid {os.getuid()} ({exc.strerror}): {advice}",
                          status=2) from exc
 
 
-def owner_fix(path: str) -> str:
+def owner_fix(path: str, error: OSError) -> str:
     """The exact fix for a mounted instance folder this UID cannot write."""
+    if error.errno == errno.EROFS:
+        return ("the project is mounted read-only: GenroPy writes the instance's data/ and site/, mount it "
+                "read-write (or bake it into a derived image: README, Run your own project)")
     try:
         owner = os.stat(path if os.path.exists(path) else os.path.dirname(path)).st_uid
     except OSError:
@@ -85,8 +90,7 @@ def owner_fix(path: str) -> str:
 
 
 def instance_folder(plan: LaunchPlan) -> str | None:
-    roots = [r for r in os.environ.get("GENROPY_PROJECTS", "/opt/genropy/projects").split(":") if r]
-    for root in roots:
+    for root in plan.project_roots:
         for project in sorted(os.listdir(root)):
             candidate = os.path.join(root, project, "instances", plan.site)
             if os.path.isdir(candidate):
@@ -110,7 +114,7 @@ def prepare_instance(plan: LaunchPlan) -> None:
                 link = os.path.join(os.path.dirname(target), "root.py")
                 if not os.path.lexists(link):
                     os.symlink(os.path.join(folder, "root.py"), link)
-        ensure_writable(path, f"the instance's {name} folder", owner_fix(path))
+        ensure_writable(path, f"the instance's {name} folder", owner_fix)
 
 
 def become_unprivileged(plan: LaunchPlan) -> None:
@@ -162,7 +166,62 @@ def check_state(plan: LaunchPlan) -> None:
     for name in ("data", "site") if folder else ():
         path = os.path.join(folder, name)
         if not os.path.islink(path):
-            ensure_writable(path, f"the instance's {name} folder", owner_fix(path))
+            ensure_writable(path, f"the instance's {name} folder", owner_fix)
+
+
+# -- the packages' Python requirements -------------------------------------------------
+
+def ensure_requirements(plan: LaunchPlan) -> None:
+    """What the instance's GenroPy packages need (their ``requirements.txt``) is importable.
+
+    ``check``: a missing one is one line naming it, the package that wants it and the
+    fix (exit 2). ``install``: pip installs the missing ones into
+    ``python_packages/<key>`` (kept: the next start with the same requirements installs
+    nothing), which every program then sees (``GENROPY_PYTHON_PACKAGES``, read by the
+    venv's start hook); pip honours the usual ``PIP_*`` variables (index, find-links).
+    """
+    from genropy_asgi import project_requirements as reqs
+
+    folder = instance_folder(plan)
+    config = os.path.join(folder, "config", "instanceconfig.xml") if folder else None
+    if not config or not os.path.isfile(config):
+        return
+    try:
+        with open(config, encoding="utf-8") as handle:
+            packages = reqs.instance_packages(handle.read())
+    except (OSError, ValueError) as exc:  # ET.ParseError is a ValueError
+        raise StartError(f"{config}: not a readable instanceconfig ({exc})", status=2) from exc
+    files = reqs.requirement_files(packages, plan.project_roots)
+    missing = reqs.missing_requirements(files)
+    if missing and plan.requirements == "install":
+        target = os.path.join(plan.python_packages, reqs.requirements_key(missing))
+        if not os.path.isdir(target):
+            install_into(plan, target, list(missing))
+        import site
+
+        site.addsitedir(target)
+        plan.env["GENROPY_PYTHON_PACKAGES"] = target
+        missing = reqs.missing_requirements(files)
+    if missing:
+        raise StartError(f"missing Python requirements of the instance's packages: {reqs.describe_missing(missing)}; "
+                         "build a derived image (README: Run your own project) or set "
+                         "GENROPY_PROJECT_REQUIREMENTS=install", status=2)
+
+
+def install_into(plan: LaunchPlan, target: str, requirements: list[str]) -> None:
+    """pip install into a fresh folder, renamed into place only when complete."""
+    log(plan, f"installing the packages' requirements: {', '.join(requirements)}")
+    os.makedirs(plan.python_packages, exist_ok=True)
+    staging = f"{target}.partial-{os.getpid()}"
+    command = [os.path.join(os.environ.get("GENROPY_VENV", "/opt/venv"), "bin", "python"), "-m", "pip", "install",
+               "--quiet", "--disable-pip-version-check", "--target", staging, *requirements]
+    result = subprocess.run(command, env=plan.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        sys.stderr.write(plan.masked(result.stdout[-4000:]))
+        raise StartError(f"pip could not install {', '.join(requirements)} (output above); check the requirements "
+                         "or pip's index (PIP_INDEX_URL, PIP_FIND_LINKS)", status=2)
+    os.replace(staging, target)
 
 
 # -- database ------------------------------------------------------------------------
@@ -258,9 +317,12 @@ def main(argv: list[str]) -> int:
         become_unprivileged(plan)
         if plan.mode == "check":
             check_state(plan)
+            ensure_requirements(plan)
             log(plan, f"configuration of {plan.site} checked: ready to serve")
             return 0
         write_state(plan)
+        if plan.mode in ("serve", "dbsetup"):
+            ensure_requirements(plan)
         for note in plan.notes:
             log(plan, note)
         if plan.mode in ("serve", "dbsetup") and plan.db is not None:

@@ -26,6 +26,8 @@ from genropy_asgi.gnrconfig import GnrSetup, render_config_folder
 from genropy_asgi.request_guard import RequestLimits
 
 MODES = ("serve", "daemon", "dbsetup", "print-config", "check", "shell")
+REQUIREMENTS_MODES = ("check", "install")
+ADMIN_TAGS = "superadmin,_DEV_,admin,user"
 IMAGE_UID = 10001  # the image's own user (Dockerfile: useradd --uid 10001 --gid 0)
 IMPLEMENTATIONS = ("sqlite", "postgres")
 DEFAULTS = {
@@ -83,6 +85,9 @@ class LaunchPlan:
     debug: bool
     secrets: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    project_roots: list[str] = field(default_factory=list)
+    requirements: str = "check"  # GENROPY_PROJECT_REQUIREMENTS: check | install (into python_packages)
+    python_packages: str = ""  # where "install" puts what the instance's packages need (cached by key)
 
     def masked(self, text: str) -> str:
         for secret in sorted(self.secrets, key=len, reverse=True):
@@ -232,8 +237,9 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
     app_dir = get("GENROPY_APP_DIR")
     venv_bin = os.path.join(get("GENROPY_VENV"), "bin")
     config_dir = os.path.join(home, "gnr")
-    project_roots = [p for p in get("GENROPY_PROJECTS").split(":") if p]
+    project_roots = [project_root(p, files) for p in get("GENROPY_PROJECTS").split(":") if p]
     check_site(site, project_roots, files)
+    requirements = choice(env, "GENROPY_PROJECT_REQUIREMENTS", REQUIREMENTS_MODES, "check")
 
     secrets = Secrets(env, files)
     # gnrdaemon: loopback only, a random HMAC key per container unless given (Pyro uses pickle)
@@ -255,7 +261,8 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
     xml_users = {}
     admin_password = secrets.get("GNR_ADMIN_PASSWORD")
     if admin_password:
-        xml_users[env.get("GNR_ADMIN_USER") or "admin"] = {"pwd": admin_password, "tags": "_DEV_,admin,user"}
+        # the tags of the admin GenroPy's own `gnr app initgenropy` writes (gnr/app/gnrdeploy.py)
+        xml_users[env.get("GNR_ADMIN_USER") or "admin"] = {"pwd": admin_password, "tags": ADMIN_TAGS}
 
     siteconfig = mounted_siteconfig(env, files)
     site_wsgi = {} if siteconfig is None or siteconfig.find("wsgi") is None else dict(siteconfig.find("wsgi").attrib)
@@ -281,9 +288,12 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         raise PlanError(str(exc)) from None
 
     setup = GnrSetup(
-        projects={f"projects{i}": root for i, root in enumerate(project_roots)},
+        projects={f"projects{i}": root for i, root in enumerate(dict.fromkeys(project_roots))},
         daemon_hmac_key=hmac_key, daemon_host="127.0.0.1", daemon_port=daemon_port,
-        wsgi=wsgi, db=db, remote_dbs=remote_dbs, xml_users=xml_users,
+        # GNR_DB_IMPLEMENTATION given: the deployment's database replaces the instance's
+        # own <db> (db_override_compat); else the instance's, under any partial settings
+        wsgi=wsgi, db={} if db.get("implementation") else db, db_override=db if db.get("implementation") else {},
+        remote_dbs=remote_dbs, xml_users=xml_users,
         site_extra=site_extra_from(siteconfig), tasks_async=processes.tasks,
     )
     server_args = [site, "-H", env.get("GNR_WSGI_OPT_host") or "0.0.0.0", "-p", str(port)]
@@ -356,7 +366,8 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         mode=mode, site=site, home=home, config_dir=config_dir, files=render_config_folder(setup),
         command=command, env=child_env, server_command=server_command, port=port, workers=workers,
         db=db_target, db_setup=db_setup and mode == "serve" and not remotedb, debug=bool(debug_requested),
-        secrets=secrets.values, notes=notes,
+        secrets=secrets.values, notes=notes, project_roots=project_roots, requirements=requirements,
+        python_packages=os.path.join(home, "python"),
     )
 
 
@@ -412,6 +423,16 @@ def _carries_secret(name: str) -> bool:
     return is_secret_name(base) or name == "GNR_DB_DSN"
 
 
+def project_root(path: str, files: FileSource) -> str:
+    """A folder of GenroPy projects; a project folder itself (it has ``instances/``) stands
+    for its parent, which is what GenroPy's ``<projects>`` lists."""
+    trimmed = path.rstrip("/") or "/"
+    if files.list_dir(os.path.join(trimmed, "instances")) is not None and \
+            files.list_dir(os.path.join(trimmed, "packages")) is not None:
+        return os.path.dirname(trimmed) or "/"
+    return trimmed
+
+
 def check_site(site: str, project_roots: list[str], files: FileSource) -> None:
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", site):
         raise PlanError(f"GNR_CURRENT_SITE={site!r}: expected an instance name (letters, digits, _ . -)")
@@ -431,7 +452,7 @@ def check_site(site: str, project_roots: list[str], files: FileSource) -> None:
 
 
 def database_attributes(env: Mapping[str, str], secrets: Secrets) -> dict[str, str]:
-    """``<db>`` attributes for instanceconfig/default.xml (merged under the instance's own)."""
+    """The deployment's ``<db>`` attributes (``GNR_DB_*``); with an implementation they replace the instance's."""
     implementation = choice(env, "GNR_DB_IMPLEMENTATION", IMPLEMENTATIONS, None)
     attrs: dict[str, str] = {}
     if implementation:

@@ -78,6 +78,8 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
         limits=request_limits(environ),
     )
     server.gnr_site = site
+    server.site_database = database_in_use(site.db)
+    logger.info("database: %s", describe_database(server.site_database))
     # GenroPy's own sender knows where gnr web async listens (site/sockets, or /tmp for long paths)
     server.async_socket_path = site.wsk.socket_path if launch.websockets else None
     address = launch.daemon_address
@@ -87,6 +89,23 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
     if launch.websockets:
         server.add_ready_check("gnr web async accepts", async_server_check(server.async_socket_path))
     return server
+
+
+def database_in_use(db: Any) -> dict[str, str | None]:
+    """What the site's database really is (never its password): for /_server and the start line."""
+    def attribute(name: str) -> str | None:
+        value = getattr(db, name, None)
+        return str(value) if value not in (None, "") else None
+
+    found = {name: attribute(name) for name in ("implementation", "host", "port", "dbname")}
+    if found["implementation"] == "sqlite":
+        found["host"] = found["port"] = None
+    return found
+
+
+def describe_database(found: dict[str, str | None]) -> str:
+    where = f" on {found['host']}:{found['port'] or 5432}" if found.get("host") else ""
+    return f"{found.get('implementation')} {found.get('dbname')}{where}"
 
 
 def argv_from_environ(environ: Any = os.environ) -> list[str]:

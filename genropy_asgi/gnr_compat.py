@@ -10,7 +10,8 @@ The fixes (each module says why it exists and when to drop it):
 
 - ``routes_compat``: GenroPy's ``/_api`` dispatcher on genro-routes >= 0.30;
 - ``wsproxy_compat``: pushes from the WSGI side to pages over ``gnr web async``;
-- ``page_args_compat``: the markup check of a page's arguments in linear time.
+- ``page_args_compat``: the markup check of a page's arguments in linear time;
+- ``db_override_compat``: the deployment's database settings win over the instance's.
 
 This module must stay cheap and stdlib-only at import time.
 """
@@ -69,10 +70,27 @@ class _PatchingFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
+PYTHON_PACKAGES_VARIABLE = "GENROPY_PYTHON_PACKAGES"
+"""A folder of extra packages (the image's start-time install of a project's requirements):
+added after the venv's own site-packages, so the venv's versions always win."""
+
+
+def add_python_packages() -> None:
+    import os
+
+    folder = os.environ.get(PYTHON_PACKAGES_VARIABLE)
+    if folder and folder not in sys.path and os.path.isdir(folder):
+        import site
+
+        site.addsitedir(folder)
+
+
 def install() -> None:
-    """Register every fix (idempotent)."""
-    from genropy_asgi import page_args_compat, routes_compat, wsproxy_compat
+    """Register every fix (idempotent); add ``GENROPY_PYTHON_PACKAGES`` to the path."""
+    add_python_packages()
+    from genropy_asgi import db_override_compat, page_args_compat, routes_compat, wsproxy_compat
 
     routes_compat.install()
     wsproxy_compat.install()
     page_args_compat.install()
+    db_override_compat.install()

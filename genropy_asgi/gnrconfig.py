@@ -10,8 +10,9 @@ Facts this encodes (GenroPy 26.10): the folder is found through ``GENRO_GNRFOLDE
 and must be named ``gnr`` or ``.gnr``; the gnrdaemon is declared twice, with the
 same element, in environment.xml (read by the daemon) and in the siteconfig (read by
 the site); ``instanceconfig/default.xml`` is merged UNDER each instance's own
-``config/instanceconfig.xml`` (attribute by attribute), so a ``<db>`` here adds the
-connection while the instance keeps its ``dbname``; these files are NOT passed
+``config/instanceconfig.xml`` (attribute by attribute), so a ``<db>`` here loses to the
+instance's own; the ``DB_OVERRIDE_ELEMENT`` wins over it instead (``db_override_compat``,
+the image's ``GNR_DB_*``); these files are NOT passed
 through ``str.format_map`` (only the instance's own file is), so any character is
 safe in a value here.
 """
@@ -39,6 +40,7 @@ class GnrSetup:
     gnr_home: str | None = None  # GenroPy's package folder (``gnr``); default: the installed one
     wsgi: Mapping[str, str] = field(default_factory=lambda: {"debug": "False::B", "reload": "False::B"})
     db: Mapping[str, str] = field(default_factory=dict)  # implementation, host, port, user, password
+    db_override: Mapping[str, str] = field(default_factory=dict)  # replaces the instance's own <db>
     remote_dbs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     xml_users: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # user -> {pwd, tags}
     site_extra: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # siteconfig element -> attrs
@@ -103,10 +105,17 @@ def render_siteconfig(setup: GnrSetup) -> str:
     return document(body)
 
 
+DB_OVERRIDE_ELEMENT = "genropy_asgi_db"
+"""An element of instanceconfig/default.xml that GenroPy itself ignores: ``db_override_compat``
+makes its attributes REPLACE the merged ``<db>``, the instance's own included."""
+
+
 def render_instanceconfig(setup: GnrSetup) -> str:
     body = ""
     if setup.db:
         body += element("db", dict(setup.db))
+    if setup.db_override:
+        body += element(DB_OVERRIDE_ELEMENT, dict(setup.db_override))
     if setup.remote_dbs:
         body += element("remote_db", {}, "\t", "".join(
             element(name, dict(attrs), "\t\t") for name, attrs in setup.remote_dbs.items()))

@@ -1,7 +1,8 @@
 """The ``/_server`` application: info, health and readiness of a running server.
 
 - ``GET /_server/info``   JSON: versions, mounted apps and prefixes, the GenroPy site
-  name, database names, WSGI pool size. Never a secret (no config values at all).
+  name, database names and the site's database in use (implementation, host, port,
+  name), WSGI pool size. Never a secret.
 - ``GET /_server/health`` 200 while the process serves (cheap: no I/O).
 - ``GET /_server/ready``  200 when every readiness check passes, else 503; the
   body lists each check. The server's checks are callables registered with
@@ -62,7 +63,8 @@ class ServerMetaApplication(BaseApplication):
         elif endpoint == "ready":
             checks = await self.server.run_ready_checks()
             ready = all(result == "ok" for result in checks.values())
-            response = json_response({"ready": ready, "checks": checks}, 200 if ready else 503)
+            response = json_response({"ready": ready, "checks": checks, "database": self.server.site_database},
+                                     200 if ready else 503)
         else:
             response = json_response({"error": f"no /_server/{endpoint}",
                                       "endpoints": ["info", "health", "ready"]}, 404)
@@ -86,7 +88,8 @@ class ServerMetaApplication(BaseApplication):
             "wsgi": {"site": server.wsgi_app is not None, "threads": server.wsgi_threads},
             "apps": apps,
             "asgi_prefixes": sorted(app["prefix"] for app in apps if app["prefix"] != "/"),
-            "databases": sorted(server.db_registry),
+            "databases": sorted(server.db_registry) + (["site"] if server.site_database else []),
+            "site_database": server.site_database,
             "ready_checks": server.ready_check_names,
             "uptime_seconds": round(time.time() - self.started, 1),
         }

@@ -108,7 +108,7 @@ class GenropyAsgiContainer(DockerContainer):
 
     def __init__(self, image: str | None = None, project_dir: str | os.PathLike[str] | None = None,
                  site_name: str = "demo", env: dict[str, str] | None = None, ready_timeout: float = 180,
-                 port: int = CONTAINER_PORT, **kwargs: Any) -> None:
+                 port: int = CONTAINER_PORT, requirements: str = "install", **kwargs: Any) -> None:
         self.site_image = image or os.environ.get("GENROPY_ASGI_IMAGE") or DEFAULT_IMAGE
         super().__init__(self.site_image, **kwargs)
         self.project_dir = Path(project_dir).resolve() if project_dir else None
@@ -122,6 +122,10 @@ class GenropyAsgiContainer(DockerContainer):
         self.port = port
         self.with_exposed_ports(port)
         self.with_env("GNR_CURRENT_SITE", site_name)
+        if requirements not in ("install", "check"):
+            raise ValueError(f"requirements={requirements!r}: expected install or check")
+        # the packages' requirements.txt: installed at start (cached in the container), or only checked
+        self.with_env("GENROPY_PROJECT_REQUIREMENTS", requirements)
         if self.project_dir is not None:
             if not (self.project_dir / "instances" / site_name).is_dir():
                 raise ValueError(f"project_dir {self.project_dir}: no instances/{site_name} in it")

@@ -71,6 +71,7 @@ class GnrWorkspace:
     project_source: Path
     site_name: str = "demo"
     db: Mapping[str, str] = field(default_factory=dict)
+    db_override: Mapping[str, str] = field(default_factory=dict)
     remote_dbs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     xml_users: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     wsgi: Mapping[str, str] = field(default_factory=lambda: {"debug": "False::B", "reload": "False::B"})
@@ -103,7 +104,7 @@ class GnrWorkspace:
 
     def setup(self) -> GnrSetup:
         return GnrSetup(projects={"workspace": str(self.projects_dir)}, daemon_hmac_key=self.hmac_key,
-                        daemon_port=self.daemon_port, wsgi=self.wsgi, db=self.db,
+                        daemon_port=self.daemon_port, wsgi=self.wsgi, db=self.db, db_override=self.db_override,
                         remote_dbs=self.remote_dbs, xml_users=self.xml_users, tasks_async=self.tasks_async)
 
     def write(self) -> None:

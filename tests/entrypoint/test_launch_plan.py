@@ -285,3 +285,19 @@ def test_task_workers_note_only_when_really_set():
 def test_malformed_request_limits_stop_the_plan():
     assert error({"GENROPY_MAX_FORM_BYTES": "big"}).startswith("GENROPY_MAX_FORM_BYTES='big': expected")
     assert error({"GENROPY_HEADER_TIMEOUT": "nan"}).startswith("GENROPY_HEADER_TIMEOUT='nan': expected")
+
+
+def test_the_admin_gets_genropy_full_admin_tags():
+    from gnr.app import gnrdeploy
+    import inspect
+
+    configured = plan({"GNR_ADMIN_PASSWORD": "pw-123456"}).files["instanceconfig/default.xml"]
+    assert 'tags="superadmin,_DEV_,admin,user"' in configured
+    assert "tags='superadmin,_DEV_,admin,user'" in inspect.getsource(gnrdeploy)  # initgenropy's own admin
+
+
+def test_gnr_db_settings_replace_the_instance_db():
+    files = plan({"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_HOST": "pg", "GNR_DB_USER": "u"}).files
+    instanceconfig = files["instanceconfig/default.xml"]
+    assert '<genropy_asgi_db implementation="postgres" host="pg" user="u"/>' in instanceconfig
+    assert "<db " not in instanceconfig
