@@ -170,7 +170,6 @@ def section_security(bench: Bench) -> None:
     """GenroPy's markup check (the regex vs page_args_compat) and the front's cost per request."""
     import re
 
-    import httpx
     from gnrclient import GenroPage
 
     from genropy_asgi.page_args_compat import MARKUP_PATTERN, looks_like_markup
@@ -258,7 +257,6 @@ def section_security(bench: Bench) -> None:
                 f"The front costs {front:.1f} µs a request: /_server/health runs no GenroPy code, so its difference "
                 "is that cost; on GenroPy's own requests it is the last column (target: under 1%), and the "
                 "measured difference there is within their run-to-run noise.")
-    del httpx
 
 
 # -- 2. one process ---------------------------------------------------------------------

@@ -28,6 +28,9 @@ def test_serves_the_demo_on_sqlite(image):
                 break
             time.sleep(2)
         assert site.get_wrapped_container().attrs["State"]["Health"]["Status"] == "healthy"
+        logs = site.get_wrapped_container().logs().decode(errors="replace")
+        assert "missing dependencies" not in logs and "No module named" not in logs
+        assert "database: sqlite " in logs
 
 
 def test_serves_the_demo_on_postgresql(image, postgres_image):

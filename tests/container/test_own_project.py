@@ -47,8 +47,15 @@ def with_wheelhouse(site: GenropyAsgiContainer, wheels: Path) -> GenropyAsgiCont
 
 
 def test_requirements_installed_at_start_on_sqlite(image, wheels):
-    with with_wheelhouse(GenropyAsgiContainer(image, project_dir=SHELF, site_name=SITE), wheels) as site:
+    """Without compose: the admin of GNR_ADMIN_* logs in, with GenroPy's full admin tags."""
+    site = with_wheelhouse(GenropyAsgiContainer(image, project_dir=SHELF, site_name=SITE), wheels)
+    site.with_env("GNR_ADMIN_USER", "boss").with_secret("GNR_ADMIN_PASSWORD", "shelf-Admin-42")
+    with site:
         page = GenroPage(site.get_url())
+        page.rpc("login_doLogin", login="<GenRoBag><user>boss</user><password>shelf-Admin-42</password></GenRoBag>::BAG",
+                 rootenv="<GenRoBag></GenRoBag>::BAG")
+        assert page.rpc("whoami") == "boss"
+        assert {"superadmin", "_DEV_", "admin", "user"} <= set(page.rpc("user_tags").split(","))
         page.rpc("add_book", title="Dune", pages="1200")
         page.rpc("add_book", title="Emma", pages="474")
         assert page.rpc("pages_in_words") == "1,674"  # humanize, from the package's requirements.txt

@@ -13,7 +13,8 @@ BIN = Path(sys.executable).parent
 
 
 def test_dockerfiles_are_hadolint_clean():
-    dockerfiles = [REPO / "Dockerfile", *sorted((REPO / "images").glob("*/Dockerfile"))]
+    dockerfiles = [REPO / "Dockerfile", *sorted((REPO / "images").glob("*/Dockerfile")),
+                   REPO / "examples" / "derived-image" / "Dockerfile"]
     result = subprocess.run([str(BIN / "hadolint"), "--no-color", *map(str, dockerfiles)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

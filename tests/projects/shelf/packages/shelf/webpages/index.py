@@ -1,11 +1,13 @@
 # -*- coding: utf-8 -*-
-"""The shelf page: RPCs add_book, book_count, pages_in_words (humanize, from requirements.txt)."""
+"""The shelf page: RPCs add_book, book_count, pages_in_words (humanize, from requirements.txt), whoami."""
 import humanize
 
 from gnr.core.gnrdecorator import public_method
 
 
 class GnrCustomWebPage(object):
+    py_requires = 'login:LoginComponent'  # GenroPy's own login (login_doLogin RPC)
+
     def main(self, root, **kwargs):
         root.h1('Shelf')
 
@@ -25,6 +27,14 @@ class GnrCustomWebPage(object):
     def pages_in_words(self, **kwargs):
         total = sum(r['pages'] or 0 for r in self.db.table('shelf.book').query(columns='$pages').fetch())
         return humanize.intcomma(total)
+
+    @public_method
+    def whoami(self, **kwargs):
+        return self.user or ''
+
+    @public_method
+    def user_tags(self, **kwargs):
+        return self.userTags or ''
 
     @public_method
     def database_in_use(self, **kwargs):

@@ -1,0 +1,42 @@
+"""GenroPy packages' requirements.txt: found, checked, and GenroPy's own all in the image lock."""
+
+from __future__ import annotations
+
+import re
+
+from support import REPO
+
+from genropy_asgi.project_requirements import (GNRCORE_LEFT_OUT, gnrcore_requirements, instance_packages,
+                                               missing_requirements, requirement_files, requirements_key)
+
+SHELF = REPO / "tests" / "projects"
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_gnrcore_requirement_is_pinned_in_the_image_lock():
+    pinned = {normalized(line.split("==")[0]) for line in (REPO / "requirements" / "image.lock").read_text().splitlines()
+              if "==" in line and not line.startswith("#")}
+    wanted = {normalized(re.split(r"[<>=!~\[; ]", line)[0]) for line in gnrcore_requirements()}
+    assert wanted and wanted <= pinned, wanted - pinned
+    assert {"pdf2image", "watchdog", "pyotp", "qrcode", "mail-parser"} <= wanted
+    assert "sphinx" not in wanted and set(GNRCORE_LEFT_OUT) == {"docu", "dev", "test", "test15"}
+
+
+def test_instance_packages_and_their_files():
+    config = (SHELF / "shelf" / "instances" / "shelfsite" / "config" / "instanceconfig.xml").read_text()
+    packages = instance_packages(config)
+    assert packages == ["gnrcore:sys", "gnrcore:adm", "gnrcore:email", "shelf"]
+    files = requirement_files(packages, [str(SHELF)])
+    assert files["shelf"].endswith("tests/projects/shelf/packages/shelf/requirements.txt")
+    assert files["gnrcore:email"].endswith("gnrcore/packages/email/requirements.txt")
+
+
+def test_missing_names_the_package_that_wants_it(tmp_path):
+    (tmp_path / "reqs.txt").write_text("humanize\n# a comment\n\nrequests>=99\nsix\n")
+    installed = {"six": "1.16.0", "requests": "2.31.0"}.get
+    missing = missing_requirements({"shelf": str(tmp_path / "reqs.txt")}, installed)
+    assert missing == {"humanize": ["shelf"], "requests>=99": ["shelf"]}
+    assert requirements_key(["a", "b"]) == requirements_key(["b", "a", "a"]) != requirements_key(["a"])
