@@ -101,6 +101,26 @@ def median_load(runs: list[wrk.Load]) -> dict[str, float]:
             "requests": sum(r.requests for r in runs)}
 
 
+async def call_asgi(app, path: str) -> None:
+    """One in-process GET of ``path`` on an ASGI app (empty body, the answer dropped)."""
+    done = False
+
+    async def receive():
+        nonlocal done
+        if not done:
+            done = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        pass
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80)}
+    await app(scope, receive, send)
+
+
 # -- 1. gateway overhead, in-process ---------------------------------------------------
 
 def section_gateway(bench: Bench) -> None:
@@ -123,22 +143,7 @@ def section_gateway(bench: Bench) -> None:
         getattr(iterable, "close", lambda: None)()
 
     async def through_gateway() -> None:
-        done = False
-
-        async def receive():
-            nonlocal done
-            if not done:
-                done = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await asyncio.sleep(3600)
-
-        async def send(message):
-            pass
-
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-                 "scheme": "http", "path": "/index", "raw_path": b"/index", "query_string": b"", "root_path": "",
-                 "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80)}
-        await server(scope, receive, send)
+        await call_asgi(server, "/index")
 
     async def measure() -> tuple[list[float], list[float]]:
         direct_times, gateway_times = [], []
@@ -213,36 +218,16 @@ def section_security(bench: Bench) -> None:
     unguarded = super(GenropyAsgiServer, asgi).__call__
     calls = 20 if bench.smoke else 200
 
-    def scope_for(path: str) -> dict:
-        return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-                "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-                "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80)}
-
-    async def call(app, path: str) -> None:
-        done = False
-
-        async def receive():
-            nonlocal done
-            if not done:
-                done = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await asyncio.sleep(3600)
-
-        async def send(message):
-            pass
-
-        await app(scope_for(path), receive, send)
-
     async def measure(path: str, count: int) -> tuple[float, float]:
         times: dict[str, list[float]] = {"guarded": [], "unguarded": []}
         for _ in range(3):
-            await call(asgi, path)
-            await call(unguarded, path)
+            await call_asgi(asgi, path)
+            await call_asgi(unguarded, path)
         for _ in range(bench.rounds * 2):
             for name, app in (("guarded", asgi), ("unguarded", unguarded)):
                 for _ in range(count):
                     started = time.perf_counter()
-                    await call(app, path)
+                    await call_asgi(app, path)
                     times[name].append(time.perf_counter() - started)
         return statistics.median(times["unguarded"]) * 1e6, statistics.median(times["guarded"]) * 1e6
 
