@@ -86,7 +86,12 @@ def test_the_rendered_pod_boots_and_is_ready(docker, image, tmp_path):
         logs = running.logs().decode()
         admin_password = kind(documents, "Secret")["stringData"]["admin-password"]
         assert admin_password not in logs
-        for program in ("async", "taskscheduler", "taskworker_0"):  # processes.* reached supervisord
+        programs = ("async", "taskscheduler", "taskworker_0")  # processes.* reached supervisord
+        deadline = time.monotonic() + 30  # their first lines may follow readiness (a loaded machine)
+        while time.monotonic() < deadline and not all(f"\n{p} | " in logs for p in programs):
+            time.sleep(1)
+            logs = running.logs().decode()
+        for program in programs:
             assert f"\n{program} | " in logs, f"no {program} in the pod"
     finally:
         running.remove(force=True, v=True)
