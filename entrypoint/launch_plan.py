@@ -282,6 +282,10 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
     shutdown = number(env, "GENROPY_SHUTDOWN_TIMEOUT", 30.0)
     db_wait = number(env, "GENROPY_DB_WAIT", 60.0)
     db_setup = choice(env, "GENROPY_DB_SETUP", ("auto", "never"), "auto") == "auto"
+    # read by entrypoint/crash_listener.py inside supervisord: refused here, before anything starts
+    integer(env, "GENROPY_CRASH_RESTARTS", 5, 1, 1000)
+    if number(env, "GENROPY_CRASH_WINDOW", 60.0) <= 0:
+        raise PlanError(f"GENROPY_CRASH_WINDOW={env['GENROPY_CRASH_WINDOW']!r}: expected a number of seconds above 0")
     try:  # read by the server itself (request_guard); refused here, before anything starts
         RequestLimits.from_environ(env)
     except VariableError as exc:

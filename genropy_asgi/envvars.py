@@ -6,6 +6,7 @@ variable is read (and refused) the same way everywhere.
 
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 
@@ -31,6 +32,6 @@ def seconds(environ: Mapping[str, str], name: str, default: float | None) -> flo
         value = float(raw)
     except ValueError:
         value = -1.0
-    if value < 0:
-        raise VariableError(f"{name}={raw!r}: expected a number of seconds >= 0")
+    if not math.isfinite(value) or value < 0:  # nan and inf parse as floats: refused too
+        raise VariableError(f"{name}={raw!r}: expected a number of seconds >= 0 (finite)")
     return value

@@ -301,3 +301,15 @@ def test_gnr_db_settings_replace_the_instance_db():
     instanceconfig = files["instanceconfig/default.xml"]
     assert '<genropy_asgi_db implementation="postgres" host="pg" user="u"/>' in instanceconfig
     assert "<db " not in instanceconfig
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"GENROPY_SHUTDOWN_TIMEOUT": "nan"}, "GENROPY_SHUTDOWN_TIMEOUT='nan': expected a number of seconds >= 0"),
+    ({"GENROPY_SHUTDOWN_TIMEOUT": "inf"}, "GENROPY_SHUTDOWN_TIMEOUT='inf': expected a number of seconds >= 0"),
+    ({"GENROPY_DB_WAIT": "nan"}, "GENROPY_DB_WAIT='nan': expected"),
+    ({"GENROPY_WORKERS": "²"}, "GENROPY_WORKERS='²': expected a whole number"),
+    ({"GENROPY_CRASH_RESTARTS": "abc"}, "GENROPY_CRASH_RESTARTS='abc': expected a whole number"),
+    ({"GENROPY_CRASH_WINDOW": "0"}, "GENROPY_CRASH_WINDOW='0': expected a number of seconds above 0"),
+])
+def test_values_that_used_to_slip_through(env, expected):
+    assert error(env).startswith(expected)

@@ -33,6 +33,16 @@ def test_the_bug_is_still_there():
     assert "form.get('remote_service') or ''" in receiver, "gnr web async changed its wsproxy: revisit"
 
 
+def test_the_connection_is_still_shared_between_threads():
+    """Fails the day GenroPy gives each thread its own connection: then drop the lock."""
+    from gnr.web.gnrwsgisite_proxy import gnrwebsockethandler
+
+    source = inspect.getsource(inspect.unwrap(gnrwebsockethandler.WsgiWebSocketHandler.socketConnection.fget))
+    assert "self._socketConnection = _socketConnection" in source
+    for name in ("sendCommandToPage", "close", "checkSocket"):
+        assert getattr(getattr(gnrwebsockethandler.WsgiWebSocketHandler, name), "genropy_asgi_locked", False)
+
+
 def test_every_new_interpreter_gets_the_fix():
     result = subprocess.run([sys.executable, "-c", CHILD], env=dict(os.environ), capture_output=True,
                             text=True, timeout=120)
@@ -79,6 +89,7 @@ def test_a_push_from_the_wsgi_side_reaches_the_page(tmp_path):
         return runner
 
     runner = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    errors: list[BaseException] = []
     try:
         sender = WsgiWebSocketHandler.__new__(WsgiWebSocketHandler)
         sender.socket_path, sender.proxyurl = socket_path, "/wsproxy"
@@ -86,8 +97,26 @@ def test_a_push_from_the_wsgi_side_reaches_the_page(tmp_path):
         deadline = time.monotonic() + 10
         while not received and time.monotonic() < deadline:
             time.sleep(0.05)
+        assert len(received) == 1 and "<topic>hello</topic>" in received[0]
+
+        def push_many(n: int) -> None:  # what GenroPy's request threads do at once
+            try:
+                for i in range(50):
+                    sender.publishToClient("page1", topic=f"t{n}", data=str(i))
+            except BaseException as exc:  # CannotSendRequest without the lock
+                errors.append(exc)
+
+        pushers = [threading.Thread(target=push_many, args=(n,)) for n in range(8)]
+        for pusher in pushers:
+            pusher.start()
+        for pusher in pushers:
+            pusher.join(60)
+        deadline = time.monotonic() + 20
+        while len(received) < 1 + 8 * 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
-    assert len(received) == 1 and "<topic>hello</topic>" in received[0]
+    assert not errors, errors[:3]
+    assert len(received) == 1 + 8 * 50  # 8 threads x 50 pushes, none lost
