@@ -35,6 +35,9 @@ def main(argv: list[str]) -> int:
     if not wait(address, float(os.environ.get("GENROPY_ASGI_DAEMON_WAIT", "60") or 60)):
         sys.stderr.write(f"gnrdaemon not listening on {address}: not starting {argv[0]}\n")
         return 1
+    # one line per start: GenroPy's async server prints nothing when all is well
+    print(f"gnrdaemon answers on {address}: starting {' '.join(os.path.basename(a) for a in argv[:3])}",
+          flush=True)
     os.execvp(argv[0], argv)
     return 0  # not reached
 

@@ -19,13 +19,21 @@ before the response started becomes a 500 answered by the chain's error layer an
 a log line; after it started, the connection is closed (the client sees a
 truncated body, never a hang).
 
+Until the server's readiness checks (``/_server/ready``: site built, gnrdaemon, database,
+async server) have passed once, requests for the GenroPy site get 503 with
+``Retry-After`` instead of whatever a half-started process set would answer (GenroPy
+500s while its gnrdaemon is still starting); the checks are re-run at most every
+``READY_RECHECK`` seconds, shared by the requests waiting meanwhile.
+
 The set of ASGI prefixes is computed once, lazily, on the first request: mount
 applications before serving.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from a2wsgi import WSGIMiddleware
@@ -38,6 +46,9 @@ if TYPE_CHECKING:
 
 DEFAULT_WSGI_THREADS = 16
 """Default size of the WSGI thread pool (concurrent GenroPy requests per process)."""
+READY_RECHECK = 0.5
+"""Seconds between two evaluations of the readiness checks while the site is not ready."""
+NOT_READY_BODY = b"Service starting: GenroPy's process set is not ready yet\n"
 
 logger = logging.getLogger("genropy_asgi.gateway")
 
@@ -79,6 +90,9 @@ class WsgiGatewayMiddleware(BaseMiddleware):
         self._prefixes: frozenset[str] | None = None
         self._bridge: WSGIMiddleware | None = None
         self._bridged_app: Any = None
+        self._site_ready = False
+        self._ready_task: asyncio.Future | None = None
+        self._ready_checked_at = 0.0
 
     @property
     def workers(self) -> int:
@@ -113,10 +127,33 @@ class WsgiGatewayMiddleware(BaseMiddleware):
             return WebSocketRelay(socket_path)
         return None
 
+    async def site_is_ready(self) -> bool:
+        """Have the server's readiness checks passed (once is enough)?"""
+        if self._site_ready:
+            return True
+        run_checks = getattr(self.server, "run_ready_checks", None)
+        if run_checks is None:
+            self._site_ready = True
+            return True
+        now = time.monotonic()
+        if self._ready_task is None or (self._ready_task.done() and now - self._ready_checked_at >= READY_RECHECK):
+            self._ready_checked_at = now
+            self._ready_task = asyncio.ensure_future(run_checks())
+        results = await asyncio.shield(self._ready_task)
+        if all(outcome == "ok" for outcome in results.values()):
+            self._site_ready = True
+        return self._site_ready
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.goes_to_wsgi(scope):
             bridge = self.bridge()
             if bridge is not None:
+                if not await self.site_is_ready():
+                    await send({"type": "http.response.start", "status": 503,
+                                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"1"),
+                                            (b"content-length", str(len(NOT_READY_BODY)).encode())]})
+                    await send({"type": "http.response.body", "body": NOT_READY_BODY})
+                    return
                 await bridge(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -118,6 +118,33 @@ def test_a_configuration_error_stops_once_with_its_line(project, setting, expect
     assert "restarting" not in again
 
 
+def test_a_project_with_requirements_that_says_sqlite_runs_on_postgresql(project, tmp_path):
+    """tests/projects/shelf: its package wants humanize, its instance says SQLite, it uses gnrcore:email."""
+    import shutil
+    import sys
+
+    shutil.copytree(REPO / "tests" / "projects" / "shelf", project.folder / "shelf")
+    subprocess.run(["chown", "-R", "1234:1234", str(project.folder / "shelf")], check=True)
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--no-deps",
+                    "--python-version", "3.13", "--platform", "any", "-d", str(wheels), "humanize"],
+                   check=True, capture_output=True, timeout=300)
+    project.files = ["docker-compose.yml", "tests/compose/wheels.yml"]
+    project.env.update({"GENROPY_PROJECT_DIR": "./shelf", "GENROPY_PROJECT_NAME": "shelf",
+                        "GNR_CURRENT_SITE": "shelfsite", "TEST_WHEELS_DIR": str(wheels)})
+    project.run("up", "-d", "--wait")
+    page = GenroPage(project.url)
+    page.rpc("add_book", title="Composed", pages="1001")
+    assert page.rpc("pages_in_words") == "1,001"
+    assert page.rpc("database_in_use") == "postgres shelf"
+    assert not (project.folder / "shelf" / "instances" / "shelfsite" / "data" / "shelf").exists()  # no SQLite
+    project.run("restart", "site")
+    wait_ready(project.url)
+    logs = project.run("logs", "--no-color", "site-check", "site").stdout
+    assert logs.count("installing the packages' requirements: humanize") == 1  # cached in the volume
+    assert "1,001" == GenroPage(project.url).rpc("pages_in_words")
+
+
 def test_ports_are_published_on_loopback_only(project):
     published = project.run("config", "--format", "json").stdout
     assert '"host_ip": "127.0.0.1"' in published

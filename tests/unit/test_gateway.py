@@ -104,3 +104,27 @@ def test_large_upload_reaches_the_site_intact(gateway):
     payload = os.urandom(1024 * 1024) * 64  # 64 MB
     response = httpx.post(gateway.base_url + "/upload", content=payload, timeout=120)
     assert response.json() == {"sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)}
+
+
+def test_site_requests_get_503_until_the_process_set_is_ready(tmp_path):
+    flag = tmp_path / "ready"
+    port = free_port()
+    process = ManagedProcess([sys.executable, str(HERE / "ready_gate_app.py"), str(port), str(flag)], os.environ,
+                             tmp_path / "server.log")
+    try:
+        wait_for_port("127.0.0.1", port, 60, process.process)
+        base = f"http://127.0.0.1:{port}"
+        early = httpx.get(base + "/index")
+        assert early.status_code == 503 and early.headers["retry-after"] == "1"
+        assert httpx.get(base + "/_server/health").status_code == 200  # the server's own app is not gated
+        flag.write_text("")
+        import time
+
+        deadline = time.monotonic() + 10
+        while httpx.get(base + "/index").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert httpx.get(base + "/index").text == "site answered"
+        flag.unlink()  # once ready, always served: GenroPy's own errors are GenroPy's
+        assert httpx.get(base + "/index").status_code == 200
+    finally:
+        process.stop()

@@ -23,6 +23,6 @@ def test_dockerfiles_are_hadolint_clean():
 def test_yaml_is_lint_clean():
     files = ["docker-compose.yml", ".yamllint.yaml", "helm/genropy-asgi/values.yaml",
              "helm/genropy-asgi/Chart.yaml", *map(str, sorted((REPO / "helm/genropy-asgi/ci").glob("*.yaml"))),
-             "tests/compose/remotedb.yml"]
+             "tests/compose/remotedb.yml", "tests/compose/wheels.yml"]
     result = subprocess.run([sys.executable, "-m", "yamllint", "-s", *files], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
