@@ -11,6 +11,13 @@ half-alive:
 Then the listener writes the reason to ``$GENROPY_RUN/fatal`` and sends SIGTERM to
 supervisord; the entrypoint (supervisord's parent) prints it and exits 1. An exit
 supervisord expected (a stop it was asked for) never counts.
+
+It also keeps the process set coherent after gnrdaemon died and supervisord restarted
+it (``DaemonRestartWatcher``): GenroPy's site processes keep the addresses of the old
+daemon's site registers and would answer 500 for ever, so once the new gnrdaemon is
+RUNNING the listener restarts the programs that built a site (the web server, the async
+server, the task scheduler and workers) through supervisord's own RPC interface. The
+users' sessions were in the dead daemon: they are lost either way.
 """
 
 from __future__ import annotations
@@ -46,6 +53,43 @@ class CrashLoopDetector:
         return None
 
 
+DAEMON_PROGRAM = "gnrdaemon"
+NOT_SITE_PROGRAMS = {DAEMON_PROGRAM, "crash_exit"}
+
+
+class DaemonRestartWatcher:
+    """Pure decision: after an unexpected gnrdaemon exit, is it back (restart the site programs)?"""
+
+    def __init__(self) -> None:
+        self.daemon_died = False
+
+    def on_event(self, event: str, fields: dict[str, str]) -> bool:
+        if fields.get("processname") != DAEMON_PROGRAM:
+            return False
+        if event == "PROCESS_STATE_EXITED" and fields.get("expected") == "0":
+            self.daemon_died = True
+        elif event == "PROCESS_STATE_RUNNING" and self.daemon_died:
+            self.daemon_died = False
+            return True
+        return False
+
+
+def restart_site_programs() -> list[str]:
+    """Restart every running program that built a GenroPy site (supervisord's XML-RPC)."""
+    from supervisor import childutils
+
+    rpc = childutils.getRPCInterface(os.environ).supervisor
+    restarted = []
+    for info in rpc.getAllProcessInfo():
+        if info["name"] in NOT_SITE_PROGRAMS or info["statename"] not in ("RUNNING", "STARTING", "BACKOFF"):
+            continue
+        full_name = info["name"] if info["group"] == info["name"] else f"{info['group']}:{info['name']}"
+        rpc.stopProcess(full_name, True)
+        rpc.startProcess(full_name, False)
+        restarted.append(full_name)
+    return restarted
+
+
 def setting(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     return float(raw) if raw else default
@@ -58,13 +102,22 @@ def parse_tokens(text: str) -> dict[str, str]:
 def main() -> None:
     run = os.environ.get("GENROPY_RUN", "/var/lib/genropy/run")
     detector = CrashLoopDetector(int(setting("GENROPY_CRASH_RESTARTS", 5)), setting("GENROPY_CRASH_WINDOW", 60))
+    watcher = DaemonRestartWatcher()
     while True:
         sys.stdout.write("READY\n")
         sys.stdout.flush()
         header = parse_tokens(sys.stdin.readline())
         payload = sys.stdin.read(int(header.get("len", 0)))
-        reason = detector.on_event(header.get("eventname", ""), parse_tokens(payload.split("\n", 1)[0]),
-                                   time.monotonic())
+        event, fields = header.get("eventname", ""), parse_tokens(payload.split("\n", 1)[0])
+        reason = detector.on_event(event, fields, time.monotonic())
+        if not reason and watcher.on_event(event, fields):
+            try:
+                restarted = restart_site_programs()
+                sys.stderr.write(f"gnrdaemon restarted: restarted {', '.join(restarted) or 'nothing'} "
+                                 "(their site registers were in the old daemon)\n")
+            except Exception as exc:  # the RPC failed: the programs keep running as they are
+                sys.stderr.write(f"gnrdaemon restarted, the site programs could not be: {exc}\n")
+            sys.stderr.flush()
         if reason:
             with open(os.path.join(run, "fatal"), "w") as handle:
                 handle.write(reason)

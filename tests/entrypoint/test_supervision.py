@@ -16,7 +16,7 @@ ENTRYPOINT = Path(__file__).resolve().parents[2] / "entrypoint"
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "supervisord.conf"
 sys.path.insert(0, str(ENTRYPOINT))
 
-from crash_listener import CrashLoopDetector  # noqa: E402
+from crash_listener import CrashLoopDetector, DaemonRestartWatcher  # noqa: E402
 
 
 def exited(name, expected="0", group=None):
@@ -100,3 +100,15 @@ def test_supervisord_reads_the_config_with_the_entrypoint_environment(tmp_path, 
     assert programs["async"].command.split()[-4:] == ["/opt/venv/bin/gnr", "web", "async", "demo"]
     assert programs["taskworker_0"].command.split()[2] == "taskworker_0"
     assert "--host 127.0.0.1" in programs["taskscheduler"].command
+
+
+def test_the_site_programs_restart_once_a_dead_gnrdaemon_is_back():
+    watcher = DaemonRestartWatcher()
+    daemon = {"processname": "gnrdaemon", "groupname": "gnrdaemon"}
+    assert not watcher.on_event("PROCESS_STATE_RUNNING", daemon)  # the first start: nothing to do
+    assert not watcher.on_event("PROCESS_STATE_EXITED", {**daemon, "expected": "1"})  # a requested stop
+    assert not watcher.on_event("PROCESS_STATE_RUNNING", daemon)
+    assert not watcher.on_event("PROCESS_STATE_EXITED", {**daemon, "expected": "0"})  # killed
+    assert not watcher.on_event("PROCESS_STATE_RUNNING", exited("server"))
+    assert watcher.on_event("PROCESS_STATE_RUNNING", daemon)  # back: restart the site programs, once
+    assert not watcher.on_event("PROCESS_STATE_RUNNING", daemon)

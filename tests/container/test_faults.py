@@ -1,0 +1,74 @@
+"""Faults in the image: a program killed with SIGKILL; the container recovers by itself.
+
+Figures are printed (seconds until /_server/ready and a page answer again), never asserted
+as timings: the assertions are that the container keeps running and serves again.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from gnrclient import GenroPage
+
+from genropy_asgi.testing.containers import GenropyAsgiContainer
+
+pytestmark = pytest.mark.docker
+
+FIND = """
+import glob, sys
+for proc in glob.glob("/proc/[0-9]*"):
+    try:
+        command = open(proc + "/cmdline", "rb").read().replace(b"\\0", b" ")
+        stat = open(proc + "/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    pid = proc.rsplit("/", 1)[1]
+    if sys.argv[1].encode() in command and b"prefix_output" not in command and stat[2] == pid:
+        print(pid)
+"""
+
+
+def group_leader(site, needle: str) -> int:
+    """The PID of the supervised program whose command line has ``needle`` (its group leader)."""
+    found = site.exec(["python3", "-c", FIND, needle]).output.decode().split()
+    assert len(found) == 1, found
+    return int(found[0])
+
+
+def recovered(site, started: float) -> float:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        site.get_wrapped_container().reload()
+        assert site.get_wrapped_container().status == "running", site.logs_tail()
+        try:
+            if httpx.get(site.get_url() + "/_server/ready", timeout=5).status_code == 200 and \
+                    GenroPage(site.get_url()).rpc("note_count").isdigit():
+                return time.monotonic() - started
+        except (httpx.HTTPError, AssertionError):
+            pass
+        time.sleep(0.25)
+    raise AssertionError("not serving again after 90 s:\n" + site.logs_tail())
+
+
+@pytest.mark.parametrize("workers, program, needle", [
+    ("1", "gnrdaemon", "gnr web daemon"),
+    ("2", "gunicorn master", "gunicorn -c"),
+], ids=["gnrdaemon", "gunicorn master"])
+def test_a_killed_program_comes_back_and_the_site_serves(image, workers, program, needle):
+    with GenropyAsgiContainer(image, env={"GENROPY_WORKERS": workers}) as site:
+        assert GenroPage(site.get_url()).rpc("note_count").isdigit()
+        pid = group_leader(site, needle)
+        started = time.monotonic()
+        site.exec(["python3", "-c", f"import os, signal; os.kill({pid}, signal.SIGKILL)"])
+        seconds = recovered(site, started)
+        print(f"\nkill -9 {program}: serving pages again after {seconds:.1f} s, container still running")
+        assert group_leader(site, needle) != pid
+        logs = site.get_wrapped_container().logs().decode(errors="replace")
+        assert "Address already in use" not in logs  # the dead program's children freed its port
+        if program == "gnrdaemon":
+            assert "gnrdaemon restarted: restarted " in logs and "server" in logs.split("gnrdaemon restarted:")[1]
+        page = GenroPage(site.get_url())
+        page.rpc("add_note", title=f"after killing {program}")
+        assert f"after killing {program}" in page.rpc("note_titles")
