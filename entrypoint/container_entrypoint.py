@@ -243,10 +243,19 @@ def wait_for_database(plan: LaunchPlan, db: DbTarget) -> None:
             return
         except Exception as exc:  # psycopg2.OperationalError and DNS errors alike
             last = " ".join(str(exc).split()) or type(exc).__name__
+            if refused_credentials(last):  # waiting will not change it: say so at once
+                raise StartError(plan.masked(f"database {db.host}:{db.port} refused the credentials of "
+                                             f"GNR_DB_USER={db.user!r} ({last}): check GNR_DB_USER and "
+                                             "GNR_DB_PASSWORD(_FILE)"), status=2) from exc
         if time.monotonic() >= deadline:
             raise StartError(plan.masked(f"database {db.host}:{db.port} not reachable after {db.timeout:g}s "
                                          f"(GENROPY_DB_WAIT): {last}"))
         time.sleep(1)
+
+
+def refused_credentials(message: str) -> bool:
+    """PostgreSQL's own words for a wrong user or password (never cured by waiting)."""
+    return "password authentication failed" in message or ("role " in message and "does not exist" in message)
 
 
 @contextmanager

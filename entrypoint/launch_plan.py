@@ -300,7 +300,10 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         remote_dbs=remote_dbs, xml_users=xml_users,
         site_extra=site_extra_from(siteconfig), tasks_async=processes.tasks,
     )
-    server_args = [site, "-H", env.get("GNR_WSGI_OPT_host") or "0.0.0.0", "-p", str(port)]
+    check_ports({"GNR_WSGI_OPT_port (the web port)": port, "GNR_DAEMON_PORT": daemon_port,
+                 **({"GNR_SCHEDULER_PORT": processes.scheduler_port} if processes.tasks else {})})
+    host = listen_host(env)
+    server_args = [site, "-H", host, "-p", str(port)]
     if not debug_requested:
         server_args.append("--nodebug")
     if remotedb:
@@ -323,7 +326,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         "GENROPY_ASGI_WSGI_THREADS": str(threads),
         "GENROPY_ASGI_SHUTDOWN_TIMEOUT": f"{shutdown:g}",
         "GENROPY_ASGI_DAEMON_WAIT": "60",
-        "GENROPY_BIND": f"{env.get('GNR_WSGI_OPT_host') or '0.0.0.0'}:{port}",
+        "GENROPY_BIND": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",  # gunicorn's form
         "GENROPY_WORKERS": str(workers),
         "GENROPY_STOP_WAIT": str(int(shutdown) + 10),
         "GENROPY_SERVER_COMMAND": shlex.join(server_command),
@@ -405,6 +408,33 @@ def process_set(env: Mapping[str, str], site_wsgi: Mapping[str, str]) -> Process
         raise PlanError("GNR_SCHEDULER_URL is set: the scheduler runs in this container (GENROPY_TASKS); "
                         "leave it unset")
     return ProcessSet(async_server, tasks, task_workers, scheduler_port)
+
+
+def check_ports(ports: Mapping[str, int]) -> None:
+    """Our own programs' ports must differ (else one of them restart-loops on a taken port)."""
+    seen: dict[int, str] = {}
+    for name, port in ports.items():
+        if port in seen:
+            raise PlanError(f"{name}={port} is also {seen[port]}: every program of the container needs its own port")
+        seen[port] = name
+
+
+HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+def listen_host(env: Mapping[str, str]) -> str:
+    """GNR_WSGI_OPT_host: an IPv4/IPv6 address or a host name (default 0.0.0.0)."""
+    import ipaddress
+
+    host = (env.get("GNR_WSGI_OPT_host") or "0.0.0.0").strip()
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    if HOSTNAME.match(host) and not re.fullmatch(r"[0-9.]+", host):
+        return host
+    raise PlanError(f"GNR_WSGI_OPT_host={host!r}: expected an IP address (0.0.0.0, ::, 127.0.0.1...) or a host name")
 
 
 def unprivileged_uid(current_uid: int, instance_owner: int | None) -> int | None:

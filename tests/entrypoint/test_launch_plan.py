@@ -313,3 +313,29 @@ def test_gnr_db_settings_replace_the_instance_db():
 ])
 def test_values_that_used_to_slip_through(env, expected):
     assert error(env).startswith(expected)
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"GNR_DAEMON_PORT": "8080"}, "GNR_DAEMON_PORT=8080 is also GNR_WSGI_OPT_port (the web port)"),
+    ({"GENROPY_TASKS": "true", "GNR_SCHEDULER_PORT": "8080"}, "GNR_SCHEDULER_PORT=8080 is also GNR_WSGI_OPT_port"),
+    ({"GNR_WSGI_OPT_host": "999.1.1.1"}, "GNR_WSGI_OPT_host='999.1.1.1': expected an IP address"),
+    ({"GNR_WSGI_OPT_host": "bad host"}, "GNR_WSGI_OPT_host='bad host': expected"),
+])
+def test_port_clashes_and_bad_hosts(env, expected):
+    assert error(env).startswith(expected)
+
+
+def test_good_hosts():
+    for host in ("0.0.0.0", "127.0.0.1", "web-1.internal", "localhost"):
+        assert plan({"GNR_WSGI_OPT_host": host}).env["GENROPY_BIND"] == f"{host}:8080"
+    assert plan({"GNR_WSGI_OPT_host": "::"}).env["GENROPY_BIND"] == "[::]:8080"
+
+
+def test_wrong_credentials_are_told_at_once():
+    from container_entrypoint import refused_credentials
+
+    assert refused_credentials('connection to server at "pg" failed: FATAL:  password authentication failed '
+                               'for user "genropy"')
+    assert refused_credentials('FATAL:  role "nobody" does not exist')
+    assert not refused_credentials('could not translate host name "pg" to address: Name or service not known')
+    assert not refused_credentials("connection refused")
