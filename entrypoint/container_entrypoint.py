@@ -288,8 +288,13 @@ def db_setup(plan: LaunchPlan) -> None:
             result = subprocess.run(command, env=plan.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True)
             if result.returncode != 0:
-                sys.stderr.write(plan.masked(result.stdout[-4000:]))
                 what = " ".join([os.path.basename(command[0]), *command[1:]])
+                from genropy_asgi import project_requirements as reqs
+
+                missing = reqs.missing_module(result.stdout, plan.project_roots)
+                if missing:  # an import the project's requirements.txt does not declare: say it in one line
+                    raise StartError(f"{what}: {reqs.describe_missing_module(*missing)}", status=2)
+                sys.stderr.write(plan.masked(result.stdout[-4000:]))
                 raise StartError(f"{what} failed (exit {result.returncode}); its output is above")
 
 

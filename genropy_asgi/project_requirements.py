@@ -21,6 +21,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import re
 import sys
 import xml.etree.ElementTree as ET
 from importlib import metadata
@@ -125,6 +126,33 @@ def gnrcore_requirements(gnr_projects: str | None = None) -> list[str]:
             for line in read_requirements(path):
                 wanted.setdefault(line, None)
     return list(wanted)
+
+
+_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
+_TRACEBACK_FILE = re.compile(r'File "([^"]+)", line \d+')
+
+
+def missing_module(output: str, project_roots: Iterable[str]) -> tuple[str, str | None] | None:
+    """From a failed GenroPy command's output: the module it could not import, and the
+    project file that imported it (the last traceback frame under a project root)."""
+    found = _MISSING_MODULE.findall(output)
+    if not found:
+        return None
+    roots = tuple(os.path.join(root, "") for root in project_roots)
+    frames = [path for path in _TRACEBACK_FILE.findall(output) if path.startswith(roots)]
+    return found[-1], (frames[-1] if frames else None)
+
+
+def describe_missing_module(module: str, importer: str | None) -> str:
+    where = f" imported by {importer}" if importer else ""
+    package = ""
+    if importer and f"{os.sep}packages{os.sep}" in importer:
+        package_dir = importer.split(f"{os.sep}packages{os.sep}", 1)
+        package = os.path.join(package_dir[0], "packages", package_dir[1].split(os.sep, 1)[0], "requirements.txt")
+    declare = f"add the distribution that provides it to {package}" if package else \
+        "add the distribution that provides it to the package's requirements.txt"
+    return (f"the Python module {module!r}{where} is not installed: {declare} (GenroPy's convention), "
+            "then set GENROPY_PROJECT_REQUIREMENTS=install or build a derived image (README: Run your own project)")
 
 
 def describe_missing(missing: Mapping[str, list[str]]) -> str:

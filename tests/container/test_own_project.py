@@ -165,3 +165,22 @@ def test_docker_run_as_the_owner_serves(image, docker, tmp_path, wheels):
         assert page.rpc("book_count") == "1"
     data = project / "instances" / SITE / "data"
     assert data.stat().st_uid == 4321 and all(p.stat().st_uid == 4321 for p in data.iterdir())
+
+
+def test_an_undeclared_import_is_one_line_and_exit_2(image, tmp_path):
+    """A model that imports a module no requirements.txt declares (as many real projects do):
+    gnr db setup's traceback becomes one line naming the module, the importer and the file to fix."""
+    project = tmp_path / "shelf"
+    shutil.copytree(SHELF, project)
+    (project / "packages" / "shelf" / "requirements.txt").unlink()
+    model = project / "packages" / "shelf" / "model" / "book.py"
+    model.write_text("import humanize  # noqa: F401\n" + model.read_text())
+    site = GenropyAsgiContainer(image, project_dir=project, site_name=SITE, ready_timeout=90)
+    with pytest.raises(GenropySiteDidNotStart) as caught:
+        site.start()
+    message = str(caught.value)
+    errors = [line for line in message.splitlines() if "genropy-asgi: error:" in line]
+    assert "the container exited (2)" in message and len(errors) == 1, message[-3000:]
+    assert "'humanize' imported by /srv/projects/shelf/packages/shelf/model/book.py" in errors[0]
+    assert "/srv/projects/shelf/packages/shelf/requirements.txt" in errors[0]
+    assert "Traceback" not in message

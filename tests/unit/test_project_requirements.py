@@ -40,3 +40,17 @@ def test_missing_names_the_package_that_wants_it(tmp_path):
     missing = missing_requirements({"shelf": str(tmp_path / "reqs.txt")}, installed)
     assert missing == {"humanize": ["shelf"], "requests>=99": ["shelf"]}
     assert requirements_key(["a", "b"]) == requirements_key(["b", "a", "a"]) != requirements_key(["a"])
+
+
+def test_an_undeclared_import_is_named_with_its_importer_and_the_file_to_fix():
+    from genropy_asgi.project_requirements import describe_missing_module, missing_module
+
+    output = ('Traceback (most recent call last):\n  File "/opt/venv/lib/python3.13/site-packages/gnr/app/gnrapp.py",'
+              ' line 703, in loadTableMixinDict\n  File "/srv/projects/cineclub/packages/cine/model/cast.py", line 3,'
+              " in <module>\n    from imdb import IMDb\nModuleNotFoundError: No module named 'imdb'\n")
+    found = missing_module(output, ["/srv/projects"])
+    assert found == ("imdb", "/srv/projects/cineclub/packages/cine/model/cast.py")
+    line = describe_missing_module(*found)
+    assert "'imdb' imported by /srv/projects/cineclub/packages/cine/model/cast.py" in line
+    assert "/srv/projects/cineclub/packages/cine/requirements.txt" in line and "\n" not in line
+    assert missing_module("ImportError: cannot import name 'x'", ["/srv/projects"]) is None
