@@ -436,7 +436,7 @@ def section_websocket(bench: Bench) -> None:
             time.sleep(0.2)
         server = bench.server("gnrasgiserve", [str(BIN / "gnrasgiserve"), "demo", "-p", "{port}", "-H",
                                                "127.0.0.1", "--nodebug"],
-                              env={"GENROPY_ASGI_ASYNC_SERVER": "external"}, ready_path="/_server/ready")
+                              env={"GENROPY_ASYNC_SERVER": "external"}, ready_path="/_server/ready")
         contenders = {
             "direct (Unix socket)": lambda: unix_connect(socket_path, uri="ws://localhost/websocket",
                                                          compression=None),

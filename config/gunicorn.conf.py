@@ -9,11 +9,13 @@ GenroPy's own ``serveprod``).
 
 import os
 
-bind = os.environ.get("GENROPY_BIND", "0.0.0.0:8080")
-workers = int(os.environ.get("GENROPY_WORKERS", "2"))
+from genropy_asgi import settings
+
+bind = settings.read(os.environ, "GENROPY_BIND")
+workers = settings.read(os.environ, "GENROPY_WORKERS")
 worker_class = "genropy_asgi.gunicorn_worker.GenropyUvicornWorker"
 preload_app = False
-graceful_timeout = int(float(os.environ.get("GENROPY_ASGI_SHUTDOWN_TIMEOUT", "30")))
+graceful_timeout = int(settings.read(os.environ, "GENROPY_SHUTDOWN_TIMEOUT"))
 timeout = 120
 accesslog = "-"
 errorlog = "-"

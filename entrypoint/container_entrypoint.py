@@ -213,7 +213,7 @@ def install_into(plan: LaunchPlan, target: str, requirements: list[str]) -> None
     log(plan, f"installing the packages' requirements: {', '.join(requirements)}")
     os.makedirs(plan.python_packages, exist_ok=True)
     staging = f"{target}.partial-{os.getpid()}"
-    command = [os.path.join(os.environ.get("GENROPY_VENV", "/opt/venv"), "bin", "python"), "-m", "pip", "install",
+    command = [os.path.join(plan.venv_bin, "python"), "-m", "pip", "install",
                "--quiet", "--disable-pip-version-check", "--target", staging, *requirements]
     result = subprocess.run(command, env=plan.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if result.returncode != 0:
@@ -279,9 +279,7 @@ def setup_lock(plan: LaunchPlan) -> Iterator[None]:
 def db_setup(plan: LaunchPlan) -> None:
     """``gnr db setup``, then GenroPy's first-use records (``genropy_asgi.first_use``), under one lock:
     the programs supervisord starts next build the site at the same time."""
-    bin_dir = os.path.join(os.environ.get("GENROPY_VENV", "/opt/venv"), "bin")
-    steps = [[os.path.join(bin_dir, "gnr"), "db", "setup", plan.site],
-             [os.path.join(bin_dir, "python"), "-m", "genropy_asgi.first_use", plan.site]]
+    steps = plan.db_setup_commands
     log(plan, f"database setup: {' '.join(steps[0][1:])}")
     with setup_lock(plan):
         for command in steps:

@@ -90,18 +90,16 @@ def restart_site_programs() -> list[str]:
     return restarted
 
 
-def setting(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else default
-
-
 def parse_tokens(text: str) -> dict[str, str]:
     return dict(token.split(":", 1) for token in text.split() if ":" in token)
 
 
 def main() -> None:
-    run = os.environ.get("GENROPY_RUN", "/var/lib/genropy/run")
-    detector = CrashLoopDetector(int(setting("GENROPY_CRASH_RESTARTS", 5)), setting("GENROPY_CRASH_WINDOW", 60))
+    from genropy_asgi import settings  # validated by the entrypoint before supervisord started
+
+    run = settings.read(os.environ, "GENROPY_RUN")
+    detector = CrashLoopDetector(settings.read(os.environ, "GENROPY_CRASH_RESTARTS"),
+                                 settings.read(os.environ, "GENROPY_CRASH_WINDOW"))
     watcher = DaemonRestartWatcher()
     while True:
         sys.stdout.write("READY\n")

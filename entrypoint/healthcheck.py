@@ -8,9 +8,11 @@ import urllib.request
 
 
 def main() -> int:
-    home = os.environ.get("GENROPY_HOME", "/var/lib/genropy")
+    from genropy_asgi import settings
+
     try:
-        with open(os.path.join(home, "run", "port")) as handle:
+        # docker exec sees the container's environment, not the entrypoint's children's: GENROPY_HOME
+        with open(os.path.join(settings.read(os.environ, "GENROPY_HOME"), "run", "port")) as handle:
             port = int(handle.read().strip())
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_server/health", timeout=4) as response:
             return 0 if response.status == 200 else 1

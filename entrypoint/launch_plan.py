@@ -21,33 +21,23 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol
 
-from genropy_asgi.envvars import VariableError, seconds, whole_number
+from genropy_asgi import settings
 from genropy_asgi.gnrconfig import GnrSetup, render_config_folder
-from genropy_asgi.request_guard import RequestLimits
 
 MODES = ("serve", "daemon", "dbsetup", "print-config", "check", "shell")
 REQUIREMENTS_MODES = ("check", "install")
 ADMIN_TAGS = "superadmin,_DEV_,admin,user"
 IMAGE_UID = 10001  # the image's own user (Dockerfile: useradd --uid 10001 --gid 0)
 IMPLEMENTATIONS = ("sqlite", "postgres")
-DEFAULTS = {
-    "GNR_CURRENT_SITE": "demo",
-    "GENROPY_PROJECTS": "/opt/genropy/projects",
-    "GENROPY_HOME": "/var/lib/genropy",
-    "GENROPY_SITECONFIG": "/etc/genropy/siteconfig.xml",
-    "GENROPY_APP_DIR": "/opt/genropy-asgi",
-    "GENROPY_VENV": "/opt/venv",
-}
-SECRET_SUFFIXES = ("_PASSWORD", "_HMAC_KEY", "_SECRET")
 REMOTEDB_VARIABLE = re.compile(r"^GNR_REMOTEDB_([A-Za-z0-9]+)_(SSH_HOST|SSH_USER|SSH_PASSWORD|SSH_PORT|"
                                r"DB_IMPLEMENTATION|DB_HOST|DB_PORT|DB_NAME|DB_USER|DB_PASSWORD)(_FILE)?$")
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off", "")
-MASK = "********"
+MASK = settings.MASK
+PlanError = settings.SettingError  # bad input; ``str(exc)`` is the one line to show
 
 
-class PlanError(ValueError):
-    """Bad input; ``str(exc)`` is the one line to show."""
+def get(env: Mapping[str, str], name: str, default: object = None) -> object:
+    """A setting of the table (``settings.TABLE``); ``default`` overrides the table's."""
+    return settings.read(env, name) if default is None else settings.read(env, name, default)
 
 
 class FileSource(Protocol):
@@ -88,6 +78,9 @@ class LaunchPlan:
     project_roots: list[str] = field(default_factory=list)
     requirements: str = "check"  # GENROPY_PROJECT_REQUIREMENTS: check | install (into python_packages)
     python_packages: str = ""  # where "install" puts what the instance's packages need (cached by key)
+    venv_bin: str = "/opt/venv/bin"
+    settings: dict[str, object] = field(default_factory=dict)  # every setting as read (print-config)
+    db_setup_commands: list[list[str]] = field(default_factory=list)  # gnr db setup, then first-use records
 
     def masked(self, text: str) -> str:
         for secret in sorted(self.secrets, key=len, reverse=True):
@@ -103,16 +96,12 @@ class LaunchPlan:
             "workers": self.workers, "debug": self.debug, "db_setup": self.db_setup,
             "wait_for_db": None if self.db is None else {"host": self.db.host, "port": self.db.port,
                                                          "timeout": self.db.timeout},
-            "env": self.env, "files": self.files, "notes": self.notes,
+            "env": self.env, "files": self.files, "notes": self.notes, "settings": self.settings,
         }
         return self.masked(json.dumps(payload, indent=2, sort_keys=True))
 
 
 # -- reading the environment ----------------------------------------------------
-
-def is_secret_name(name: str) -> bool:
-    return name.endswith(SECRET_SUFFIXES)
-
 
 class Secrets:
     """Reads secret variables (``NAME`` or ``NAME_FILE``) and remembers every value, to mask it."""
@@ -123,7 +112,7 @@ class Secrets:
         self.values: list[str] = []
 
     def get(self, name: str) -> str | None:
-        value = secret_value(self.env, self.files, name)
+        value = settings.read_secret(self.env, name, self.files.read)
         self.add(value)
         return value
 
@@ -132,69 +121,18 @@ class Secrets:
             self.values.append(value)
 
 
-def secret_value(env: Mapping[str, str], files: FileSource, name: str) -> str | None:
-    """``NAME`` or the content of ``NAME_FILE`` (trailing newline stripped); not both."""
-    direct = env.get(name)
-    path = env.get(f"{name}_FILE")
-    if direct and path:
-        raise PlanError(f"{name} and {name}_FILE are both set: use one")
-    if path:
-        try:
-            content = files.read(path)
-        except OSError as exc:
-            raise PlanError(f"{name}_FILE={path}: cannot read ({exc.strerror or exc})") from exc
-        if content is None:
-            raise PlanError(f"{name}_FILE={path}: no such file")
-        return content.rstrip("\r\n")
-    return direct or None
-
-
-def integer(env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int = 65535) -> int:
-    try:
-        return whole_number(env, name, default, minimum, maximum)
-    except VariableError as exc:
-        raise PlanError(str(exc)) from None
-
-
-def number(env: Mapping[str, str], name: str, default: float) -> float:
-    try:
-        return seconds(env, name, default)
-    except VariableError as exc:
-        raise PlanError(str(exc)) from None
-
-
-def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in TRUE_WORDS:
-        return True
-    if raw in FALSE_WORDS:
-        return False
-    raise PlanError(f"{name}={env[name]!r}: expected true or false")
-
-
-def choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw not in allowed:
-        raise PlanError(f"{name}={env[name]!r}: expected one of {', '.join(allowed)}")
-    return raw
-
-
 def genropy_bool(value: str | None) -> bool | None:
     """GenroPy's typed values: 'True::B', 'false', '1'..."""
     if value is None:
         return None
-    return value.split("::")[0].strip().lower() in TRUE_WORDS
+    return value.split("::")[0].strip().lower() in settings.TRUE_WORDS
 
 
 # -- the siteconfig -----------------------------------------------------------
 
 def mounted_siteconfig(env: Mapping[str, str], files: FileSource) -> ET.Element | None:
-    path = env.get("GENROPY_SITECONFIG") or DEFAULTS["GENROPY_SITECONFIG"]
-    explicit = "GENROPY_SITECONFIG" in env
+    path = get(env, "GENROPY_SITECONFIG")
+    explicit = bool((env.get("GENROPY_SITECONFIG") or "").strip())
     try:
         text = files.read(path)
     except OSError as exc:
@@ -220,36 +158,81 @@ def site_extra_from(root: ET.Element | None) -> dict[str, dict[str, str]]:
     return {child.tag: dict(child.attrib) for child in root if child.tag not in owned}
 
 
-# -- the decision -------------------------------------------------------------
+# -- the decision, in named steps ------------------------------------------------
+
+@dataclass
+class Inputs:
+    """Everything read from the environment and the mounted files (step 1)."""
+
+    site: str
+    home: str
+    app_dir: str
+    venv_bin: str
+    project_roots: list[str]
+    requirements: str
+    secrets: Secrets
+    hmac_key: str
+    daemon_port: int
+    db: dict[str, str]
+    remotedb: str
+    setup: GnrSetup
+    processes: ProcessSet
+    debug: bool
+    port: int
+    host: str
+    workers: int
+    threads: int
+    shutdown: float
+    db_wait: float
+    db_setup: bool
+
 
 def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
               new_secret: Callable[[], str] = lambda: secrets_module.token_hex(24),
               command_exists: Callable[[str], bool] = lambda name: True) -> LaunchPlan:
-    """Decide everything the container does, from its environment and mounted files."""
+    """Decide everything the container does, from its environment and mounted files:
+    read settings -> server command -> child env -> mode command."""
     mode = args[0] if args else "serve"
-    rest = args[1:]
     if mode not in MODES and not command_exists(mode):
         raise PlanError(f"unknown mode or command {mode!r}: expected one of {', '.join(MODES)}, "
                         "or a command on PATH")
-    get = lambda name: env.get(name) or DEFAULTS.get(name, "")  # noqa: E731
-    site = get("GNR_CURRENT_SITE")
-    home = get("GENROPY_HOME")
-    app_dir = get("GENROPY_APP_DIR")
-    venv_bin = os.path.join(get("GENROPY_VENV"), "bin")
-    config_dir = os.path.join(home, "gnr")
-    project_roots = [project_root(p, files) for p in get("GENROPY_PROJECTS").split(":") if p]
-    check_site(site, project_roots, files)
-    requirements = choice(env, "GENROPY_PROJECT_REQUIREMENTS", REQUIREMENTS_MODES, "check")
+    settings.validate(env, settings.IMAGE)  # every setting of the table, before anything else
+    inputs = read_inputs(env, files, new_secret)
+    server_args, server_command = server_commands(inputs)
+    child_env = child_environment(env, inputs, server_args, server_command)
+    command = mode_command(mode, args[1:], inputs)
+    db = inputs.db
+    db_target = None
+    if db.get("implementation") == "postgres" and mode in ("serve", "dbsetup"):
+        db_target = DbTarget(host=db["host"], port=int(db.get("port") or 5432), name=db.get("dbname"),
+                             user=db.get("user"), password=db.get("password"), timeout=inputs.db_wait)
+    return LaunchPlan(
+        mode=mode, site=inputs.site, home=inputs.home, config_dir=child_env["GENRO_GNRFOLDER"],
+        files=render_config_folder(inputs.setup), command=command, env=child_env, server_command=server_command,
+        port=inputs.port, workers=inputs.workers, db=db_target,
+        db_setup=inputs.db_setup and mode == "serve" and not inputs.remotedb, debug=inputs.debug,
+        secrets=inputs.secrets.values, notes=plan_notes(env, inputs), project_roots=inputs.project_roots,
+        requirements=inputs.requirements, python_packages=os.path.join(inputs.home, "python"),
+        venv_bin=inputs.venv_bin, settings=settings.snapshot(env, settings.IMAGE),
+        db_setup_commands=[[os.path.join(inputs.venv_bin, "gnr"), "db", "setup", inputs.site],
+                           [os.path.join(inputs.venv_bin, "python"), "-m", "genropy_asgi.first_use", inputs.site]],
+    )
 
+
+def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[[], str]) -> Inputs:
+    """Step 1: the settings, the secrets, the mounted siteconfig and projects, checked together."""
+    site = get(env, "GNR_CURRENT_SITE")
+    home = get(env, "GENROPY_HOME")
+    project_roots = [project_root(p, files) for p in get(env, "GENROPY_PROJECTS").split(":") if p]
+    check_site(site, project_roots, files)
     secrets = Secrets(env, files)
     # gnrdaemon: loopback only, a random HMAC key per container unless given (Pyro uses pickle)
     hmac_key = secrets.get("GNR_DAEMON_HMAC_KEY") or new_secret()
     secrets.add(hmac_key)
-    daemon_port = integer(env, "GNR_DAEMON_PORT", 40404, 1)
-
+    daemon_port = get(env, "GNR_DAEMON_PORT")
     db = database_attributes(env, secrets)
     remote_dbs, forwarded_ports = remote_databases(env, secrets)
-    remotedb = env.get("GNR_REMOTEDB", "").strip()
+    remotedb = get(env, "GNR_REMOTEDB") or ""
     if remotedb and remotedb not in remote_dbs:
         known = ", ".join(sorted(remote_dbs)) or "none"
         raise PlanError(f"GNR_REMOTEDB={remotedb!r}: no GNR_REMOTEDB_{remotedb}_* variables "
@@ -262,7 +245,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
     admin_password = secrets.get("GNR_ADMIN_PASSWORD")
     if admin_password:
         # the tags of the admin GenroPy's own `gnr app initgenropy` writes (gnr/app/gnrdeploy.py)
-        xml_users[env.get("GNR_ADMIN_USER") or "admin"] = {"pwd": admin_password, "tags": ADMIN_TAGS}
+        xml_users[get(env, "GNR_ADMIN_USER")] = {"pwd": admin_password, "tags": ADMIN_TAGS}
 
     siteconfig = mounted_siteconfig(env, files)
     site_wsgi = {} if siteconfig is None or siteconfig.find("wsgi") is None else dict(siteconfig.find("wsgi").attrib)
@@ -271,26 +254,12 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
             "websockets": "True::B" if processes.async_server else "False::B"}
     debug_requested = genropy_bool(env.get("GNR_WSGI_OPT_debug")) if env.get("GNR_WSGI_OPT_debug") \
         else genropy_bool(wsgi.get("debug"))
-    allow_debug = flag(env, "GENROPY_ALLOW_DEBUG", False)
-    if debug_requested and not allow_debug:
+    if debug_requested and not get(env, "GENROPY_ALLOW_DEBUG"):
         raise PlanError("debug is on (GNR_WSGI_OPT_debug or the siteconfig's wsgi debug): werkzeug's console "
                         "executes code sent by any client; set GENROPY_ALLOW_DEBUG=true to accept that")
-    port = integer(env, "GNR_WSGI_OPT_port", int(wsgi.get("port", "8080").split("::")[0]) if
-                   wsgi.get("port", "8080").split("::")[0].isdigit() else 8080, 1)
-    workers = integer(env, "GENROPY_WORKERS", 1, 1, 64)
-    threads = integer(env, "GENROPY_WSGI_THREADS", 16, 1, 256)
-    shutdown = number(env, "GENROPY_SHUTDOWN_TIMEOUT", 30.0)
-    db_wait = number(env, "GENROPY_DB_WAIT", 60.0)
-    db_setup = choice(env, "GENROPY_DB_SETUP", ("auto", "never"), "auto") == "auto"
-    # read by entrypoint/crash_listener.py inside supervisord: refused here, before anything starts
-    integer(env, "GENROPY_CRASH_RESTARTS", 5, 1, 1000)
-    if number(env, "GENROPY_CRASH_WINDOW", 60.0) <= 0:
-        raise PlanError(f"GENROPY_CRASH_WINDOW={env['GENROPY_CRASH_WINDOW']!r}: expected a number of seconds above 0")
-    try:  # read by the server itself (request_guard); refused here, before anything starts
-        RequestLimits.from_environ(env)
-    except VariableError as exc:
-        raise PlanError(str(exc)) from None
-
+    declared_port = wsgi.get("port", "8080").split("::")[0]
+    port = settings.read_as(env, "GNR_WSGI_OPT_port", settings.Port(),
+                            int(declared_port) if declared_port.isascii() and declared_port.isdigit() else 8080)
     setup = GnrSetup(
         projects={f"projects{i}": root for i, root in enumerate(dict.fromkeys(project_roots))},
         daemon_hmac_key=hmac_key, daemon_host="127.0.0.1", daemon_port=daemon_port,
@@ -302,39 +271,57 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
     )
     check_ports({"GNR_WSGI_OPT_port (the web port)": port, "GNR_DAEMON_PORT": daemon_port,
                  **({"GNR_SCHEDULER_PORT": processes.scheduler_port} if processes.tasks else {})})
-    host = listen_host(env)
-    server_args = [site, "-H", host, "-p", str(port)]
-    if not debug_requested:
-        server_args.append("--nodebug")
-    if remotedb:
-        server_args += ["--remotedb", remotedb]
-    if workers > 1:
-        server_command = [os.path.join(venv_bin, "gunicorn"), "-c", os.path.join(app_dir, "config", "gunicorn.conf.py"),
-                          "genropy_asgi.app_factory:create_app()"]
-    else:
-        server_command = [os.path.join(venv_bin, "gnrasgiserve"), *server_args]
+    return Inputs(
+        site=site, home=home, app_dir=get(env, "GENROPY_APP_DIR"),
+        venv_bin=os.path.join(get(env, "GENROPY_VENV"), "bin"), project_roots=project_roots,
+        requirements=get(env, "GENROPY_PROJECT_REQUIREMENTS"), secrets=secrets, hmac_key=hmac_key,
+        daemon_port=daemon_port, db=db, remotedb=remotedb, setup=setup, processes=processes,
+        debug=bool(debug_requested), port=port, host=listen_host(env), workers=get(env, "GENROPY_WORKERS"),
+        threads=get(env, "GENROPY_WSGI_THREADS"), shutdown=get(env, "GENROPY_SHUTDOWN_TIMEOUT"),
+        db_wait=get(env, "GENROPY_DB_WAIT"), db_setup=get(env, "GENROPY_DB_SETUP") == "auto",
+    )
 
-    child_env = {key: value for key, value in env.items() if not _carries_secret(key)}
+
+def server_commands(inputs: Inputs) -> tuple[list[str], list[str]]:
+    """Step 2: gnrasgiserve's arguments, and what supervisord's "server" program runs."""
+    server_args = [inputs.site, "-H", inputs.host, "-p", str(inputs.port)]
+    if not inputs.debug:
+        server_args.append("--nodebug")
+    if inputs.remotedb:
+        server_args += ["--remotedb", inputs.remotedb]
+    if inputs.workers > 1:
+        return server_args, [os.path.join(inputs.venv_bin, "gunicorn"), "-c",
+                             os.path.join(inputs.app_dir, "config", "gunicorn.conf.py"),
+                             "genropy_asgi.app_factory:create_app()"]
+    return server_args, [os.path.join(inputs.venv_bin, "gnrasgiserve"), *server_args]
+
+
+def child_environment(env: Mapping[str, str], inputs: Inputs, server_args: list[str],
+                      server_command: list[str]) -> dict[str, str]:
+    """Step 3: the programs' environment: the container's, minus secrets and old names, plus ours."""
+    processes, home, host, port = inputs.processes, inputs.home, inputs.host, inputs.port
+    child_env = {key: value for key, value in env.items()
+                 if not _carries_secret(key) and key not in settings.ALIASES}
     child_env.update({
-        "GENRO_GNRFOLDER": config_dir,
-        "GNR_CURRENT_SITE": site,
+        "GENRO_GNRFOLDER": os.path.join(home, "gnr"),
+        "GNR_CURRENT_SITE": inputs.site,
         "HOME": home,
         "GENROPY_HOME": home,
         "GENROPY_RUN": os.path.join(home, "run"),
         "TMPDIR": os.path.join(home, "tmp"),  # one writable mount (GENROPY_HOME) is enough
         "GENROPY_ASGI_ARGV": json.dumps(server_args),
-        "GENROPY_ASGI_WSGI_THREADS": str(threads),
-        "GENROPY_ASGI_SHUTDOWN_TIMEOUT": f"{shutdown:g}",
-        "GENROPY_ASGI_DAEMON_WAIT": "60",
+        "GENROPY_WSGI_THREADS": str(inputs.threads),
+        "GENROPY_SHUTDOWN_TIMEOUT": f"{inputs.shutdown:g}",
+        "GENROPY_DAEMON_WAIT": "60",
         "GENROPY_BIND": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",  # gunicorn's form
-        "GENROPY_WORKERS": str(workers),
-        "GENROPY_STOP_WAIT": str(int(shutdown) + 10),
+        "GENROPY_WORKERS": str(inputs.workers),
+        "GENROPY_STOP_WAIT": str(int(inputs.shutdown) + 10),
         "GENROPY_SERVER_COMMAND": shlex.join(server_command),
-        "GENROPY_DAEMON_ADDRESS": f"127.0.0.1:{daemon_port}",
+        "GENROPY_DAEMON_ADDRESS": f"127.0.0.1:{inputs.daemon_port}",
         # what gnr web async/taskscheduler/taskworker are given: the same database as the server
-        "GENROPY_SITE_SPEC": f"{site}:{remotedb}" if remotedb else site,
+        "GENROPY_SITE_SPEC": f"{inputs.site}:{inputs.remotedb}" if inputs.remotedb else inputs.site,
         # gnr web async is supervisord's program, never gnrasgiserve's child
-        "GENROPY_ASGI_ASYNC_SERVER": "external" if processes.async_server else "off",
+        "GENROPY_ASYNC_SERVER": "external" if processes.async_server else "off",
         "GENROPY_ASYNC_AUTOSTART": str(processes.async_server).lower(),
         "GENROPY_SCHEDULER_AUTOSTART": str(processes.tasks).lower(),
         "GENROPY_TASKWORKER_AUTOSTART": str(processes.tasks and processes.task_workers > 0).lower(),
@@ -345,37 +332,34 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
     })
+    return child_env
 
-    gnr = os.path.join(venv_bin, "gnr")
+
+def mode_command(mode: str, rest: list[str], inputs: Inputs) -> list[str]:
+    """Step 4: what finally runs."""
+    gnr = os.path.join(inputs.venv_bin, "gnr")
     if mode == "serve":
-        command = [os.path.join(venv_bin, "supervisord"), "-c", os.path.join(app_dir, "config", "supervisord.conf")]
-    elif mode == "daemon":
-        command = [gnr, "web", "daemon"]
-    elif mode == "dbsetup":
-        command = [gnr, "db", "setup", site]
-    elif mode == "shell":
-        command = ["/bin/bash", *rest] if rest else ["/bin/bash"]
-    elif mode in ("print-config", "check"):
-        command = []
-    else:
-        command = [mode, *rest]
+        return [os.path.join(inputs.venv_bin, "supervisord"), "-c",
+                os.path.join(inputs.app_dir, "config", "supervisord.conf")]
+    if mode == "daemon":
+        return [gnr, "web", "daemon"]
+    if mode == "dbsetup":
+        return [gnr, "db", "setup", inputs.site]
+    if mode == "shell":
+        return ["/bin/bash", *rest]
+    if mode in ("print-config", "check"):
+        return []
+    return [mode, *rest]
 
-    db_target = None
-    if db.get("implementation") == "postgres" and mode in ("serve", "dbsetup"):
-        db_target = DbTarget(host=db["host"], port=int(db.get("port") or 5432), name=db.get("dbname"),
-                             user=db.get("user"), password=db.get("password"), timeout=db_wait)
-    notes = []
-    if processes.task_workers and not processes.tasks and env.get("GENROPY_TASK_WORKERS", "").strip():
+
+def plan_notes(env: Mapping[str, str], inputs: Inputs) -> list[str]:
+    """Lines the start prints: old variable names, settings that change nothing."""
+    notes = settings.deprecations(env)
+    if inputs.processes.task_workers and not inputs.processes.tasks and (env.get("GENROPY_TASK_WORKERS") or "").strip():
         notes.append("GENROPY_TASK_WORKERS is set but GENROPY_TASKS is off: no scheduler, no workers")
-    if remotedb:
-        notes.append(f"serving with --remotedb {remotedb}: the gnrdaemon opens the SSH tunnel")
-    return LaunchPlan(
-        mode=mode, site=site, home=home, config_dir=config_dir, files=render_config_folder(setup),
-        command=command, env=child_env, server_command=server_command, port=port, workers=workers,
-        db=db_target, db_setup=db_setup and mode == "serve" and not remotedb, debug=bool(debug_requested),
-        secrets=secrets.values, notes=notes, project_roots=project_roots, requirements=requirements,
-        python_packages=os.path.join(home, "python"),
-    )
+    if inputs.remotedb:
+        notes.append(f"serving with --remotedb {inputs.remotedb}: the gnrdaemon opens the SSH tunnel")
+    return notes
 
 
 @dataclass(frozen=True)
@@ -396,10 +380,11 @@ def process_set(env: Mapping[str, str], site_wsgi: Mapping[str, str]) -> Process
     GNR_SCHEDULER_HOST naming anything else is refused rather than ignored.
     """
     declared = genropy_bool(site_wsgi.get("websockets"))
-    async_server = flag(env, "GENROPY_ASYNC_SERVER", True if declared is None else declared)
-    tasks = flag(env, "GENROPY_TASKS", False)
-    task_workers = integer(env, "GENROPY_TASK_WORKERS", 1, 0, 32)
-    scheduler_port = integer(env, "GNR_SCHEDULER_PORT", 14951, 1)
+    async_mode = get(env, "GENROPY_ASYNC_SERVER")
+    async_server = (True if declared is None else declared) if async_mode is None else async_mode != "off"
+    tasks = get(env, "GENROPY_TASKS")
+    task_workers = get(env, "GENROPY_TASK_WORKERS")
+    scheduler_port = get(env, "GNR_SCHEDULER_PORT")
     host = env.get("GNR_SCHEDULER_HOST", "").strip()
     if host and host not in ("127.0.0.1", "localhost"):
         raise PlanError(f"GNR_SCHEDULER_HOST={host!r}: the task scheduler has no authentication and listens "
@@ -426,7 +411,7 @@ def listen_host(env: Mapping[str, str]) -> str:
     """GNR_WSGI_OPT_host: an IPv4/IPv6 address or a host name (default 0.0.0.0)."""
     import ipaddress
 
-    host = (env.get("GNR_WSGI_OPT_host") or "0.0.0.0").strip()
+    host = (env.get("GNR_WSGI_OPT_host") or "").strip() or "0.0.0.0"
     try:
         ipaddress.ip_address(host)
         return host
@@ -454,7 +439,7 @@ def unprivileged_uid(current_uid: int, instance_owner: int | None) -> int | None
 def _carries_secret(name: str) -> bool:
     """Secret variables (and their _FILE pointers, harmless but useless) never reach the children."""
     base = name[:-5] if name.endswith("_FILE") else name
-    return is_secret_name(base) or name == "GNR_DB_DSN"
+    return settings.is_secret_name(base) or name == "GNR_DB_DSN"
 
 
 def project_root(path: str, files: FileSource) -> str:
@@ -487,15 +472,15 @@ def check_site(site: str, project_roots: list[str], files: FileSource) -> None:
 
 def database_attributes(env: Mapping[str, str], secrets: Secrets) -> dict[str, str]:
     """The deployment's ``<db>`` attributes (``GNR_DB_*``); with an implementation they replace the instance's."""
-    implementation = choice(env, "GNR_DB_IMPLEMENTATION", IMPLEMENTATIONS, None)
+    implementation = get(env, "GNR_DB_IMPLEMENTATION")
     attrs: dict[str, str] = {}
     if implementation:
         attrs["implementation"] = implementation
     for variable, attribute in (("GNR_DB_HOST", "host"), ("GNR_DB_NAME", "dbname"), ("GNR_DB_USER", "user")):
         if env.get(variable):
             attrs[attribute] = env[variable]
-    if env.get("GNR_DB_PORT"):
-        attrs["port"] = str(integer(env, "GNR_DB_PORT", 5432, 1))
+    if (env.get("GNR_DB_PORT") or "").strip():
+        attrs["port"] = str(get(env, "GNR_DB_PORT"))
     password = secrets.get("GNR_DB_PASSWORD")
     if password:
         attrs["password"] = password
@@ -531,18 +516,18 @@ def remote_databases(env: Mapping[str, str], secrets: Secrets) -> tuple[dict[str
             if not value(required):
                 raise PlanError(f"{prefix}{required} is required for the remote database {name}")
         attrs: dict[str, str] = {
-            "implementation": choice(env, prefix + "DB_IMPLEMENTATION", IMPLEMENTATIONS, "postgres") or "postgres",
+            "implementation": settings.read_as(env, prefix + "DB_IMPLEMENTATION", settings.Choice(*IMPLEMENTATIONS), "postgres"),
             "dbname": value("DB_NAME"), "user": value("DB_USER"),
         }
         db_password = secrets.get(prefix + "DB_PASSWORD")
         if db_password:
             attrs["password"] = db_password
-        db_port = str(integer(env, prefix + "DB_PORT", 5432, 1))
+        db_port = str(settings.read_as(env, prefix + "DB_PORT", settings.Port(), 5432))
         if value("SSH_HOST"):
             if not value("SSH_USER"):
                 raise PlanError(f"{prefix}SSH_USER is required with {prefix}SSH_HOST")
             attrs["ssh_host"] = f"{value('SSH_USER')}@{value('SSH_HOST')}"
-            attrs["ssh_port"] = str(integer(env, prefix + "SSH_PORT", 22, 1))
+            attrs["ssh_port"] = str(settings.read_as(env, prefix + "SSH_PORT", settings.Port(), 22))
             ssh_password = secrets.get(prefix + "SSH_PASSWORD")
             if ssh_password:
                 attrs["ssh_password"] = ssh_password

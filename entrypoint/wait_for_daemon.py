@@ -2,7 +2,7 @@
 
 The async server and the task workers build a GenroPy site at start, which needs
 the gnrdaemon that supervisord starts next to them. Waiting here (up to
-``GENROPY_ASGI_DAEMON_WAIT`` seconds, on ``GENROPY_DAEMON_ADDRESS`` host:port)
+``GENROPY_DAEMON_WAIT`` seconds, on ``GENROPY_DAEMON_ADDRESS`` host:port)
 keeps a slow daemon start from counting as crashes of the programs.
 """
 
@@ -31,8 +31,10 @@ def main(argv: list[str]) -> int:
     if not argv:
         sys.stderr.write("usage: wait_for_daemon.py COMMAND [ARGS...]\n")
         return 2
-    address = os.environ.get("GENROPY_DAEMON_ADDRESS", "127.0.0.1:40404")
-    if not wait(address, float(os.environ.get("GENROPY_ASGI_DAEMON_WAIT", "60") or 60)):
+    from genropy_asgi import settings
+
+    address = settings.read(os.environ, "GENROPY_DAEMON_ADDRESS")
+    if not wait(address, settings.read(os.environ, "GENROPY_DAEMON_WAIT", 60.0)):
         sys.stderr.write(f"gnrdaemon not listening on {address}: not starting {argv[0]}\n")
         return 1
     # one line per start: GenroPy's async server prints nothing when all is well

@@ -20,38 +20,39 @@ import os
 import sys
 from typing import Any
 
-from genropy_asgi.envvars import VariableError, seconds, whole_number
+from genropy_asgi import settings
 from genropy_asgi.request_guard import RequestLimits
 from genropy_asgi.server import GenropyAsgiServer, database_check
 from genropy_asgi.site import LaunchError, SiteLaunch, daemon_ping
 from genropy_asgi.websocket_relay import async_server_check
 
 ARGV_VARIABLE = "GENROPY_ASGI_ARGV"
-WSGI_THREADS_VARIABLE = "GENROPY_ASGI_WSGI_THREADS"
-SHUTDOWN_TIMEOUT_VARIABLE = "GENROPY_ASGI_SHUTDOWN_TIMEOUT"
-DAEMON_WAIT_VARIABLE = "GENROPY_ASGI_DAEMON_WAIT"
 
 logger = logging.getLogger("genropy_asgi")
 
 
-def positive_int(environ: Any, name: str) -> int | None:
+def setting(name: str, environ: Any = os.environ) -> Any:
+    """A setting's value; unset: ``None`` (then config.yaml's or the server's default applies)."""
     try:
-        return whole_number(environ, name, None, minimum=1, maximum=1024)
-    except VariableError as exc:
+        return settings.read(environ, name, default=None)
+    except settings.SettingError as exc:
         raise LaunchError(str(exc)) from None
 
 
-def positive_float(environ: Any, name: str) -> float | None:
+def check_settings(environ: Any = os.environ) -> None:
+    """Every gnrasgiserve setting parsed before anything starts; old names said once."""
     try:
-        return seconds(environ, name, None)
-    except VariableError as exc:
+        settings.validate(environ, settings.SERVER)
+    except settings.SettingError as exc:
         raise LaunchError(str(exc)) from None
+    for line in settings.deprecations(environ):
+        logger.warning(line)
 
 
 def request_limits(environ: Any = os.environ) -> RequestLimits:
     try:
         return RequestLimits.from_environ(environ)
-    except VariableError as exc:
+    except settings.SettingError as exc:
         raise LaunchError(str(exc)) from None
 
 
@@ -73,8 +74,8 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
         port=launch.port,
         wsgi_app=launch.wsgi_app(site),
         gnr_site_name=launch.site_name,
-        wsgi_threads=positive_int(environ, WSGI_THREADS_VARIABLE),
-        shutdown_timeout=positive_float(environ, SHUTDOWN_TIMEOUT_VARIABLE),
+        wsgi_threads=setting("GENROPY_WSGI_THREADS", environ),
+        shutdown_timeout=setting("GENROPY_SHUTDOWN_TIMEOUT", environ),
         limits=request_limits(environ),
     )
     server.gnr_site = site
@@ -130,7 +131,7 @@ def create_app() -> GenropyAsgiServer:
     """
     try:
         launch = SiteLaunch(argv_from_environ())
-        launch.wait_for_daemon(positive_float(os.environ, DAEMON_WAIT_VARIABLE) or 0)
+        launch.wait_for_daemon(setting("GENROPY_DAEMON_WAIT") or 0)
         return build_server(launch)
     except LaunchError as exc:
         print(f"gnrasgiserve: error: {exc}", file=sys.stderr, flush=True)

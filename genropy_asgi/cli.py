@@ -22,7 +22,7 @@ import threading
 import time
 import webbrowser
 
-from genropy_asgi.app_factory import DAEMON_WAIT_VARIABLE, positive_float, request_limits
+from genropy_asgi.app_factory import check_settings, request_limits, setting
 from genropy_asgi.http_protocol import UVICORN_OPTIONS, configure
 from genropy_asgi.server import exit_zero_after_graceful_stop
 from genropy_asgi.site import LaunchError, SiteLaunch
@@ -119,12 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     try:
         launch = SiteLaunch(sys.argv[1:] if argv is None else argv)
-        request_limits()  # a malformed GENROPY_MAX_* / GENROPY_HEADER_TIMEOUT fails here, in one line
+        check_settings()  # a malformed variable fails here, in one line, before anything starts
         for warning in launch.warnings():
             logger.warning(warning)
         for flag in launch.compat_flags:
             logger.info("%s: accepted for compatibility (GenroPy 26.10 has no clean-restart step)", flag)
-        launch.wait_for_daemon(positive_float(os.environ, DAEMON_WAIT_VARIABLE) or 0)
+        launch.wait_for_daemon(setting("GENROPY_DAEMON_WAIT") or 0)
         if launch.reload:
             serve_with_reload(launch)
         else:

@@ -32,18 +32,17 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
-from genropy_asgi.envvars import VariableError, seconds, whole_number
+from genropy_asgi import settings
 
 MAX_FORM_BYTES_VARIABLE = "GENROPY_MAX_FORM_BYTES"
 MAX_UPLOAD_BYTES_VARIABLE = "GENROPY_MAX_UPLOAD_BYTES"
 MAX_HEADER_BYTES_VARIABLE = "GENROPY_MAX_HEADER_BYTES"
 HEADER_TIMEOUT_VARIABLE = "GENROPY_HEADER_TIMEOUT"
 
-DEFAULT_MAX_FORM_BYTES = 1024 * 1024
-DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
-DEFAULT_MAX_HEADER_BYTES = 64 * 1024
-DEFAULT_HEADER_TIMEOUT = 10.0
-LIMIT_CEILING = 2**53
+DEFAULT_MAX_FORM_BYTES = settings.setting(MAX_FORM_BYTES_VARIABLE).default
+DEFAULT_MAX_UPLOAD_BYTES = settings.setting(MAX_UPLOAD_BYTES_VARIABLE).default
+DEFAULT_MAX_HEADER_BYTES = settings.setting(MAX_HEADER_BYTES_VARIABLE).default
+DEFAULT_HEADER_TIMEOUT = settings.setting(HEADER_TIMEOUT_VARIABLE).default
 
 _MALFORMED_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _ENCODED_SEPARATOR = re.compile(rb"%(2[fF]|5[cC])")
@@ -101,19 +100,12 @@ class RequestLimits:
     def from_environ(cls, environ: Mapping[str, str]) -> RequestLimits:
         """The limits the ``GENROPY_MAX_*`` / ``GENROPY_HEADER_TIMEOUT`` variables ask for.
 
-        Raises ``VariableError`` (one line naming the variable) for a malformed value.
+        Raises ``settings.SettingError`` (one line naming the variable) for a malformed value.
         """
-        def size(name: str, default: int, minimum: int = 0) -> int:
-            return whole_number(environ, name, default, minimum=minimum, maximum=LIMIT_CEILING)
-
-        timeout = seconds(environ, HEADER_TIMEOUT_VARIABLE, DEFAULT_HEADER_TIMEOUT)
-        if not 0 < timeout <= 3600:
-            raise VariableError(f"{HEADER_TIMEOUT_VARIABLE}={environ.get(HEADER_TIMEOUT_VARIABLE)!r}: "
-                                "expected a number of seconds above 0, at most 3600")
-        return cls(max_form_bytes=size(MAX_FORM_BYTES_VARIABLE, DEFAULT_MAX_FORM_BYTES),
-                   max_upload_bytes=size(MAX_UPLOAD_BYTES_VARIABLE, DEFAULT_MAX_UPLOAD_BYTES),
-                   max_header_bytes=size(MAX_HEADER_BYTES_VARIABLE, DEFAULT_MAX_HEADER_BYTES, minimum=1024),
-                   header_timeout=timeout)
+        return cls(max_form_bytes=settings.read(environ, MAX_FORM_BYTES_VARIABLE),
+                   max_upload_bytes=settings.read(environ, MAX_UPLOAD_BYTES_VARIABLE),
+                   max_header_bytes=settings.read(environ, MAX_HEADER_BYTES_VARIABLE),
+                   header_timeout=settings.read(environ, HEADER_TIMEOUT_VARIABLE))
 
     def body_limit(self, headers: Mapping[bytes, bytes]) -> tuple[int, str] | None:
         """The limit for this body and the variable that sets it (``None``: no limit)."""

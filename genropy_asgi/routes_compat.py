@@ -36,15 +36,18 @@ MODES = ("adapter", "off")
 
 
 def requested_mode(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
-    """The mode asked for by ``GENROPY_ASGI_GNR_API`` (unknown values fall back to adapter)."""
-    value = environ.get(SWITCH_VARIABLE, "adapter").strip().lower() or "adapter"
-    if value not in MODES:
-        sys.stderr.write(
-            f"genropy-asgi: {SWITCH_VARIABLE}={value!r} is not one of {', '.join(MODES)}; "
-            "using 'adapter'\n"
-        )
+    """The mode asked for by ``GENROPY_ASGI_GNR_API``.
+
+    gnrasgiserve and the image refuse a bad value at start; any other process of the
+    environment (``gnrwsgiserve``...) says so and falls back to ``adapter``.
+    """
+    from genropy_asgi import settings
+
+    try:
+        return settings.read(environ, SWITCH_VARIABLE)
+    except settings.SettingError as exc:
+        sys.stderr.write(f"genropy-asgi: {exc}; using 'adapter'\n")
         return "adapter"
-    return value
 
 
 def router_rejects_name(router_class: type) -> bool:

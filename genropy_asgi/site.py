@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from genropy_asgi import gnr_compat
+from genropy_asgi import gnr_compat, settings
 
 gnr_compat.install()
 
@@ -37,12 +37,11 @@ PROG = "gnr asgiserve"
 program whose name does not start with ``gnr ``; this one is not deprecated."""
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
-ASYNC_SERVER_VARIABLE = "GENROPY_ASGI_ASYNC_SERVER"
-ASYNC_SERVER_MODES = ("spawn", "external", "off")
-"""Who runs ``gnr web async``: ``spawn`` -- gnrasgiserve starts it as a child when the
-siteconfig declares ``wsgi websockets`` (or ``-a PORT``), as gnrwsgiserve does;
-``external`` -- somebody else does (the image's supervisord): websockets on, never
-spawned; ``off`` -- websockets off whatever the siteconfig says."""
+ASYNC_SERVER_VARIABLE = "GENROPY_ASYNC_SERVER"
+"""Who runs ``gnr web async``: ``spawn`` (or ``on``, the default) -- gnrasgiserve starts it
+as a child when the siteconfig declares ``wsgi websockets`` (or ``-a PORT``), as
+gnrwsgiserve does; ``external`` -- somebody else does (the image's supervisord):
+websockets on, never spawned; ``off`` -- websockets off whatever the siteconfig says."""
 FALSE_WORDS = {"", "false", "0", "no", "off", "none"}
 
 _ARGV_LOCK = threading.Lock()
@@ -114,7 +113,7 @@ class SiteLaunch(Server):
                 raise
             except Exception as exc:  # GenroPy raises bare Exception for a missing config
                 raise LaunchError(_troubleshooting_line(str(exc), exc)) from exc
-        self.async_server_mode  # noqa: B018 -- a bad GENROPY_ASGI_ASYNC_SERVER fails here, first
+        self.async_server_mode  # noqa: B018 -- a bad GENROPY_ASYNC_SERVER fails here, first
 
     def _parsed(self) -> bool:
         return hasattr(self, "options")
@@ -188,10 +187,11 @@ class SiteLaunch(Server):
 
     @property
     def async_server_mode(self) -> str:
-        mode = os.environ.get(ASYNC_SERVER_VARIABLE, "").strip().lower() or "spawn"
-        if mode not in ASYNC_SERVER_MODES:
-            raise LaunchError(f"{ASYNC_SERVER_VARIABLE}={mode!r}: expected one of {', '.join(ASYNC_SERVER_MODES)}")
-        return mode
+        try:
+            mode = settings.read(os.environ, ASYNC_SERVER_VARIABLE) or "spawn"
+        except settings.SettingError as exc:
+            raise LaunchError(str(exc)) from None
+        return "spawn" if mode == "on" else mode
 
     @property
     def websockets(self) -> bool:

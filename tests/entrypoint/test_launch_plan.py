@@ -92,6 +92,15 @@ def test_print_config_masks_every_secret():
     assert "s3cret" not in text and "adminpw" not in text and "random-hmac-key" not in text
     assert MASK in text
     assert json.loads(text)["mode"] == "print-config"
+    shown = json.loads(text)["settings"]  # every setting of the table, as read
+    assert shown["GNR_DB_PASSWORD"] == MASK and shown["GNR_DB_HOST"] == "db" and shown["GENROPY_WORKERS"] == 1
+
+
+def test_old_names_are_read_said_and_not_passed_on():
+    p = plan({"GENROPY_ASGI_WSGI_THREADS": "8", "GENROPY_ASGI_SHUTDOWN_TIMEOUT": "12"})
+    assert p.env["GENROPY_WSGI_THREADS"] == "8" and p.env["GENROPY_SHUTDOWN_TIMEOUT"] == "12"
+    assert "GENROPY_ASGI_WSGI_THREADS" not in p.env
+    assert "GENROPY_ASGI_WSGI_THREADS is deprecated: use GENROPY_WSGI_THREADS" in p.notes
 
 
 def test_remotedb_through_ssh_keeps_the_tunnel():
@@ -207,7 +216,7 @@ def siteconfig_files(wsgi_attrs: str) -> FakeFiles:
 def test_async_server_on_by_default_and_supervised_not_spawned():
     p = plan()
     assert p.env["GENROPY_ASYNC_AUTOSTART"] == "true"
-    assert p.env["GENROPY_ASGI_ASYNC_SERVER"] == "external"
+    assert p.env["GENROPY_ASYNC_SERVER"] == "external"
     assert 'websockets="True::B"' in p.files["siteconfig/default.xml"]
     assert p.env["GENROPY_SCHEDULER_AUTOSTART"] == "false" and p.env["GENROPY_TASKWORKER_AUTOSTART"] == "false"
     assert "<tasks" not in p.files["environment.xml"]
@@ -215,7 +224,7 @@ def test_async_server_on_by_default_and_supervised_not_spawned():
 
 def test_async_server_off_turns_websockets_off_for_the_pages():
     p = plan({"GENROPY_ASYNC_SERVER": "false"})
-    assert (p.env["GENROPY_ASYNC_AUTOSTART"], p.env["GENROPY_ASGI_ASYNC_SERVER"]) == ("false", "off")
+    assert (p.env["GENROPY_ASYNC_AUTOSTART"], p.env["GENROPY_ASYNC_SERVER"]) == ("false", "off")
     assert 'websockets="False::B"' in p.files["siteconfig/default.xml"]
 
 
@@ -247,7 +256,7 @@ def test_workers_without_tasks_is_noted():
 
 
 @pytest.mark.parametrize(("env", "expected"), [
-    ({"GENROPY_ASYNC_SERVER": "maybe"}, "GENROPY_ASYNC_SERVER='maybe': expected true or false"),
+    ({"GENROPY_ASYNC_SERVER": "maybe"}, "GENROPY_ASYNC_SERVER='maybe': expected one of on, off, spawn, external"),
     ({"GENROPY_TASKS": "2"}, "GENROPY_TASKS='2': expected true or false"),
     ({"GENROPY_TASK_WORKERS": "99"}, "GENROPY_TASK_WORKERS"),
     ({"GENROPY_TASK_WORKERS": "two"}, "GENROPY_TASK_WORKERS"),

@@ -71,7 +71,7 @@ def test_prefixer_names_a_missing_command():
 
 
 def test_wait_for_daemon_gives_up_with_a_line():
-    env = {**os.environ, "GENROPY_DAEMON_ADDRESS": "127.0.0.1:9", "GENROPY_ASGI_DAEMON_WAIT": "0.5"}
+    env = {**os.environ, "GENROPY_DAEMON_ADDRESS": "127.0.0.1:9", "GENROPY_DAEMON_WAIT": "0.5"}
     result = subprocess.run([sys.executable, str(ENTRYPOINT / "wait_for_daemon.py"), "true"], env=env,
                             capture_output=True, text=True, timeout=30)
     assert (result.returncode, result.stderr) == (1, "gnrdaemon not listening on 127.0.0.1:9: not starting true\n")

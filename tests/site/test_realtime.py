@@ -102,12 +102,12 @@ def test_the_scheduled_task_writes_its_note(realtime):
 @pytest.mark.parametrize("mode", ["bogus"])
 def test_bad_async_server_mode_is_one_line(demo_workspace, mode):
     result = subprocess.run([str(BIN / "gnrasgiserve"), "demo", "--nodebug", "-p", str(free_port())],
-                            env=demo_workspace.env({"GENROPY_ASGI_ASYNC_SERVER": mode,
-                                                    "GENROPY_ASGI_DAEMON_WAIT": "0"}),
+                            env=demo_workspace.env({"GENROPY_ASYNC_SERVER": mode,
+                                                    "GENROPY_DAEMON_WAIT": "0"}),
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        "gnrasgiserve: error: GENROPY_ASGI_ASYNC_SERVER='bogus': expected one of spawn, external, off")
+        "gnrasgiserve: error: GENROPY_ASYNC_SERVER='bogus': expected one of on, off, spawn, external")
 
 
 def test_first_use_creates_the_main_preference_once(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from genropy_asgi.app_factory import argv_from_environ, positive_float, positive_int
+from genropy_asgi.app_factory import argv_from_environ, check_settings, setting
 from genropy_asgi.site import LaunchError
 
 
@@ -22,10 +22,19 @@ def test_bad_argv(environ, message):
         argv_from_environ(environ)
 
 
-def test_numbers():
-    assert positive_int({"X": "8"}, "X") == 8 and positive_int({}, "X") is None
-    assert positive_float({"Y": "2.5"}, "Y") == 2.5
-    with pytest.raises(LaunchError, match=r"X='0': expected a whole number from 1 to 1024"):
-        positive_int({"X": "0"}, "X")
-    with pytest.raises(LaunchError, match=r"Y='soon': expected a number of seconds >= 0"):
-        positive_float({"Y": "soon"}, "Y")
+def test_settings_read_through_the_table():
+    assert setting("GENROPY_WSGI_THREADS", {"GENROPY_WSGI_THREADS": "8"}) == 8
+    assert setting("GENROPY_WSGI_THREADS", {}) is None  # unset: config.yaml or the server's default
+    assert setting("GENROPY_SHUTDOWN_TIMEOUT", {"GENROPY_ASGI_SHUTDOWN_TIMEOUT": "2.5"}) == 2.5  # old name
+    with pytest.raises(LaunchError, match=r"GENROPY_WSGI_THREADS='0': expected a whole number from 1 to 256"):
+        setting("GENROPY_WSGI_THREADS", {"GENROPY_WSGI_THREADS": "0"})
+    with pytest.raises(LaunchError, match=r"GENROPY_DAEMON_WAIT='soon': expected a number of seconds >= 0"):
+        setting("GENROPY_DAEMON_WAIT", {"GENROPY_DAEMON_WAIT": "soon"})
+
+
+def test_every_server_setting_checked_before_start():
+    check_settings({})
+    with pytest.raises(LaunchError, match=r"^GENROPY_ASYNC_SERVER='bogus': expected one of on, off, spawn, external$"):
+        check_settings({"GENROPY_ASYNC_SERVER": "bogus"})
+    with pytest.raises(LaunchError, match=r"^GENROPY_ASGI_GNR_API='nope'"):
+        check_settings({"GENROPY_ASGI_GNR_API": "nope"})

@@ -1,0 +1,449 @@
+"""Every environment variable genropy-asgi reads, in one table, read one way.
+
+Each ``Setting`` has a name, a parser, a default, a scope (who reads it), whether it
+is a secret, and a one-line help. Everything else comes from this table: the
+README's variable tables (``python -m genropy_asgi.settings markdown SCOPE``; a test
+fails when the README differs), ``print-config``'s ``settings`` section, and the
+validation at start (``validate``: every setting of a scope parsed before anything
+starts, each bad value one line naming the variable and what was expected).
+
+Secrets are read like the official postgres image's ``file_env``: ``NAME`` or the
+content of the file ``NAME_FILE`` names, never both. A renamed variable keeps
+working under its old name (``aliases``), with a deprecation line
+(``deprecations``) for the start log.
+
+Stdlib only and cheap to import: GenroPy's processes read it too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from typing import Any, Callable, Iterable, Mapping
+
+MASK = "********"
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+SECRET_SUFFIXES = ("_PASSWORD", "_HMAC_KEY", "_SECRET")
+
+# who reads a setting (the README has one table per scope)
+IMAGE = "image"  # the image's entrypoint (and through it, its programs)
+SERVER = "server"  # gnrasgiserve, wherever it runs (the image's server included)
+BOTH = "both"
+COMPOSE = "compose"  # docker-compose.yml's interpolation
+TESTING = "testing"  # the pytest plugin (genropy_asgi.testing)
+SUITE = "suite"  # this repository's own test suite
+INTERNAL = "internal"  # set by the entrypoint for its programs: never set them yourself
+SCOPES = (IMAGE, SERVER, BOTH, COMPOSE, TESTING, SUITE, INTERNAL)
+
+
+class SettingError(ValueError):
+    """A bad value; ``str(exc)`` is the one line to show."""
+
+
+# -- parsers: (name, raw text) -> value, or SettingError ------------------------
+
+class Parser:
+    expected = "a value"
+
+    def __call__(self, name: str, raw: str) -> Any:
+        return raw
+
+    def refuse(self, name: str, raw: str) -> SettingError:
+        return SettingError(f"{name}={raw!r}: expected {self.expected}")
+
+
+class Text(Parser):
+    expected = "text"
+
+
+class Matching(Parser):
+    def __init__(self, pattern: str, expected: str) -> None:
+        self.pattern = re.compile(pattern)
+        self.expected = expected
+
+    def __call__(self, name: str, raw: str) -> str:
+        if not self.pattern.fullmatch(raw):
+            raise self.refuse(name, raw)
+        return raw
+
+
+class Whole(Parser):
+    """ASCII digits only (``²`` and ``٣`` are digits to ``str.isdigit``), within a range."""
+
+    def __init__(self, minimum: int = 0, maximum: int = 65535) -> None:
+        self.minimum, self.maximum = minimum, maximum
+        self.expected = f"a whole number from {minimum} to {maximum}"
+
+    def __call__(self, name: str, raw: str) -> int:
+        if not (raw.isascii() and raw.isdigit()) or not self.minimum <= int(raw) <= self.maximum:
+            raise self.refuse(name, raw)
+        return int(raw)
+
+
+class Port(Whole):
+    def __init__(self) -> None:
+        super().__init__(1, 65535)
+
+
+class Seconds(Parser):
+    """A finite number of seconds (``nan`` and ``inf`` parse as floats: refused too)."""
+
+    def __init__(self, above_zero: bool = False, maximum: float | None = None) -> None:
+        self.above_zero, self.maximum = above_zero, maximum
+        bound = "above 0" if above_zero else ">= 0"
+        self.expected = f"a number of seconds {bound}" + (f", at most {maximum:g}" if maximum else " (finite)")
+
+    def __call__(self, name: str, raw: str) -> float:
+        try:
+            value = float(raw) if raw.isascii() else math.nan
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0 or (self.above_zero and value == 0) or \
+                (self.maximum is not None and value > self.maximum):
+            raise self.refuse(name, raw)
+        return value
+
+
+class Flag(Parser):
+    expected = "true or false"
+
+    def __call__(self, name: str, raw: str) -> bool:
+        word = raw.lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise self.refuse(name, raw)
+
+
+class Choice(Parser):
+    def __init__(self, *allowed: str, synonyms: Mapping[str, str] | None = None) -> None:
+        self.allowed = allowed
+        self.synonyms = dict(synonyms or {})
+        self.expected = f"one of {', '.join(allowed)}"
+
+    def __call__(self, name: str, raw: str) -> str:
+        word = raw.lower()
+        word = self.synonyms.get(word, word)
+        if word not in self.allowed:
+            raise self.refuse(name, raw)
+        return word
+
+
+ASYNC_MODES = Choice("on", "off", "spawn", "external",
+                     synonyms={**{w: "on" for w in TRUE_WORDS}, **{w: "off" for w in FALSE_WORDS}})
+SIZE_CEILING = 2**53  # the largest whole number a float holds exactly
+INSTANCE_NAME = Matching(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", "an instance name (letters, digits, _ . -)")
+
+
+class Setting:
+    """One environment variable: what it is, how it is read, who reads it."""
+
+    __slots__ = ("name", "parser", "default", "help", "scope", "secret", "aliases", "shown", "family")
+
+    def __init__(self, name: str, parser: Parser, default: Any, help: str, scope: str = IMAGE,
+                 secret: bool = False, aliases: tuple[str, ...] = (), shown: str | None = None,
+                 family: bool = False) -> None:
+        assert scope in SCOPES, scope
+        self.name, self.parser, self.default, self.help = name, parser, default, help
+        self.scope, self.secret, self.aliases, self.family = scope, secret, aliases, family
+        self.shown = shown  # how the README states the default (None: from ``default``)
+
+    def shown_default(self) -> str:
+        if self.shown is not None:
+            return self.shown
+        if self.default is None or self.default == "":
+            return ""
+        if isinstance(self.default, bool):
+            return f"`{str(self.default).lower()}`"
+        if isinstance(self.default, float):
+            return f"`{self.default:g}`"
+        return f"`{self.default}`"
+
+
+S = Setting
+TABLE: tuple[Setting, ...] = (
+    # -- the site -------------------------------------------------------------------
+    S("GNR_CURRENT_SITE", INSTANCE_NAME, "demo", "the GenroPy instance to serve", BOTH,
+      shown="`demo` (gnrasgiserve: its site argument)"),
+    S("GNR_WSGI_OPT_<option>", Text(), None, "GenroPy server options (`port`, `host`, `debug`...), between the "
+      "command line and the siteconfig, as with gnrwsgiserve", BOTH, shown="port 8080, host 0.0.0.0",
+      family=True),
+    S("GENROPY_PROJECTS", Text(), "/opt/genropy/projects", "folders holding GenroPy projects, `:`-separated "
+      "(a project folder itself, one with `instances/` and `packages/`, stands for its parent)"),
+    S("GENROPY_PROJECT_REQUIREMENTS", Choice("check", "install"), "check", "the instance's packages' "
+      "`requirements.txt`: `check` (a missing one: one line, exit 2) or `install` (pip, at start, into "
+      "`GENROPY_HOME/python/<key>`, reused while they stay the same; pip's `PIP_*` variables apply)",
+      shown="`check` (compose and the testing module: `install`)"),
+    S("GENROPY_SITECONFIG", Text(), "/etc/genropy/siteconfig.xml", "a siteconfig to start from (its "
+      "`gnrdaemon` is replaced)", shown="`/etc/genropy/siteconfig.xml` if present"),
+    S("GENROPY_HOME", Text(), "/var/lib/genropy", "writable state: GenroPy config folder, runtime files, TMPDIR"),
+    S("GENRO_GNRFOLDER", Text(), None, "GenroPy config folder (must be named `gnr` or `.gnr`); the image "
+      "writes its own under `GENROPY_HOME`", SERVER, shown="`$VIRTUAL_ENV/etc/gnr`, `~/.gnr`, `/etc/gnr`"),
+    # -- the database ---------------------------------------------------------------
+    S("GNR_DB_IMPLEMENTATION", Choice("sqlite", "postgres"), None, "`sqlite` or `postgres`; when set, the "
+      "`GNR_DB_*` settings **replace** the instance's own `<db>`, whatever its `instanceconfig.xml` says "
+      "(the start logs `database: postgres NAME on HOST:PORT`)", shown="the instance's (SQLite)"),
+    S("GNR_DB_HOST", Text(), None, "PostgreSQL host (required for postgres)"),
+    S("GNR_DB_PORT", Port(), 5432, "PostgreSQL port"),
+    S("GNR_DB_USER", Text(), None, "PostgreSQL user (required for postgres)"),
+    S("GNR_DB_PASSWORD", Text(), None, "PostgreSQL password", secret=True),
+    S("GNR_DB_NAME", Text(), None, "database name", shown="the instance's `<db dbname>`, else the instance's name"),
+    S("GENROPY_DB_WAIT", Seconds(), 60.0, "seconds to wait for PostgreSQL at start"),
+    S("GENROPY_DB_SETUP", Choice("auto", "never"), "auto", "`auto`: `gnr db setup` before serving; `never`"),
+    S("GNR_REMOTEDB", Text(), None, "serve with `--remotedb NAME`"),
+    S("GNR_REMOTEDB_<NAME>_DB_*", Text(), None, "the remote database: `_DB_NAME`, `_DB_USER`, `_DB_PASSWORD` "
+      "(secret), `_DB_HOST`, `_DB_PORT`, `_DB_IMPLEMENTATION`", shown="port 5432, postgres", family=True),
+    S("GNR_REMOTEDB_<NAME>_SSH_*", Text(), None, "reach it through gnrdaemon's SSH tunnel: `_SSH_HOST`, "
+      "`_SSH_USER`, `_SSH_PASSWORD` (secret), `_SSH_PORT` (`_DB_HOST` is then the host as seen from the SSH "
+      "server)", shown="port 22", family=True),
+    # -- gnrdaemon and logins -------------------------------------------------------
+    S("GNR_DAEMON_HMAC_KEY", Text(), None, "gnrdaemon's Pyro HMAC key", secret=True,
+      shown="random per container"),
+    S("GNR_DAEMON_PORT", Port(), 40404, "gnrdaemon port (127.0.0.1)"),
+    S("GENROPY_DAEMON_WAIT", Seconds(), 0.0, "seconds to wait for gnrdaemon at start (a daemon started "
+      "alongside)", BOTH, aliases=("GENROPY_ASGI_DAEMON_WAIT",), shown="`0` (the image's programs: 60)"),
+    S("GNR_ADMIN_USER", Text(), "admin", "a login defined in the config (GenroPy `xml_auth`, with the tags "
+      "of GenroPy's own `initgenropy` admin: `superadmin,_DEV_,admin,user`), with `GNR_ADMIN_PASSWORD`"),
+    S("GNR_ADMIN_PASSWORD", Text(), None, "that login's password (no password: no such login)", secret=True),
+    # -- serving --------------------------------------------------------------------
+    S("GENROPY_WORKERS", Whole(1, 64), 1, "1: one uvicorn process; more: gunicorn with that many uvicorn workers"),
+    S("GENROPY_WSGI_THREADS", Whole(1, 256), 16, "threads serving GenroPy requests, per process", BOTH,
+      aliases=("GENROPY_ASGI_WSGI_THREADS",)),
+    S("GENROPY_SHUTDOWN_TIMEOUT", Seconds(), 30.0, "seconds SIGTERM waits for in-flight requests", BOTH,
+      aliases=("GENROPY_ASGI_SHUTDOWN_TIMEOUT",)),
+    S("GENROPY_ALLOW_DEBUG", Flag(), False, "must be `true` to start with debug on (werkzeug's console "
+      "executes code)"),
+    S("GENROPY_ASYNC_SERVER", ASYNC_MODES, None, "`gnr web async` and the pages' websockets: `on`/`off` "
+      "(`true`/`false`); gnrasgiserve also takes `spawn` (it starts it) and `external` (someone else does)",
+      BOTH, aliases=("GENROPY_ASGI_ASYNC_SERVER",),
+      shown="the siteconfig's `wsgi websockets`, else on (gnrasgiserve: `spawn` when websockets are on)"),
+    S("GENROPY_ASGI_GNR_API", Choice("adapter", "off"), "adapter", "`adapter`: keep GenroPy's `/_api` working "
+      "on genro-routes 0.30; `off`: disable it (501)", BOTH),
+    S("FORWARDED_ALLOW_IPS", Text(), "127.0.0.1", "proxies whose `X-Forwarded-*` headers are trusted", BOTH),
+    S("GENROPY_MAX_FORM_BYTES", Whole(0, SIZE_CEILING), 1 << 20, "largest urlencoded form body, in bytes "
+      "(413 beyond; 0: no limit) — see [Security](#security)", BOTH, shown="`1048576` (1 MiB)"),
+    S("GENROPY_MAX_UPLOAD_BYTES", Whole(0, SIZE_CEILING), 100 << 20, "largest multipart body (uploads), in "
+      "bytes (413 beyond; 0: no limit)", BOTH, shown="`104857600` (100 MiB)"),
+    S("GENROPY_MAX_HEADER_BYTES", Whole(1024, SIZE_CEILING), 64 << 10, "largest request line + headers, in "
+      "bytes (431 beyond)", BOTH),
+    S("GENROPY_HEADER_TIMEOUT", Seconds(above_zero=True, maximum=3600), 10.0, "seconds a client may take to "
+      "send a request's headers (then 408 and closed)", BOTH),
+    # -- GenroPy's other programs ---------------------------------------------------
+    S("GENROPY_TASKS", Flag(), False, "run the task scheduler and workers (writes `<tasks async_impl=\"true\"/>` "
+      "into environment.xml)"),
+    S("GENROPY_TASK_WORKERS", Whole(0, 32), 1, "`gnr web taskworker` processes (0: the scheduler only)"),
+    S("GNR_SCHEDULER_PORT", Port(), 14951, "the scheduler's port on 127.0.0.1"),
+    S("GNR_SCHEDULER_HOST", Text(), None, "must stay unset: the scheduler has no authentication and listens "
+      "on 127.0.0.1"),
+    S("GNR_SCHEDULER_URL", Text(), None, "must stay unset: the scheduler runs in the container"),
+    S("GENROPY_CRASH_RESTARTS", Whole(1, 1000), 5, "a program exiting unexpectedly this many times within "
+      "`GENROPY_CRASH_WINDOW` stops the container"),
+    S("GENROPY_CRASH_WINDOW", Seconds(above_zero=True), 60.0, "seconds of that window"),
+    # -- compose --------------------------------------------------------------------
+    S("SITE_BIND", Text(), "127.0.0.1", "the host address the site is published on (keep 127.0.0.1 with "
+      "`GENROPY_DEBUG`: the console runs code)", COMPOSE),
+    S("SITE_PORT", Port(), 8080, "the host port the site is published on", COMPOSE),
+    S("GENROPY_PROJECT_DIR", Text(), "./demo", "your GenroPy project, bind-mounted (live)", COMPOSE),
+    S("GENROPY_PROJECT_NAME", Text(), "demo", "its folder name inside the container", COMPOSE),
+    S("GENROPY_UID", Whole(0, 2**31 - 1), 0, "the user the site runs as (unset or 0: the entrypoint picks "
+      "the owner of the mounted instance)", COMPOSE),
+    S("GENROPY_RELOAD", Flag(), True, "reload on code changes (`GNR_WSGI_OPT_reload`)", COMPOSE),
+    S("GENROPY_DEBUG", Flag(), False, "werkzeug's debug console (`GNR_WSGI_OPT_debug` and "
+      "`GENROPY_ALLOW_DEBUG`): local only", COMPOSE),
+    S("PYTHON_BASE", Text(), "python:3.13-slim-trixie", "the Python base image of the build", COMPOSE),
+    S("POSTGRES_IMAGE", Text(), "postgres:17", "the PostgreSQL image", COMPOSE),
+    S("POSTGRES_USER", Text(), "genropy", "PostgreSQL's user (its password is generated on first start)",
+      COMPOSE),
+    S("REMOTEDB_*", Text(), None, "the `remotedb` profile: `REMOTEDB_SITE_PORT`, `_SSH_HOST`, `_SSH_PORT`, "
+      "`_SSH_USER`, `_DB_HOST`, `_DB_PORT`, `_DB_NAME`, `_DB_USER`, `_SECRETS_DIR` (see `.env.example`)",
+      COMPOSE, family=True),
+    # -- the testing module ---------------------------------------------------------
+    S("GENROPY_ASGI_IMAGE", Text(), "genropy-asgi:latest", "the image (ini `genropy_image`); also the suite's",
+      TESTING),
+    S("GENROPY_ASGI_POSTGRES_IMAGE", Text(), "postgres:17", "PostgreSQL image (ini `genropy_postgres_image`)",
+      TESTING, shown="`postgres:17` (the bootstrapped one when that is absent)"),
+    S("GENROPY_ASGI_PROJECT", Text(), None, "your GenroPy project folder, rootdir-relative "
+      "(ini `genropy_project`)", TESTING),
+    S("GENROPY_ASGI_SITE", Text(), "demo", "the instance to serve (ini `genropy_site`)", TESTING),
+    S("GENROPY_ASGI_DATABASE", Choice("sqlite", "postgres"), "sqlite", "`sqlite` or `postgres` "
+      "(ini `genropy_database`)", TESTING),
+    S("GENROPY_ASGI_REQUIREMENTS", Choice("install", "check"), "install", "the packages' `requirements.txt`: "
+      "pip-installed at start, or only checked (ini `genropy_requirements`)", TESTING),
+    # -- this repository's test suite -------------------------------------------------
+    S("GENROPY_ASGI_TEST_PG", Text(), None, "DSN of a PostgreSQL to use instead of starting one", SUITE,
+      shown="started by `scripts/test-postgres`"),
+    S("GENROPY_ASGI_PG_DIR", Text(), "/tmp/genropy-asgi-pg", "where the throwaway cluster runs", SUITE),
+    S("GENROPY_ASGI_PG_PORT", Port(), 55432, "its port", SUITE),
+    S("GENROPY_ASGI_BUILD", Choice("build", "skip"), "build", "`skip`: do not (re)build the image before the "
+      "container tests", SUITE),
+    # -- set by the entrypoint for its programs -----------------------------------------
+    S("GENROPY_ASGI_ARGV", Text(), None, "the `gnrasgiserve` arguments as a JSON list, read by "
+      "`genropy_asgi.app_factory:create_app()` (gunicorn workers, the `--reload` child)", INTERNAL),
+    S("GENROPY_APP_DIR", Text(), "/opt/genropy-asgi", "the image's own files (config, entrypoint)", INTERNAL),
+    S("GENROPY_VENV", Text(), "/opt/venv", "the image's virtual environment", INTERNAL),
+    S("GENROPY_RUN", Text(), "/var/lib/genropy/run", "runtime files (port, locks, the fatal marker)", INTERNAL),
+    S("GENROPY_PYTHON_PACKAGES", Text(), None, "a folder of packages installed at start "
+      "(`GENROPY_PROJECT_REQUIREMENTS=install`), added after the venv's", INTERNAL),
+    S("GENROPY_BIND", Text(), "0.0.0.0:8080", "gunicorn's bind address", INTERNAL),
+    S("GENROPY_STOP_WAIT", Whole(1, 86400), 40, "seconds supervisord gives the server to stop", INTERNAL),
+    S("GENROPY_SERVER_COMMAND", Text(), None, "the server program's command line", INTERNAL),
+    S("GENROPY_DAEMON_ADDRESS", Text(), "127.0.0.1:40404", "where gnrdaemon listens (host:port)", INTERNAL),
+    S("GENROPY_SITE_SPEC", Text(), None, "the site (and `:remotedb`) GenroPy's other programs are given",
+      INTERNAL),
+    S("GENROPY_ASYNC_AUTOSTART", Flag(), False, "supervisord starts `gnr web async`", INTERNAL),
+    S("GENROPY_SCHEDULER_AUTOSTART", Flag(), False, "supervisord starts the task scheduler", INTERNAL),
+    S("GENROPY_TASKWORKER_AUTOSTART", Flag(), False, "supervisord starts the task workers", INTERNAL),
+    S("GENROPY_TASK_WORKER_SLOTS", Whole(1, 32), 1, "supervisord's task worker `numprocs`", INTERNAL),
+)
+del S
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in TABLE}
+ALIASES: dict[str, str] = {alias: s.name for s in TABLE for alias in s.aliases}
+
+
+def setting(name: str) -> Setting:
+    return BY_NAME[name]
+
+
+def in_scope(setting_: Setting, scope: str) -> bool:
+    """``image``/``server`` include the settings both read."""
+    return setting_.scope == scope or (setting_.scope == BOTH and scope in (IMAGE, SERVER))
+
+
+# -- reading --------------------------------------------------------------------
+
+def raw_value(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    """``(variable actually set, its stripped text)``: the name, else its first old name set."""
+    for candidate in (name, *BY_NAME[name].aliases):
+        text = (env.get(candidate) or "").strip()
+        if text:
+            return candidate, text
+    return None
+
+
+_UNSET = object()
+
+
+def read(env: Mapping[str, str], name: str, default: Any = _UNSET) -> Any:
+    """The parsed value of ``name`` (or of an old name of it), else the default.
+
+    ``default`` replaces the table's where the caller knows better (e.g. the port a
+    mounted siteconfig declares).
+    """
+    entry = BY_NAME[name]
+    found = raw_value(env, name)
+    if found is None:
+        return entry.default if default is _UNSET else default
+    variable, text = found
+    return entry.parser(variable, text)
+
+
+def read_as(env: Mapping[str, str], name: str, parser: Parser, default: Any = None) -> Any:
+    """A variable of a family (``GNR_WSGI_OPT_port``, ``GNR_REMOTEDB_X_DB_PORT``...) through a parser."""
+    text = (env.get(name) or "").strip()
+    return parser(name, text) if text else default
+
+
+def read_secret(env: Mapping[str, str], name: str, read_file: Callable[[str], str | None]) -> str | None:
+    """``NAME`` or the content of ``NAME_FILE`` (trailing newline stripped); never both.
+
+    ``read_file(path)`` answers the content, ``None`` when absent, ``OSError`` when unreadable.
+    """
+    direct = env.get(name)
+    path = env.get(f"{name}_FILE")
+    if direct and path:
+        raise SettingError(f"{name} and {name}_FILE are both set: use one")
+    if path:
+        try:
+            content = read_file(path)
+        except OSError as exc:
+            raise SettingError(f"{name}_FILE={path}: cannot read ({exc.strerror or exc})") from exc
+        if content is None:
+            raise SettingError(f"{name}_FILE={path}: no such file")
+        return content.rstrip("\r\n")
+    return direct or None
+
+
+def is_secret_name(name: str) -> bool:
+    """A secret of the table, or of a family (``GNR_REMOTEDB_<NAME>_DB_PASSWORD``...)."""
+    entry = BY_NAME.get(name)
+    return entry.secret if entry is not None else name.endswith(SECRET_SUFFIXES)
+
+
+def validate(env: Mapping[str, str], scope: str) -> None:
+    """Parse every (non-secret, non-family) setting of a scope: the first bad one raises."""
+    for entry in TABLE:
+        if in_scope(entry, scope) and not entry.secret and not entry.family:
+            read(env, entry.name)
+
+
+def deprecations(env: Mapping[str, str]) -> list[str]:
+    """One line per old name in use (and whether the new one overrides it)."""
+    lines = []
+    for alias, name in ALIASES.items():
+        if (env.get(alias) or "").strip():
+            also = f" ({name} is set too and wins)" if (env.get(name) or "").strip() else ""
+            lines.append(f"{alias} is deprecated: use {name}{also}")
+    return lines
+
+
+def snapshot(env: Mapping[str, str], scope: str) -> dict[str, Any]:
+    """The value of each setting of a scope, as read (secrets masked when set): ``print-config``."""
+    values: dict[str, Any] = {}
+    for entry in TABLE:
+        if not in_scope(entry, scope) or entry.family:
+            continue
+        if entry.secret:
+            given = env.get(entry.name) or env.get(f"{entry.name}_FILE")
+            values[entry.name] = MASK if given else None
+        else:
+            values[entry.name] = read(env, entry.name)
+    return values
+
+
+# -- the README's tables ----------------------------------------------------------
+
+def markdown(scope: str) -> str:
+    """The README's table of one scope."""
+    lines = ["| Variable | Meaning | Default |", "|---|---|---|"]
+    for entry in TABLE:
+        if not in_scope(entry, scope):
+            continue
+        name = f"`{entry.name}`" + (" (secret; or `_FILE`)" if entry.secret else "")
+        meaning = entry.help + (f"; old name `{'`, `'.join(entry.aliases)}` still read" if entry.aliases else "")
+        lines.append(f"| {name} | {meaning} | {entry.shown_default()} |")
+    return "\n".join(lines) + "\n"
+
+
+def readme_blocks(text: str) -> Iterable[tuple[str, str]]:
+    """``(scope, table text)`` of each generated block of a README."""
+    for match in re.finditer(r"<!-- settings:(\w+) -->\n(.*?)<!-- /settings -->", text, re.S):
+        yield match.group(1), match.group(2)
+
+
+def render_readme(text: str) -> str:
+    """The README with each generated block replaced by the table's current text."""
+    return re.sub(r"(<!-- settings:(\w+) -->\n)(.*?)(<!-- /settings -->)",
+                  lambda m: m.group(1) + markdown(m.group(2)) + m.group(4), text, flags=re.S)
+
+
+def main(argv: list[str]) -> int:
+    """``markdown SCOPE`` prints a table; ``readme PATH`` rewrites a README's generated blocks."""
+    if len(argv) == 2 and argv[0] == "markdown" and argv[1] in SCOPES:
+        sys.stdout.write(markdown(argv[1]))
+        return 0
+    if len(argv) == 2 and argv[0] == "readme":
+        with open(argv[1], encoding="utf-8") as handle:
+            text = handle.read()
+        with open(argv[1], "w", encoding="utf-8") as handle:
+            handle.write(render_readme(text))
+        return 0
+    sys.stderr.write(f"usage: python -m genropy_asgi.settings markdown {{{','.join(SCOPES)}}} | readme PATH\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
