@@ -36,6 +36,7 @@ from genro_asgi.lifespan import RUNNING
 from genro_asgi.server import UvicornServer
 from genro_routes import RoutingClass
 
+from genropy_asgi import upstream
 from genropy_asgi.config_file import ConfigFileError, ServerConfig, load_config, resolve_object
 from genropy_asgi.gateway import DEFAULT_WSGI_THREADS, WsgiGatewayMiddleware
 from genropy_asgi.http_protocol import UVICORN_OPTIONS, configure
@@ -61,7 +62,7 @@ class ApiApplication(OpenApiApplication):
     def __init__(self, **kwargs: Any) -> None:
         docs = kwargs.pop("docs", "swagger")
         super().__init__(docs="swagger" if docs == "redoc" else docs, **kwargs)
-        self._docs_style = docs
+        upstream.set_docs_style(self, docs)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self.docs_style == "redoc" and scope["path"].rstrip("/") == "/_meta/docs":
@@ -293,9 +294,10 @@ class GenropyAsgiServer(AsgiServer):
             uvicorn_options["host"] = host
         if port is not None:
             uvicorn_options["port"] = port
-        self._uvicorn = UvicornServer(self, self.uvicorn_config(**uvicorn_options))
+        server = UvicornServer(self, self.uvicorn_config(**uvicorn_options))
+        upstream.set_uvicorn_server(self, server)
         with exit_zero_after_graceful_stop():
-            self._uvicorn.run(sockets=sockets)
+            server.run(sockets=sockets)
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from genropy_asgi import gnr_compat, settings
+from genropy_asgi import gnr_compat, settings, upstream
 
 gnr_compat.install()
 
@@ -266,7 +266,7 @@ class SiteLaunch(Server):
             options=self.options,
             debugpy=False,
         )
-        site._local_mode = True
+        upstream.mark_served_site(site)
         # "required": GenroPy otherwise probes the socket once, on the first page, and a
         # probe that loses the race with the async server's start (or meets Linux's
         # ECONNREFUSED, which GenroPy does not recognise) turns websockets off for good
@@ -338,7 +338,7 @@ def daemon_ping(address: DaemonAddress) -> None:
         proxy = GnrDaemonProxy(host=address.host, port=address.port,
                                hmac_key=address.hmac_key).proxy()
         with proxy:
-            proxy._pyroTimeout = 5
+            upstream.set_pyro_timeout(proxy, 5)
             answer = proxy.ping()
     except Exception as exc:  # Pyro raises many kinds; all mean "not usable"
         raise LaunchError(f"gnrdaemon at {address} did not answer ({type(exc).__name__}: {exc}); "
