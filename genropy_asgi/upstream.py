@@ -18,7 +18,7 @@ GENRO_ASGI_UVICORN = "_uvicorn"
 GENRO_ASGI_DOCS_STYLE = "_docs_style"
 # GenroPy: a site built by a server process (not a script) sets ``_local_mode``, as
 # GenroPy's own gnrwsgiserve does (gnr/web/serverwsgi.py).
-GENROPY_LOCAL_MODE = "_local_mode"
+SITE_LOCAL_MODE = "_local_mode"
 # Pyro4: a proxy's call timeout, documented as ``Proxy._pyroTimeout``.
 PYRO_TIMEOUT = "_pyroTimeout"
 
@@ -36,7 +36,7 @@ def set_docs_style(application: Any, style: str) -> None:
 
 
 def mark_served_site(site: Any) -> None:
-    setattr(site, GENROPY_LOCAL_MODE, True)
+    setattr(site, SITE_LOCAL_MODE, True)
 
 
 def set_pyro_timeout(proxy: Any, seconds: float) -> None:

@@ -20,7 +20,7 @@ def test_genro_asgi_keeps_its_uvicorn_server_and_docs_style_where_we_set_them():
 def test_genropy_servers_mark_their_site_the_same_way():
     from gnr.web import serverwsgi
 
-    assert f".{upstream.GENROPY_LOCAL_MODE} = True" in inspect.getsource(serverwsgi)
+    assert f".{upstream.SITE_LOCAL_MODE} = True" in inspect.getsource(serverwsgi)
 
 
 def test_pyro_proxies_take_a_timeout_attribute():
