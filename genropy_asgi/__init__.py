@@ -14,7 +14,10 @@ start of every interpreter of the venv, so this package must cost nothing to imp
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+
+if TYPE_CHECKING:  # typing is not free, and this package loads in every interpreter of the venv
+    from typing import Any
 
 __version__ = "0.1.0"
 

@@ -57,9 +57,3 @@ def patch_gnrapp_module(module: ModuleType) -> None:
 
     module.GnrApp.load_instance_config = load_instance_config
     module.GENROPY_ASGI_DB_OVERRIDE_COMPAT = "deployment <db> wins"
-
-
-def install() -> None:
-    from genropy_asgi import gnr_compat
-
-    gnr_compat.register(TARGET_MODULE, patch_gnrapp_module)

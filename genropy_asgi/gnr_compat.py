@@ -18,15 +18,41 @@ This module must stay cheap and stdlib-only at import time.
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import sys
 from types import ModuleType
-from typing import Any, Callable
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 
-Patch = Callable[[ModuleType], Any]
+if TYPE_CHECKING:  # typing and importlib.abc cost ~40 ms at every interpreter start: not at run time
+    from typing import Any, Callable
+
+    Patch = Callable[[ModuleType], Any]
+
+PATCHES: dict[str, str] = {
+    "gnr.web.gnrwsgisite_proxy.gnrapidispatcher": "genropy_asgi.routes_compat:patch_dispatcher_module",
+    "gnr.web.gnrwsgisite_proxy.gnrwebsockethandler": "genropy_asgi.wsproxy_compat:patch_websockethandler_module",
+    "gnr.web.gnrwebpage": "genropy_asgi.page_args_compat:patch_webpage_module",
+    "gnr.app.gnrapp": "genropy_asgi.db_override_compat:patch_gnrapp_module",
+}
 
 _patches: dict[str, Patch] = {}
+
+
+def lazy(target: str) -> Patch:
+    """A patch that imports its ``module:function`` only when the target module loads."""
+    def patch(module: ModuleType) -> Any:
+        from importlib import import_module
+
+        module_name, _, function = target.partition(":")
+        try:
+            fix = getattr(import_module(module_name), function)
+        except Exception as exc:  # never break GenroPy's own import
+            sys.stderr.write(f"genropy-asgi: warning: {module.__name__} loaded unpatched: {target} "
+                             f"failed to load ({type(exc).__name__}: {exc})\n")
+            return None
+        return fix(module)
+
+    return patch
 
 
 def register(module_name: str, patch: Patch) -> None:
@@ -41,7 +67,7 @@ def register(module_name: str, patch: Patch) -> None:
         patch(already)
 
 
-class _PatchingLoader(importlib.abc.Loader):
+class _PatchingLoader:
     """Runs the real loader, then the module's patch."""
 
     def __init__(self, loader: importlib.abc.Loader, patch: Patch) -> None:
@@ -56,7 +82,7 @@ class _PatchingLoader(importlib.abc.Loader):
         self._patch(module)
 
 
-class _PatchingFinder(importlib.abc.MetaPathFinder):
+class _PatchingFinder:
     """Finds nothing but the registered modules, and wraps their loaders."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
@@ -86,11 +112,7 @@ def add_python_packages() -> None:
 
 
 def install() -> None:
-    """Register every fix (idempotent); add ``GENROPY_PYTHON_PACKAGES`` to the path."""
+    """Register every fix of ``PATCHES`` (idempotent); add ``GENROPY_PYTHON_PACKAGES`` to the path."""
     add_python_packages()
-    from genropy_asgi import db_override_compat, page_args_compat, routes_compat, wsproxy_compat
-
-    routes_compat.install()
-    wsproxy_compat.install()
-    page_args_compat.install()
-    db_override_compat.install()
+    for module_name, target in PATCHES.items():
+        register(module_name, lazy(target))

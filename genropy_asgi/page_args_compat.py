@@ -59,9 +59,3 @@ def patch_webpage_module(module: ModuleType) -> None:
     names = {name: getattr(re, name) for name in dir(re) if not name.startswith("__")}
     module.re = SimpleNamespace(**{**names, "search": markup_aware_search})
     module.GENROPY_ASGI_PAGE_ARGS_COMPAT = "linear markup check"
-
-
-def install() -> None:
-    from genropy_asgi import gnr_compat
-
-    gnr_compat.register(TARGET_MODULE, patch_webpage_module)

@@ -97,10 +97,3 @@ def patch_dispatcher_module(module: ModuleType, mode: str | None = None) -> str:
         module._ApiRouterOwner = make_adapted_owner(module.RoutingClass)
     module.GENROPY_ASGI_COMPAT = mode
     return mode
-
-
-def install() -> None:
-    """Patch ``gnrapidispatcher`` when it is imported (at once if it already is)."""
-    from genropy_asgi import gnr_compat
-
-    gnr_compat.register(TARGET_MODULE, patch_dispatcher_module)

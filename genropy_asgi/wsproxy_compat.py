@@ -68,9 +68,3 @@ def patch_websockethandler_module(module: ModuleType) -> None:
             if method is not None and not getattr(method, "genropy_asgi_locked", False):
                 setattr(cls, name, under_connection_lock(method))
     module.GENROPY_ASGI_COMPAT = "urlencode without None"
-
-
-def install() -> None:
-    from genropy_asgi import gnr_compat
-
-    gnr_compat.register(TARGET_MODULE, patch_websockethandler_module)

@@ -73,3 +73,26 @@ def test_a_gnrwsgisite_builds_in_this_venv(tmp_path):
 @pytest.mark.parametrize("value,expected", [("", "adapter"), ("OFF", "off"), ("bogus", "adapter")])
 def test_requested_mode(value, expected):
     assert routes_compat.requested_mode({"GENROPY_ASGI_GNR_API": value}) == expected
+
+
+def test_the_start_hook_imports_no_fix_until_genropy_loads():
+    """The .pth hook runs in every interpreter of the venv: it loads no fixing module, no urllib, no typing."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import genropy_asgi.gnr_compat as c; c.install(); "
+            "print(sorted(m for m in sys.modules if m.startswith(('genropy_asgi', 'urllib.request', 'typing'))))")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[2])})
+    assert out.stdout.strip() == "['genropy_asgi', 'genropy_asgi.gnr_compat']"
+
+
+def test_a_fix_that_cannot_load_leaves_the_module_as_genropy_wrote_it(capsys):
+    import types
+
+    from genropy_asgi import gnr_compat
+
+    module = types.ModuleType("gnr.some.module")
+    assert gnr_compat.lazy("genropy_asgi.no_such_fix:patch")(module) is None
+    assert capsys.readouterr().err.startswith("genropy-asgi: warning: gnr.some.module loaded unpatched: "
+                                              "genropy_asgi.no_such_fix:patch failed to load (ModuleNotFoundError")
