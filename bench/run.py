@@ -368,7 +368,7 @@ def section_upstream(bench: Bench) -> None:
 def section_streaming(bench: Bench) -> None:
     down_mb, up_mb = (50, 20) if bench.smoke else (500, 200)
     port = free_port()
-    process = ManagedProcess([sys.executable, str(REPO / "tests" / "gateway_app.py"), str(port)], os.environ,
+    process = ManagedProcess([sys.executable, str(REPO / "tests" / "apps" / "gateway_app.py"), str(port)], os.environ,
                              bench.root / "streaming.log")
     try:
         wait_for_port("127.0.0.1", port, 60, process.process)

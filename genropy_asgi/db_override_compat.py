@@ -14,7 +14,7 @@ override names none, else the instance's name), and the element is removed. With
 that element nothing changes. Registered for every interpreter by ``gnr_compat``, so
 ``gnr db setup``, gnrdaemon, the async server and the workers see the same database.
 
-When to drop it: ``tests/unit/test_db_override_compat.py`` fails the day GenroPy stops
+When to drop it: ``tests/compat/test_db_override_compat.py`` fails the day GenroPy stops
 merging the instance's file over the default one.
 """
 

@@ -12,7 +12,7 @@ one pattern with ``looks_like_markup`` -- the same answer in one pass -- and pas
 every other call to the real ``re``. Registered for every interpreter of the
 environment by ``gnr_compat``.
 
-When to drop it: ``tests/unit/test_page_args_compat.py`` fails the day GenroPy's
+When to drop it: ``tests/compat/test_page_args_compat.py`` fails the day GenroPy's
 ``build_arg_dict`` stops using that pattern.
 """
 

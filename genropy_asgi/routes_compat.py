@@ -16,7 +16,7 @@ exceptions), so ``/_api`` keeps working. Nothing else of GenroPy is touched.
 Switch: ``GENROPY_ASGI_GNR_API`` = ``adapter`` (default) | ``off`` (GenroPy's
 dispatcher is disabled and ``/_api`` answers 501, as when genro-routes is absent).
 
-When to drop it: ``tests/unit/test_routes_compat.py`` fails the day GenroPy stops
+When to drop it: ``tests/compat/test_routes_compat.py`` fails the day GenroPy stops
 passing ``name=`` or genro-routes accepts it again.
 
 This module must stay cheap and stdlib-only at import time: it runs at the start

@@ -1,7 +1,7 @@
 """Every private attribute of an upstream library we rely on, behind one function each.
 
 A private name can change in any release without notice; here each use is named
-once, with what it relies on, and ``tests/unit/test_upstream.py`` fails the day the
+once, with what it relies on, and ``tests/compat/test_upstream.py`` fails the day the
 installed version stops providing it (``scripts/test`` runs it against the lock;
 a newer release is a test run away). Overriding a private method (the gunicorn
 worker's ``_serve``) cannot live here: its test does.

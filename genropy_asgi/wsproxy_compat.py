@@ -22,7 +22,7 @@ connection (``sendCommandToPage``, ``sendCommandToRemoteService``, ``checkSocket
 ``close``) run under one lock per process (a push is a sub-millisecond write on a Unix
 socket). Registered for every interpreter of the environment by ``gnr_compat``.
 
-When to drop it: ``tests/unit/test_wsproxy_compat.py`` fails the day GenroPy stops
+When to drop it: ``tests/compat/test_wsproxy_compat.py`` fails the day GenroPy stops
 sending ``None`` as text, or stops sharing the connection.
 """
 

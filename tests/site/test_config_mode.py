@@ -44,7 +44,7 @@ def config_server(tmp_path_factory):
     """))
     run = "from genropy_asgi import GenropyAsgiServer; GenropyAsgiServer(server_dir='.').run()"
     process = ManagedProcess([sys.executable, "-c", run],
-                             workspace.env({"PYTHONPATH": str(TESTS)}), root / "server.log", cwd=str(server_dir))
+                             workspace.env({"PYTHONPATH": str(TESTS / "apps")}), root / "server.log", cwd=str(server_dir))
     wait_for_port("127.0.0.1", port, 120, process.process)
     process.base_url = f"http://127.0.0.1:{port}"
     yield process

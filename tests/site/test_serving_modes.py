@@ -106,7 +106,7 @@ def test_sigterm_exits_zero(own_site):
 
 def test_sigterm_drains_in_flight_requests(tmp_path):
     port = free_port()
-    process = ManagedProcess([sys.executable, str(TESTS / "gateway_app.py"), str(port)],
+    process = ManagedProcess([sys.executable, str(TESTS / "apps" / "gateway_app.py"), str(port)],
                              {**__import__("os").environ}, tmp_path / "drain.log")
     wait_for_port("127.0.0.1", port, 60, process.process)
     result = {}
@@ -127,8 +127,8 @@ def test_sigterm_drains_in_flight_requests(tmp_path):
 
 def test_genropy_proxy_mounts_the_site_on_a_prefix(own_site):
     port = free_port()
-    process = ManagedProcess([sys.executable, str(TESTS / "proxy_app.py"), str(port)],
-                             own_site.env({"PYTHONPATH": str(TESTS)}), own_site.root / "proxy.log")
+    process = ManagedProcess([sys.executable, str(TESTS / "apps" / "proxy_app.py"), str(port)],
+                             own_site.env({"PYTHONPATH": str(TESTS / "apps")}), own_site.root / "proxy.log")
     try:
         wait_for_port("127.0.0.1", port, 120, process.process)
         base = f"http://127.0.0.1:{port}"

@@ -22,7 +22,7 @@ from websockets.sync.client import connect
 from genropy_asgi.testing.local import ManagedProcess, free_port, wait_for_port
 from genropy_asgi.websocket_relay import sendable_close_code
 
-HERE = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent.parent / "apps"
 MIB = 1024 * 1024
 FLOOD = 200
 NOISE = os.urandom(MIB)  # incompressible: permessage-deflate must not hide the buffering

@@ -1,4 +1,4 @@
-"""Hostile HTTP against a real server process (tests/gateway_app.py on uvicorn, our parser).
+"""Hostile HTTP against a real server process (tests/apps/gateway_app.py on uvicorn, our parser).
 
 Smuggling and malformed framing, oversize headers, slow headers, oversize bodies
 (with and without Content-Length, to GenroPy's WSGI side and to a mounted ASGI app),
@@ -22,7 +22,7 @@ import websockets
 from genropy_asgi.testing.local import ManagedProcess, free_port, wait_for_port
 from traversal import corpus, refused
 
-HERE = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent.parent / "apps"
 LIMITS = {"GENROPY_HEADER_TIMEOUT": "2", "GENROPY_MAX_FORM_BYTES": "65536",
           "GENROPY_MAX_UPLOAD_BYTES": "1048576", "GENROPY_MAX_HEADER_BYTES": "16384"}
 

@@ -1,4 +1,4 @@
-"""WsgiGatewayMiddleware under a real uvicorn process (see tests/gateway_app.py)."""
+"""WsgiGatewayMiddleware under a real uvicorn process (see tests/apps/gateway_app.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import websockets
 
 from genropy_asgi.testing.local import ManagedProcess, free_port, wait_for_port
 
-HERE = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent.parent / "apps"
 
 
 @pytest.fixture(scope="module")
