@@ -40,6 +40,7 @@ from a2wsgi import WSGIMiddleware
 from genro_asgi import BaseMiddleware
 
 from genropy_asgi.websocket_relay import ASYNC_SERVER_PATHS, WebSocketRelay
+from genropy_asgi.wsgi_bridge import WsgiBridge
 
 if TYPE_CHECKING:
     from genro_asgi.types import ASGIApp, Receive, Scope, Send
@@ -88,8 +89,7 @@ class WsgiGatewayMiddleware(BaseMiddleware):
         self._workers = int(workers or getattr(server, "wsgi_threads", None) or DEFAULT_WSGI_THREADS)
         self._send_queue_size = int(send_queue_size)
         self._prefixes: frozenset[str] | None = None
-        self._bridge: WSGIMiddleware | None = None
-        self._bridged_app: Any = None
+        self._bridge = WsgiBridge(self._workers, self._send_queue_size)
         self._site_ready = False
         self._ready_task: asyncio.Future | None = None
         self._ready_checked_at = 0.0
@@ -108,13 +108,7 @@ class WsgiGatewayMiddleware(BaseMiddleware):
     def bridge(self) -> WSGIMiddleware | None:
         """The a2wsgi bridge around the server's current ``wsgi_app`` (``None`` if none)."""
         wsgi_app = getattr(self.server, "wsgi_app", None)
-        if wsgi_app is None:
-            return None
-        if self._bridge is None or self._bridged_app is not wsgi_app:
-            self._bridge = WSGIMiddleware(wsgi_app, workers=self._workers,
-                                          send_queue_size=self._send_queue_size)
-            self._bridged_app = wsgi_app
-        return self._bridge
+        return None if wsgi_app is None else self._bridge.around(wsgi_app)
 
     def goes_to_wsgi(self, scope: Scope) -> bool:
         return first_segment(scope["path"]) not in self.prefixes

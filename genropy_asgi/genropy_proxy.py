@@ -21,6 +21,7 @@ from genro_asgi import BaseApplication
 from genro_asgi.lifespan import FatalBootError
 
 from genropy_asgi.gateway import DEFAULT_WSGI_THREADS
+from genropy_asgi.wsgi_bridge import WsgiBridge
 
 if TYPE_CHECKING:
     from genro_asgi.types import Receive, Scope, Send
@@ -42,7 +43,7 @@ class GenropyProxy(BaseApplication):
         self.site: Any = None
         self._wsgi_app = wsgi_app
         self._workers = workers
-        self._bridge: WSGIMiddleware | None = None
+        self._bridge = WsgiBridge(workers)
 
     @property
     def wsgi_app(self) -> Any:
@@ -68,11 +69,9 @@ class GenropyProxy(BaseApplication):
 
     @property
     def bridge(self) -> WSGIMiddleware:
-        if self._bridge is None:
-            if self._wsgi_app is None:
-                self.build()
-            self._bridge = WSGIMiddleware(self._wsgi_app, workers=self._workers)
-        return self._bridge
+        if self._wsgi_app is None:
+            self.build()
+        return self._bridge.around(self._wsgi_app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         prefix = f"/{self.mount}" if self.mount else ""
