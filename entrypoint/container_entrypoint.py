@@ -26,7 +26,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -234,23 +233,26 @@ def connect(db: DbTarget, timeout: float = 5.0):
 
 
 def wait_for_database(plan: LaunchPlan, db: DbTarget) -> None:
-    deadline = time.monotonic() + db.timeout
-    last = "no attempt"
+    from genropy_asgi.polling import NotYet, retry
+
     log(plan, f"waiting for PostgreSQL at {db.host}:{db.port} (up to {db.timeout:g}s)")
-    while True:
+
+    def attempt() -> None:
         try:
             connect(db).close()
-            return
         except Exception as exc:  # psycopg2.OperationalError and DNS errors alike
             last = " ".join(str(exc).split()) or type(exc).__name__
             if refused_credentials(last):  # waiting will not change it: say so at once
                 raise StartError(plan.masked(f"database {db.host}:{db.port} refused the credentials of "
                                              f"GNR_DB_USER={db.user!r} ({last}): check GNR_DB_USER and "
                                              "GNR_DB_PASSWORD(_FILE)"), status=2) from exc
-        if time.monotonic() >= deadline:
-            raise StartError(plan.masked(f"database {db.host}:{db.port} not reachable after {db.timeout:g}s "
-                                         f"(GENROPY_DB_WAIT): {last}"))
-        time.sleep(1)
+            raise NotYet(last) from exc
+
+    try:
+        retry(attempt, db.timeout, 1.0, NotYet)
+    except NotYet as exc:
+        raise StartError(plan.masked(f"database {db.host}:{db.port} not reachable after {db.timeout:g}s "
+                                     f"(GENROPY_DB_WAIT): {exc}")) from None
 
 
 def refused_credentials(message: str) -> bool:

@@ -11,20 +11,17 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import time
 
 
 def wait(address: str, seconds: float) -> bool:
+    from genropy_asgi.polling import retry
+
     host, _, port = address.rpartition(":")
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with socket.create_connection((host, int(port)), timeout=1):
-                return True
-        except OSError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.2)
+    try:
+        retry(lambda: socket.create_connection((host, int(port)), timeout=1).close(), seconds, 0.2, OSError)
+        return True
+    except OSError:
+        return False
 
 
 def main(argv: list[str]) -> int:

@@ -226,17 +226,9 @@ class SiteLaunch(Server):
 
     def wait_for_daemon(self, seconds: float) -> None:
         """``check_daemon``, retried for up to ``seconds`` (a daemon started alongside us)."""
-        import time
+        from genropy_asgi.polling import retry
 
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                self.check_daemon()
-                return
-            except LaunchError:
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.5)
+        retry(self.check_daemon, seconds, 0.5, LaunchError)
 
     def check_daemon(self, timeout: float = 3.0) -> None:
         """Raise ``LaunchError`` unless the gnrdaemon answers a Pyro ping."""

@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from genropy_asgi.gnrconfig import GnrSetup, render_config_folder, write_config_folder
+from genropy_asgi.polling import NotYet, retry
 
 BIN = Path(sys.executable).parent
 
@@ -37,16 +37,15 @@ def free_port() -> int:
 
 
 def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def attempt() -> None:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+        socket.create_connection((host, port), timeout=0.5).close()
+
+    try:
+        retry(attempt, timeout, 0.1, OSError)
+    except OSError:
+        raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s") from None
 
 
 def http_status(url: str, timeout: float = 5.0) -> int:
@@ -215,17 +214,18 @@ class ServerProcess(ManagedProcess):
         self.wait_ready(ready_path, timeout)
 
     def wait_ready(self, path: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
         last = None
-        while time.monotonic() < deadline:
+
+        def attempt() -> None:
+            nonlocal last
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.argv[0]} exited {self.process.returncode}:\n{self.output()[-4000:]}")
-            try:
-                last = http_status(self.base_url + path, timeout=10)
-                if last == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.base_url}{path} not 200 after {timeout}s (last {last}):\n"
-                           f"{self.output()[-4000:]}")
+            last = http_status(self.base_url + path, timeout=10)
+            if last != 200:
+                raise NotYet(last)
+
+        try:
+            retry(attempt, timeout, 0.2)
+        except (NotYet, OSError):
+            raise TimeoutError(f"{self.base_url}{path} not 200 after {timeout}s (last {last}):\n"
+                               f"{self.output()[-4000:]}") from None
