@@ -257,9 +257,9 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
     if debug_requested and not get(env, "GENROPY_ALLOW_DEBUG"):
         raise PlanError("debug is on (GNR_WSGI_OPT_debug or the siteconfig's wsgi debug): werkzeug's console "
                         "executes code sent by any client; set GENROPY_ALLOW_DEBUG=true to accept that")
-    declared_port = wsgi.get("port", "8080").split("::")[0]
+    declared_port = wsgi.get("port", str(settings.WEB_PORT)).split("::")[0]
     port = settings.read_as(env, "GNR_WSGI_OPT_port", settings.Port(),
-                            int(declared_port) if declared_port.isascii() and declared_port.isdigit() else 8080)
+                            int(declared_port) if declared_port.isascii() and declared_port.isdigit() else settings.WEB_PORT)
     setup = GnrSetup(
         projects={f"projects{i}": root for i, root in enumerate(dict.fromkeys(project_roots))},
         daemon_hmac_key=hmac_key, daemon_host="127.0.0.1", daemon_port=daemon_port,

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from typing import Mapping
 from xml.sax.saxutils import quoteattr
 
-DAEMON_DEFAULT_PORT = 40404
+from genropy_asgi import settings
+
+DAEMON_DEFAULT_PORT = settings.DAEMON_PORT
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from genro_asgi.lifespan import RUNNING
 from genro_asgi.server import UvicornServer
 from genro_routes import RoutingClass
 
-from genropy_asgi import upstream
+from genropy_asgi import settings, upstream
 from genropy_asgi.config_file import ConfigFileError, ServerConfig, load_config, resolve_object
 from genropy_asgi.gateway import DEFAULT_WSGI_THREADS, WsgiGatewayMiddleware
 from genropy_asgi.http_protocol import UVICORN_OPTIONS, configure
@@ -44,7 +44,7 @@ from genropy_asgi.meta import ServerMetaApplication
 from genropy_asgi.request_guard import RequestLimits, guard_http, path_refusal, scope_raw_path
 
 DEFAULT_HOST = "0.0.0.0"
-DEFAULT_PORT = 8080
+DEFAULT_PORT = settings.WEB_PORT
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 READY_CHECK_TIMEOUT = 5.0
 

@@ -23,6 +23,8 @@ import sys
 from typing import Any, Callable, Iterable, Mapping
 
 MASK = "********"
+WEB_PORT = 8080  # GenroPy's (gnrwsgiserve's) default web port, and the image's
+DAEMON_PORT = 40404  # gnrdaemon's default Pyro port
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 SECRET_SUFFIXES = ("_PASSWORD", "_HMAC_KEY", "_SECRET")
@@ -169,7 +171,7 @@ TABLE: tuple[Setting, ...] = (
     S("GNR_CURRENT_SITE", INSTANCE_NAME, "demo", "the GenroPy instance to serve", BOTH,
       shown="`demo` (gnrasgiserve: its site argument)"),
     S("GNR_WSGI_OPT_<option>", Text(), None, "GenroPy server options (`port`, `host`, `debug`...), between the "
-      "command line and the siteconfig, as with gnrwsgiserve", BOTH, shown="port 8080, host 0.0.0.0",
+      "command line and the siteconfig, as with gnrwsgiserve", BOTH, shown=f"port {WEB_PORT}, host 0.0.0.0",
       family=True),
     S("GENROPY_PROJECTS", Text(), "/opt/genropy/projects", "folders holding GenroPy projects, `:`-separated "
       "(a project folder itself, one with `instances/` and `packages/`, stands for its parent)"),
@@ -202,7 +204,7 @@ TABLE: tuple[Setting, ...] = (
     # -- gnrdaemon and logins -------------------------------------------------------
     S("GNR_DAEMON_HMAC_KEY", Text(), None, "gnrdaemon's Pyro HMAC key", secret=True,
       shown="random per container"),
-    S("GNR_DAEMON_PORT", Port(), 40404, "gnrdaemon port (127.0.0.1)"),
+    S("GNR_DAEMON_PORT", Port(), DAEMON_PORT, "gnrdaemon port (127.0.0.1)"),
     S("GENROPY_DAEMON_WAIT", Seconds(), 0.0, "seconds to wait for gnrdaemon at start (a daemon started "
       "alongside)", BOTH, aliases=("GENROPY_ASGI_DAEMON_WAIT",), shown="`0` (the image's programs: 60)"),
     S("GNR_ADMIN_USER", Text(), "admin", "a login defined in the config (GenroPy `xml_auth`, with the tags "
@@ -245,7 +247,7 @@ TABLE: tuple[Setting, ...] = (
     # -- compose --------------------------------------------------------------------
     S("SITE_BIND", Text(), "127.0.0.1", "the host address the site is published on (keep 127.0.0.1 with "
       "`GENROPY_DEBUG`: the console runs code)", COMPOSE),
-    S("SITE_PORT", Port(), 8080, "the host port the site is published on", COMPOSE),
+    S("SITE_PORT", Port(), WEB_PORT, "the host port the site is published on", COMPOSE),
     S("GENROPY_PROJECT_DIR", Text(), "./demo", "your GenroPy project, bind-mounted (live)", COMPOSE),
     S("GENROPY_PROJECT_NAME", Text(), "demo", "its folder name inside the container", COMPOSE),
     S("GENROPY_UID", Whole(0, 2**31 - 1), 0, "the user the site runs as (unset or 0: the entrypoint picks "
@@ -287,10 +289,10 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_RUN", Text(), "/var/lib/genropy/run", "runtime files (port, locks, the fatal marker)", INTERNAL),
     S("GENROPY_PYTHON_PACKAGES", Text(), None, "a folder of packages installed at start "
       "(`GENROPY_PROJECT_REQUIREMENTS=install`), added after the venv's", INTERNAL),
-    S("GENROPY_BIND", Text(), "0.0.0.0:8080", "gunicorn's bind address", INTERNAL),
+    S("GENROPY_BIND", Text(), f"0.0.0.0:{WEB_PORT}", "gunicorn's bind address", INTERNAL),
     S("GENROPY_STOP_WAIT", Whole(1, 86400), 40, "seconds supervisord gives the server to stop", INTERNAL),
     S("GENROPY_SERVER_COMMAND", Text(), None, "the server program's command line", INTERNAL),
-    S("GENROPY_DAEMON_ADDRESS", Text(), "127.0.0.1:40404", "where gnrdaemon listens (host:port)", INTERNAL),
+    S("GENROPY_DAEMON_ADDRESS", Text(), f"127.0.0.1:{DAEMON_PORT}", "where gnrdaemon listens (host:port)", INTERNAL),
     S("GENROPY_SITE_SPEC", Text(), None, "the site (and `:remotedb`) GenroPy's other programs are given",
       INTERNAL),
     S("GENROPY_ASYNC_AUTOSTART", Flag(), False, "supervisord starts `gnr web async`", INTERNAL),

@@ -181,7 +181,7 @@ class SiteLaunch(Server):
         env = self.gnr_config["gnr.environment_xml"]
         env_attrs = (env.getAttr("gnrdaemon") if env else None) or {}
         host = attrs.get("host") or env_attrs.get("host") or "localhost"
-        port = attrs.get("port") or env_attrs.get("port") or 40404
+        port = attrs.get("port") or env_attrs.get("port") or settings.DAEMON_PORT
         hmac_key = attrs.get("hmac_key") or env_attrs.get("hmac_key")
         return DaemonAddress(str(host), int(port), hmac_key)
 

@@ -34,9 +34,11 @@ from typing import Any
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
-DEFAULT_IMAGE = "genropy-asgi:latest"
-DEFAULT_POSTGRES_IMAGE = "postgres:17"
-CONTAINER_PORT = 8080
+from genropy_asgi import settings
+
+DEFAULT_IMAGE = settings.setting("GENROPY_ASGI_IMAGE").default
+DEFAULT_POSTGRES_IMAGE = settings.setting("GENROPY_ASGI_POSTGRES_IMAGE").default
+CONTAINER_PORT = settings.WEB_PORT
 PROJECTS_IN_CONTAINER = "/srv/projects"
 SECRETS_IN_CONTAINER = "/srv/secrets"
 IMAGE_UID, IMAGE_GID = 10001, 0
