@@ -76,6 +76,6 @@ USER 10001:0
 WORKDIR /var/lib/genropy
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=90s --retries=3 \
-    CMD ["/opt/venv/bin/python", "/opt/genropy-asgi/entrypoint/healthcheck.py"]
-ENTRYPOINT ["/usr/bin/tini", "--", "/opt/venv/bin/python", "/opt/genropy-asgi/entrypoint/container_entrypoint.py"]
+    CMD ["/opt/venv/bin/python", "-m", "genropy_asgi.container.healthcheck"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/opt/venv/bin/python", "-m", "genropy_asgi.container.entrypoint"]
 CMD ["serve"]

@@ -32,7 +32,7 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path[:0] = [str(REPO), str(HERE), str(REPO / "tests")]
+sys.path[:0] = [str(REPO), str(HERE)]
 
 import procstats  # noqa: E402
 import wrk  # noqa: E402
@@ -88,7 +88,7 @@ class Bench:
 
 def rpc_script(base_url: str) -> str:
     """A wrk script calling the demo page's note_count RPC with a real page_id and cookies."""
-    from gnrclient import GenroPage
+    from genropy_asgi.testing.client import GenroPage
 
     page = GenroPage(base_url)
     cookie = "; ".join(f"{name}={value}" for name, value in page.client.cookies.items())
@@ -128,8 +128,8 @@ def section_gateway(bench: Bench) -> None:
     from werkzeug.test import EnvironBuilder
 
     os.environ.update(bench.workspace.env())
-    from genropy_asgi.server import GenropyAsgiServer
-    from genropy_asgi.site import SiteLaunch
+    from genropy_asgi.asgi.server import GenropyAsgiServer
+    from genropy_asgi.launch.site import SiteLaunch
 
     launch = SiteLaunch(["demo", "--nodebug"])
     site = launch.build_site()
@@ -175,9 +175,9 @@ def section_security(bench: Bench) -> None:
     """GenroPy's markup check (the regex vs page_args_compat) and the front's cost per request."""
     import re
 
-    from gnrclient import GenroPage
+    from genropy_asgi.testing.client import GenroPage
 
-    from genropy_asgi.page_args_compat import MARKUP_PATTERN, looks_like_markup
+    from genropy_asgi.compat.page_args import MARKUP_PATTERN, looks_like_markup
 
     regex = re.compile(MARKUP_PATTERN)
     sizes = [10_000, 25_000] if bench.smoke else [10_000, 25_000, 50_000, 100_000]
@@ -210,8 +210,8 @@ def section_security(bench: Bench) -> None:
                       "the samples of a 100 KB POST); the POST column is the whole request with the fix.")
 
     os.environ.update(bench.workspace.env())
-    from genropy_asgi.server import GenropyAsgiServer
-    from genropy_asgi.site import SiteLaunch
+    from genropy_asgi.asgi.server import GenropyAsgiServer
+    from genropy_asgi.launch.site import SiteLaunch
 
     site = SiteLaunch(["demo", "--nodebug"]).build_site()
     asgi = GenropyAsgiServer(wsgi_app=site)
@@ -283,7 +283,7 @@ def scaling_contenders(workers: int) -> dict[str, tuple[list[str], dict[str, str
     return {
         f"image mode: gunicorn + {workers} uvicorn worker(s)": (
             [str(BIN / "gunicorn"), "-c", str(REPO / "config" / "gunicorn.conf.py"),
-             "genropy_asgi.app_factory:create_app()"], argv_env),
+             "genropy_asgi.launch.app_factory:create_app()"], argv_env),
         f"GenroPy serveprod: {workers} gthread worker(s)": (
             [str(BIN / "gnr"), "web", "serveprod", "demo", "-w", str(workers), "-b", "127.0.0.1:{port}",
              "-k", "gthread", "--threads", "8"], {}),

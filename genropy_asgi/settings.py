@@ -283,7 +283,7 @@ TABLE: tuple[Setting, ...] = (
       "container tests", SUITE),
     # -- set by the entrypoint for its programs -----------------------------------------
     S("GENROPY_ASGI_ARGV", Text(), None, "the `gnrasgiserve` arguments as a JSON list, read by "
-      "`genropy_asgi.app_factory:create_app()` (gunicorn workers, the `--reload` child)", INTERNAL),
+      "`genropy_asgi.launch.app_factory:create_app()` (gunicorn workers, the `--reload` child)", INTERNAL),
     S("GENROPY_APP_DIR", Text(), "/opt/genropy-asgi", "the image's own files (config, entrypoint)", INTERNAL),
     S("GENROPY_VENV", Text(), "/opt/venv", "the image's virtual environment", INTERNAL),
     S("GENROPY_RUN", Text(), "/var/lib/genropy/run", "runtime files (port, locks, the fatal marker)", INTERNAL),

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from genropy_asgi.gnrconfig import GnrSetup, render_config_folder, write_config_folder
+from genropy_asgi.launch.gnrconfig import GnrSetup, render_config_folder, write_config_folder
 from genropy_asgi.polling import NotYet, retry
 
 BIN = Path(sys.executable).parent

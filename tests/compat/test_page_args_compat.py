@@ -12,7 +12,7 @@ import sys
 import textwrap
 import time
 
-from genropy_asgi.page_args_compat import MARKUP_PATTERN, looks_like_markup, markup_aware_search
+from genropy_asgi.compat.page_args import MARKUP_PATTERN, looks_like_markup, markup_aware_search
 
 
 def test_the_slow_pattern_is_still_there():

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from genropy_asgi import routes_compat
+from genropy_asgi.compat import routes as routes_compat
 
 CHILD = textwrap.dedent("""
     import sys
@@ -42,9 +42,9 @@ def test_the_conflict_is_still_there():
 
     source = inspect.getsource(dispatcher)
     assert "Router(self, name='api', branch=True)" in source, (
-        "GenroPy no longer calls Router(name=, branch=): genropy_asgi/routes_compat.py may be dropped")
+        "GenroPy no longer calls Router(name=, branch=): genropy_asgi/compat/routes.py may be dropped")
     assert routes_compat.router_rejects_name(Router), (
-        "genro-routes accepts name= again: genropy_asgi/routes_compat.py may be dropped")
+        "genro-routes accepts name= again: genropy_asgi/compat/routes.py may be dropped")
 
 
 def test_every_new_interpreter_gets_the_adapter():
@@ -80,17 +80,17 @@ def test_the_start_hook_imports_no_fix_until_genropy_loads():
     import subprocess
     import sys
 
-    code = ("import sys; import genropy_asgi.gnr_compat as c; c.install(); "
+    code = ("import sys; import genropy_asgi.compat as c; c.install(); "
             "print(sorted(m for m in sys.modules if m.startswith(('genropy_asgi', 'urllib.request', 'typing'))))")
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[2])})
-    assert out.stdout.strip() == "['genropy_asgi', 'genropy_asgi.gnr_compat']"
+    assert out.stdout.strip() == "['genropy_asgi', 'genropy_asgi.compat']"
 
 
 def test_a_fix_that_cannot_load_leaves_the_module_as_genropy_wrote_it(capsys):
     import types
 
-    from genropy_asgi import gnr_compat
+    from genropy_asgi import compat as gnr_compat
 
     module = types.ModuleType("gnr.some.module")
     assert gnr_compat.lazy("genropy_asgi.no_such_fix:patch")(module) is None

@@ -1,4 +1,4 @@
-"""The private names of upstream libraries we rely on (``genropy_asgi.upstream``, the
+"""The private names of upstream libraries we rely on (``genropy_asgi.compat.upstream``, the
 gunicorn worker's override) still exist in the installed versions: this fails the day
 a release changes them."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import inspect
 
-from genropy_asgi import upstream
+from genropy_asgi.compat import upstream
 
 
 def test_genro_asgi_keeps_its_uvicorn_server_and_docs_style_where_we_set_them():
@@ -35,7 +35,7 @@ def test_pyro_proxies_take_a_timeout_attribute():
 def test_uvicorn_worker_still_serves_through_the_method_we_override():
     from uvicorn_worker import UvicornWorker
 
-    from genropy_asgi.gunicorn_worker import GenropyUvicornWorker
+    from genropy_asgi.asgi.gunicorn_worker import GenropyUvicornWorker
 
     assert inspect.iscoroutinefunction(UvicornWorker._serve)
     assert "self._serve()" in inspect.getsource(UvicornWorker.run)

@@ -13,7 +13,7 @@ import sys
 import textwrap
 import time
 
-from genropy_asgi.wsproxy_compat import urlencode_without_none
+from genropy_asgi.compat.wsproxy import urlencode_without_none
 
 CHILD = textwrap.dedent("""
     from gnr.web.gnrwsgisite_proxy import gnrwebsockethandler as m

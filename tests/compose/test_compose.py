@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from gnrclient import GenroPage, next_publish, open_channel
+from genropy_asgi.testing.client import GenroPage, next_publish, open_channel
 from support import REPO
 
 

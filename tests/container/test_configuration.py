@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gnrclient import GenroPage
+from genropy_asgi.testing.client import GenroPage
 
 from genropy_asgi.testing.containers import GenropyAsgiContainer
 
@@ -104,7 +104,7 @@ def test_no_secret_in_inspect_logs_or_print_config(image, postgres_image, docker
         inspected = str(container.attrs["Args"]) + str(container.attrs["Config"]["Cmd"]) + \
             str(container.attrs["Config"]["Env"]) + str(container.attrs["Config"]["Entrypoint"])
         processes = site.exec(["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]).output.decode()
-        printed = site.exec(["python", "/opt/genropy-asgi/entrypoint/container_entrypoint.py",
+        printed = site.exec(["python", "-m", "genropy_asgi.container.entrypoint",
                              "print-config"]).output.decode()
         logs = container.logs().decode(errors="replace")
         for secret in secrets:

@@ -10,7 +10,7 @@ import time
 
 import httpx
 import pytest
-from gnrclient import GenroPage
+from genropy_asgi.testing.client import GenroPage
 
 from genropy_asgi.testing.containers import GenropyAsgiContainer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
-from gnrclient import GenroPage, next_publish, open_channel
+from genropy_asgi.testing.client import GenroPage, next_publish, open_channel
 
 from genropy_asgi.testing.containers import GenropyAsgiContainer
 
@@ -56,7 +56,7 @@ def test_arbitrary_uid_and_read_only_root_filesystem(image):
 def test_several_workers_run_gunicorn_with_uvicorn_workers(image):
     count = ("import glob, os; cmdlines = [open(p, 'rb').read() for p in glob.glob('/proc/[0-9]*/cmdline') "
              "if p != f'/proc/{os.getpid()}/cmdline']; "
-             "print(sum(b'gunicorn' in c and b'prefix_output.py' not in c for c in cmdlines))")
+             "print(sum(b'gunicorn' in c and b'prefix_output' not in c for c in cmdlines))")
     with GenropyAsgiContainer(image, env={"GENROPY_WORKERS": "2"}) as site:
         assert int(site.exec(["python", "-c", count]).output.decode()) == 3  # master + 2 workers
         page = GenroPage(site.get_url())

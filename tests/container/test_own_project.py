@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from gnrclient import GenroPage
+from genropy_asgi.testing.client import GenroPage
 
 from genropy_asgi.testing.containers import GenropyAsgiContainer, GenropySiteDidNotStart
 from support import REPO

@@ -12,14 +12,14 @@ import time
 
 import httpx
 import pytest
-from gnrclient import GenroPage, next_publish, open_channel
+from genropy_asgi.testing.client import GenroPage, next_publish, open_channel
 
 from genropy_asgi.testing.containers import GenropyAsgiContainer
 
 FIND_ASYNC = """
 import glob, os, signal, sys
 def is_async_server(args):  # the program itself, not its prefix_output/wait_for_daemon launchers
-    wrappers = (b'prefix_output.py', b'wait_for_daemon.py')
+    wrappers = (b'prefix_output', b'wait_for_daemon')
     return (b'async' in args and args[args.index(b'async') - 1] == b'web'
             and not any(arg.endswith(wrappers) for arg in args))
 pids = [int(p.split('/')[2]) for p in glob.glob('/proc/[0-9]*/cmdline')

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-ENTRYPOINT = Path(__file__).resolve().parents[2] / "entrypoint"
-CONFIG = Path(__file__).resolve().parents[2] / "config" / "supervisord.conf"
-sys.path.insert(0, str(ENTRYPOINT))
+from genropy_asgi.container.crash_listener import CrashLoopDetector, DaemonRestartWatcher
 
-from crash_listener import CrashLoopDetector, DaemonRestartWatcher  # noqa: E402
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "supervisord.conf"
+HELPERS = "genropy_asgi.container."
 
 
 def exited(name, expected="0", group=None):
@@ -52,7 +51,7 @@ def test_prefixer_keeps_the_pid_the_status_and_the_drain_output(tmp_path):
                        "sys.stderr.write('to stderr\\n'); sys.stderr.flush()\n"
                        "signal.signal(signal.SIGTERM, lambda *a: (print('draining', flush=True), sys.exit(3)))\n"
                        "time.sleep(30)\n")
-    process = subprocess.Popen([sys.executable, str(ENTRYPOINT / "prefix_output.py"), "demo", sys.executable,
+    process = subprocess.Popen([sys.executable, "-m", HELPERS + "prefix_output", "demo", sys.executable,
                                 str(program)], stdout=subprocess.PIPE, start_new_session=True)
     first = process.stdout.readline().decode()
     assert first == f"demo | pid {process.pid}\n"  # the program IS the supervised process
@@ -64,7 +63,7 @@ def test_prefixer_keeps_the_pid_the_status_and_the_drain_output(tmp_path):
 
 
 def test_prefixer_names_a_missing_command():
-    result = subprocess.run([sys.executable, str(ENTRYPOINT / "prefix_output.py"), "ghost", "/no/such/program"],
+    result = subprocess.run([sys.executable, "-m", HELPERS + "prefix_output", "ghost", "/no/such/program"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 127
     assert result.stdout == "ghost | cannot start /no/such/program: No such file or directory\n"
@@ -72,7 +71,7 @@ def test_prefixer_names_a_missing_command():
 
 def test_wait_for_daemon_gives_up_with_a_line():
     env = {**os.environ, "GENROPY_DAEMON_ADDRESS": "127.0.0.1:9", "GENROPY_DAEMON_WAIT": "0.5"}
-    result = subprocess.run([sys.executable, str(ENTRYPOINT / "wait_for_daemon.py"), "true"], env=env,
+    result = subprocess.run([sys.executable, "-m", HELPERS + "wait_for_daemon", "true"], env=env,
                             capture_output=True, text=True, timeout=30)
     assert (result.returncode, result.stderr) == (1, "gnrdaemon not listening on 127.0.0.1:9: not starting true\n")
 
@@ -98,7 +97,7 @@ def test_supervisord_reads_the_config_with_the_entrypoint_environment(tmp_path, 
     assert programs["async"].autostart is (async_on == "true")
     assert programs["taskscheduler"].autostart is (tasks_on == "true")
     assert programs["async"].command.split()[-4:] == ["/opt/venv/bin/gnr", "web", "async", "demo"]
-    assert programs["taskworker_0"].command.split()[2] == "taskworker_0"
+    assert programs["taskworker_0"].command.split()[1:4] == ["-m", HELPERS + "prefix_output", "taskworker_0"]
     assert "--host 127.0.0.1" in programs["taskscheduler"].command
 
 

@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from genropy_asgi.testing.local import ManagedProcess, free_port, wait_for_port
-from genropy_asgi.websocket_relay import sendable_close_code
+from genropy_asgi.asgi.websocket_relay import sendable_close_code
 
 HERE = Path(__file__).resolve().parent.parent / "apps"
 MIB = 1024 * 1024

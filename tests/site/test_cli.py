@@ -21,7 +21,7 @@ def port_workspace(tmp_path_factory):
 
 
 def launch(workspace, monkeypatch, argv, **env):
-    from genropy_asgi.site import SiteLaunch
+    from genropy_asgi.launch.site import SiteLaunch
 
     for key, value in workspace.env(env).items():
         monkeypatch.setenv(key, value)
@@ -161,7 +161,7 @@ def test_remaining_options_reach_genropy(demo_workspace, monkeypatch, tmp_path):
 
 
 def test_ssl_without_certificate_files(demo_workspace, monkeypatch):
-    from genropy_asgi.site import LaunchError
+    from genropy_asgi.launch import LaunchError
 
     with pytest.raises(LaunchError, match="--ssl needs .*localhost.pem"):
         _ = launch(demo_workspace, monkeypatch, ["demo", "--ssl"]).ssl_files  # the property raises

@@ -9,7 +9,7 @@ import httpx
 import psycopg2
 import pytest
 from support import DEMO_PROJECT, start_server
-from gnrclient import GenroPage
+from genropy_asgi.testing.client import GenroPage
 
 from genropy_asgi.testing.local import GnrDaemonProcess, GnrWorkspace
 

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from genropy_asgi.testing.local import BIN, GnrDaemonProcess, GnrWorkspace, ManagedProcess, free_port
-from gnrclient import GenroPage, next_publish, open_channel
+from genropy_asgi.testing.client import GenroPage, next_publish, open_channel
 from support import DEMO_PROJECT, start_server
 
 WEBSOCKETS_ON = {"debug": "False::B", "reload": "False::B", "websockets": "True::B"}
@@ -120,7 +120,7 @@ def test_first_use_creates_the_main_preference_once(tmp_path):
     query = "SELECT count(*) FROM adm_preference WHERE code LIKE '_mainpref_%'"
     assert sqlite3.connect(database).execute(query).fetchone()[0] == 0  # gnr db setup leaves it to first use
     for _ in range(2):
-        result = subprocess.run([str(BIN / "python"), "-m", "genropy_asgi.first_use", "demo"], env=workspace.env(),
+        result = subprocess.run([str(BIN / "python"), "-m", "genropy_asgi.container.first_use", "demo"], env=workspace.env(),
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr[-2000:]
     assert sqlite3.connect(database).execute(query).fetchone()[0] == 1

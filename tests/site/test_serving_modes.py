@@ -14,7 +14,7 @@ import httpx
 import pytest
 import websockets
 from support import DEMO_PROJECT, start_server
-from gnrclient import GenroPage
+from genropy_asgi.testing.client import GenroPage
 
 from genropy_asgi.testing.local import (GnrDaemonProcess, GnrWorkspace, ManagedProcess, free_port,
                                         wait_for_port)

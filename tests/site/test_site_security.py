@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gnrclient import GenroPage
+from genropy_asgi.testing.client import GenroPage
 
 from support import start_server
 from traversal import corpus, refused, static_prefixes

@@ -7,7 +7,7 @@ import re
 
 import httpx
 import pytest
-from gnrclient import GenroPage
+from genropy_asgi.testing.client import GenroPage
 
 pytestmark = pytest.mark.site
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from genropy_asgi.config_file import ConfigFileError, load_config, parse_config
+from genropy_asgi.asgi.config_file import ConfigFileError, load_config, parse_config
 
 GOOD = """
 server: {host: 127.0.0.1, port: 8082, wsgi_threads: 8}

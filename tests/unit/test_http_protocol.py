@@ -1,4 +1,4 @@
-"""The seam into uvicorn's httptools protocol (genropy_asgi.http_protocol) still fits.
+"""The seam into uvicorn's httptools protocol (genropy_asgi.asgi.http_protocol) still fits.
 
 The behaviour is tested end to end in test_http_hardening.py; this fails first, with
 a clear message, the day uvicorn renames what the guarded protocol overrides.
@@ -14,8 +14,8 @@ import pickle
 
 import uvicorn
 
-from genropy_asgi.http_protocol import LIMITS_ATTRIBUTE, UVICORN_OPTIONS, GuardedHttpToolsProtocol, configure
-from genropy_asgi.request_guard import RequestLimits
+from genropy_asgi.asgi.http_protocol import LIMITS_ATTRIBUTE, UVICORN_OPTIONS, GuardedHttpToolsProtocol, configure
+from genropy_asgi.asgi.request_guard import RequestLimits
 
 OVERRIDDEN = ("__init__", "connection_made", "connection_lost", "data_received", "on_message_begin", "on_url",
               "on_header", "on_headers_complete", "send_400_response")

@@ -1,16 +1,13 @@
-"""The container's decisions (entrypoint/launch_plan.py): env + files -> plan, no Docker."""
+"""The container's decisions (genropy_asgi/container/plan.py): env + files -> plan, no Docker."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "entrypoint"))
-
-from launch_plan import IMAGE_UID, MASK, PlanError, make_plan, unprivileged_uid  # noqa: E402
+from genropy_asgi.container.plan import IMAGE_UID, MASK, PlanError, make_plan, unprivileged_uid
 
 
 class FakeFiles:
@@ -341,7 +338,7 @@ def test_good_hosts():
 
 
 def test_wrong_credentials_are_told_at_once():
-    from container_entrypoint import refused_credentials
+    from genropy_asgi.container.database_steps import refused_credentials
 
     assert refused_credentials('connection to server at "pg" failed: FATAL:  password authentication failed '
                                'for user "genropy"')

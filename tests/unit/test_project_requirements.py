@@ -6,7 +6,7 @@ import re
 
 from support import REPO
 
-from genropy_asgi.project_requirements import (GNRCORE_LEFT_OUT, gnrcore_requirements, instance_packages,
+from genropy_asgi.container.project_requirements import (GNRCORE_LEFT_OUT, gnrcore_requirements, instance_packages,
                                                missing_requirements, requirement_files, requirements_key)
 
 SHELF = REPO / "tests" / "projects"
@@ -43,7 +43,7 @@ def test_missing_names_the_package_that_wants_it(tmp_path):
 
 
 def test_an_undeclared_import_is_named_with_its_importer_and_the_file_to_fix():
-    from genropy_asgi.project_requirements import describe_missing_module, missing_module
+    from genropy_asgi.container.project_requirements import describe_missing_module, missing_module
 
     output = ('Traceback (most recent call last):\n  File "/opt/venv/lib/python3.13/site-packages/gnr/app/gnrapp.py",'
               ' line 703, in loadTableMixinDict\n  File "/srv/projects/cineclub/packages/cine/model/cast.py", line 3,'

@@ -7,11 +7,11 @@ deployment asks: the image's ``GNR_DB_IMPLEMENTATION=postgres`` was silently ign
 the data went to SQLite files. GenroPy's own runtime override, ``GNR_DB_DSN``, carries
 the password in the environment of every process and also overrides ``--remotedb``.
 
-What it does: when the merged config has a ``genropy_asgi.gnrconfig.DB_OVERRIDE_ELEMENT``
+What it does: when the merged config has a ``genropy_asgi.launch.gnrconfig.DB_OVERRIDE_ELEMENT``
 element (written by the image's launch plan into ``instanceconfig/default.xml``, 0600),
 its attributes replace those of ``<db>`` (the instance's ``dbname`` is kept when the
 override names none, else the instance's name), and the element is removed. Without
-that element nothing changes. Registered for every interpreter by ``gnr_compat``, so
+that element nothing changes. Registered for every interpreter by ``genropy_asgi.compat``, so
 ``gnr db setup``, gnrdaemon, the async server and the workers see the same database.
 
 When to drop it: ``tests/compat/test_db_override_compat.py`` fails the day GenroPy stops
@@ -29,7 +29,7 @@ TARGET_MODULE = "gnr.app.gnrapp"
 
 def apply_db_override(config: Any, instance_name: str | None) -> Any:
     """Replace ``config``'s ``<db>`` attributes by the override element's (a GenroPy Bag)."""
-    from genropy_asgi.gnrconfig import DB_OVERRIDE_ELEMENT
+    from genropy_asgi.launch.gnrconfig import DB_OVERRIDE_ELEMENT
 
     override = config.getNode(DB_OVERRIDE_ELEMENT) if config is not None else None
     if override is None:

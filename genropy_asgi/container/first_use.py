@@ -1,4 +1,4 @@
-"""``python -m genropy_asgi.first_use SITE``: create what GenroPy creates on a site's first use.
+"""``python -m genropy_asgi.container.first_use SITE``: create what GenroPy creates on a site's first use.
 
 GenroPy creates the main preference record (``adm.preference`` ``_mainpref_``) the first
 time a site is built, with a plain INSERT. In a container several processes build the
@@ -31,7 +31,7 @@ def create_main_preference(site_name: str) -> bool:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        sys.stderr.write("usage: python -m genropy_asgi.first_use SITE\n")
+        sys.stderr.write("usage: python -m genropy_asgi.container.first_use SITE\n")
         return 2
     create_main_preference(argv[0])
     return 0

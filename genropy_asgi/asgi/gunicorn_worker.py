@@ -19,7 +19,7 @@ from typing import Any
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
-from genropy_asgi.http_protocol import UVICORN_OPTIONS
+from genropy_asgi.asgi.http_protocol import UVICORN_OPTIONS
 
 
 class GenropyUvicornWorker(UvicornWorker):

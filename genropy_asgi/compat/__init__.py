@@ -1,6 +1,7 @@
 """Fixes to GenroPy applied in EVERY Python process of the environment, as its modules load.
 
-``genropy_asgi_gnr_compat.pth`` (shipped in our wheel) calls ``install()`` at each
+``install()`` runs once, when ``genropy_asgi`` is first imported, and
+``genropy_asgi_gnr_compat.pth`` (shipped in our wheel) imports ``genropy_asgi`` at each
 interpreter start, so the fixes reach the processes we do not start ourselves too:
 ``gnrwsgiserve``, ``gnr web async``, ``gnr web taskworker``... Each fix names one
 GenroPy module and a function that patches it right after it executed (or at once,
@@ -8,10 +9,13 @@ if it is already imported); nothing is imported early.
 
 The fixes (each module says why it exists and when to drop it):
 
-- ``routes_compat``: GenroPy's ``/_api`` dispatcher on genro-routes >= 0.30;
-- ``wsproxy_compat``: pushes from the WSGI side to pages over ``gnr web async``;
-- ``page_args_compat``: the markup check of a page's arguments in linear time;
-- ``db_override_compat``: the deployment's database settings win over the instance's.
+- ``compat.routes``: GenroPy's ``/_api`` dispatcher on genro-routes >= 0.30;
+- ``compat.wsproxy``: pushes from the WSGI side to pages over ``gnr web async``;
+- ``compat.page_args``: the markup check of a page's arguments in linear time;
+- ``compat.db_override``: the deployment's database settings win over the instance's.
+
+``compat.upstream`` is the other half of living on upstream code: every private
+attribute of an upstream library we touch, written once, each guarded by a test.
 
 This module must stay cheap and stdlib-only at import time.
 """
@@ -29,10 +33,10 @@ if TYPE_CHECKING:  # typing and importlib.abc cost ~40 ms at every interpreter s
     Patch = Callable[[ModuleType], Any]
 
 PATCHES: dict[str, str] = {
-    "gnr.web.gnrwsgisite_proxy.gnrapidispatcher": "genropy_asgi.routes_compat:patch_dispatcher_module",
-    "gnr.web.gnrwsgisite_proxy.gnrwebsockethandler": "genropy_asgi.wsproxy_compat:patch_websockethandler_module",
-    "gnr.web.gnrwebpage": "genropy_asgi.page_args_compat:patch_webpage_module",
-    "gnr.app.gnrapp": "genropy_asgi.db_override_compat:patch_gnrapp_module",
+    "gnr.web.gnrwsgisite_proxy.gnrapidispatcher": "genropy_asgi.compat.routes:patch_dispatcher_module",
+    "gnr.web.gnrwsgisite_proxy.gnrwebsockethandler": "genropy_asgi.compat.wsproxy:patch_websockethandler_module",
+    "gnr.web.gnrwebpage": "genropy_asgi.compat.page_args:patch_webpage_module",
+    "gnr.app.gnrapp": "genropy_asgi.compat.db_override:patch_gnrapp_module",
 }
 
 _patches: dict[str, Patch] = {}

@@ -36,60 +36,19 @@ from genro_asgi.lifespan import RUNNING
 from genro_asgi.server import UvicornServer
 from genro_routes import RoutingClass
 
-from genropy_asgi import settings, upstream
-from genropy_asgi.config_file import ConfigFileError, ServerConfig, load_config, resolve_object
-from genropy_asgi.gateway import DEFAULT_WSGI_THREADS, WsgiGatewayMiddleware
-from genropy_asgi.http_protocol import UVICORN_OPTIONS, configure
-from genropy_asgi.meta import ServerMetaApplication
-from genropy_asgi.request_guard import RequestLimits, guard_http, path_refusal, scope_raw_path
+from genropy_asgi import settings
+from genropy_asgi.compat import upstream
+from genropy_asgi.asgi.applications import ApiApplication, AsgiCallableApplication
+from genropy_asgi.asgi.config_file import ConfigFileError, ServerConfig, load_config, resolve_object
+from genropy_asgi.asgi.gateway import DEFAULT_WSGI_THREADS, WsgiGatewayMiddleware
+from genropy_asgi.asgi.http_protocol import UVICORN_OPTIONS, configure
+from genropy_asgi.asgi.meta import ServerMetaApplication
+from genropy_asgi.asgi.request_guard import RequestLimits, guard_http, path_refusal, scope_raw_path
 
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = settings.WEB_PORT
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 READY_CHECK_TIMEOUT = 5.0
-
-REDOC_PAGE = """<!DOCTYPE html>
-<html><head><title>{title}</title><meta charset="utf-8"/></head>
-<body><redoc spec-url="{schema_url}"></redoc>
-<script src="https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js"></script>
-</body></html>
-"""
-
-
-class ApiApplication(OpenApiApplication):
-    """genro-asgi's ``OpenApiApplication`` plus ``docs: redoc`` (ReDoc on ``_meta/docs``)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        docs = kwargs.pop("docs", "swagger")
-        super().__init__(docs="swagger" if docs == "redoc" else docs, **kwargs)
-        upstream.set_docs_style(self, docs)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self.docs_style == "redoc" and scope["path"].rstrip("/") == "/_meta/docs":
-            from genro_asgi import Response
-
-            schema_url = f"/{self.mount}/_meta/schema_json" if self.mount else "/_meta/schema_json"
-            title = self.api_info.get("title", "API")
-            page = REDOC_PAGE.format(title=title, schema_url=schema_url)
-            await Response(content=page, media_type="text/html")(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
-class AsgiCallableApplication(BaseApplication):
-    """Any plain ASGI callable, mounted like an application."""
-
-    def __init__(self, asgi_app: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.asgi_app = asgi_app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.asgi_app(scope, receive, send)
-
-    async def serve_websocket(self, scope: Any, receive: Any, send: Any) -> None:
-        """Hand the raw websocket to the callable (genro-asgi's raw seam)."""
-        await self.asgi_app(scope, receive, send)
-
 
 class GenropyAsgiServer(AsgiServer):
     """An ``AsgiServer`` serving a GenroPy site (``wsgi_app``) and ASGI apps on one port."""
@@ -216,10 +175,7 @@ class GenropyAsgiServer(AsgiServer):
             self.add_ready_check(f"database {name}", database_check(gnr_app.db))
 
     def _build_gnr_app(self, name: str, instance: str) -> Any:
-        from genropy_asgi import gnr_compat
-
-        gnr_compat.install()
-        from gnr.app.gnrapp import GnrApp
+        from gnr.app.gnrapp import GnrApp  # patched: importing genropy_asgi installed the fixes
 
         try:
             return GnrApp(instance)

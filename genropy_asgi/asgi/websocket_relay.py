@@ -30,7 +30,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-logger = logging.getLogger("genropy_asgi.websocket_relay")
+logger = logging.getLogger("genropy_asgi.asgi.websocket_relay")
 
 ASYNC_SERVER_PATHS = frozenset({"websocket", "wsproxy"})
 """First path segments of GenroPy's async server (``gnr web async``)."""

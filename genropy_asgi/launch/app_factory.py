@@ -6,7 +6,7 @@ parent that forks afterwards -- forked workers sharing one gnrdaemon socket fail
 - ``gnrasgiserve`` (one process): ``build_server(launch)`` in the process itself;
 - ``gnrasgiserve --reload``: uvicorn's reloader child calls ``create_app()``;
 - gunicorn with uvicorn workers: each worker calls ``create_app()`` after the fork
-  (``gunicorn -k uvicorn_worker.UvicornWorker 'genropy_asgi.app_factory:create_app()'``).
+  (``gunicorn -k uvicorn_worker.UvicornWorker 'genropy_asgi.launch.app_factory:create_app()'``).
 
 ``create_app()`` reads the ``gnrasgiserve`` arguments from ``GENROPY_ASGI_ARGV``
 (a JSON list), so every process resolves the same options the same way.
@@ -21,10 +21,12 @@ import sys
 from typing import Any
 
 from genropy_asgi import settings
-from genropy_asgi.request_guard import RequestLimits
-from genropy_asgi.server import GenropyAsgiServer, database_check
-from genropy_asgi.site import LaunchError, SiteLaunch, daemon_ping
-from genropy_asgi.websocket_relay import async_server_check
+from genropy_asgi.asgi.request_guard import RequestLimits
+from genropy_asgi.asgi.server import GenropyAsgiServer, database_check
+from genropy_asgi.launch import LaunchError
+from genropy_asgi.launch.daemon import daemon_ping
+from genropy_asgi.launch.site import SiteLaunch
+from genropy_asgi.asgi.websocket_relay import async_server_check
 
 ARGV_VARIABLE = "GENROPY_ASGI_ARGV"
 

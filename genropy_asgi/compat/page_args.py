@@ -10,7 +10,7 @@ holding the GIL, so one POST froze the whole process (``/_server/health`` includ
 What it does: in ``gnr.web.gnrwebpage`` only, the ``re`` the module sees answers that
 one pattern with ``looks_like_markup`` -- the same answer in one pass -- and passes
 every other call to the real ``re``. Registered for every interpreter of the
-environment by ``gnr_compat``.
+environment by ``genropy_asgi.compat``.
 
 When to drop it: ``tests/compat/test_page_args_compat.py`` fails the day GenroPy's
 ``build_arg_dict`` stops using that pattern.

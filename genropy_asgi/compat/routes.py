@@ -6,7 +6,7 @@ is importable and then calls ``Router(self, name='api', branch=True)`` in
 ``gnr/web/gnrwsgisite_proxy/gnrapidispatcher.py``: in such an environment every
 ``GnrWsgiSite()`` raises ``TypeError`` -- ``gnrwsgiserve`` included.
 
-What it does: an import hook (``gnr_compat``, installed for EVERY Python process of
+What it does: an import hook (``genropy_asgi.compat``, installed for EVERY Python process of
 the environment by ``genropy_asgi_gnr_compat.pth``, shipped in our wheel) waits for
 that one GenroPy module to be imported and, only when the conflict is really
 there, replaces its private ``_ApiRouterOwner`` with an adapter on the new API

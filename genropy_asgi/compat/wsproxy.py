@@ -20,7 +20,7 @@ What it does: in ``gnr.web.gnrwsgisite_proxy.gnrwebsockethandler`` only, the
 what the async server expects for "none"), and the methods that use the shared
 connection (``sendCommandToPage``, ``sendCommandToRemoteService``, ``checkSocket``,
 ``close``) run under one lock per process (a push is a sub-millisecond write on a Unix
-socket). Registered for every interpreter of the environment by ``gnr_compat``.
+socket). Registered for every interpreter of the environment by ``genropy_asgi.compat``.
 
 When to drop it: ``tests/compat/test_wsproxy_compat.py`` fails the day GenroPy stops
 sending ``None`` as text, or stops sharing the connection.

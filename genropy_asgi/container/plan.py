@@ -14,48 +14,25 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets as secrets_module
 import shlex
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Mapping
 
 from genropy_asgi import settings
-from genropy_asgi.gnrconfig import GnrSetup, render_config_folder
+from genropy_asgi.container.database_plan import DbTarget, database_attributes, remote_databases
+from genropy_asgi.container.processes import ProcessSet, check_ports, listen_host, process_set
+from genropy_asgi.container.sources import (DiskFiles, FileSource, PlanError, Secrets, check_site, genropy_bool,
+                                            get, mounted_siteconfig, project_root, site_extra_from)
+from genropy_asgi.launch.gnrconfig import GnrSetup, render_config_folder
+
+__all__ = ["DbTarget", "DiskFiles", "LaunchPlan", "PlanError", "make_plan", "unprivileged_uid", "IMAGE_UID", "MASK"]
 
 MODES = ("serve", "daemon", "dbsetup", "print-config", "check", "shell")
 REQUIREMENTS_MODES = ("check", "install")
 ADMIN_TAGS = "superadmin,_DEV_,admin,user"
 IMAGE_UID = 10001  # the image's own user (Dockerfile: useradd --uid 10001 --gid 0)
-IMPLEMENTATIONS = ("sqlite", "postgres")
-REMOTEDB_VARIABLE = re.compile(r"^GNR_REMOTEDB_([A-Za-z0-9]+)_(SSH_HOST|SSH_USER|SSH_PASSWORD|SSH_PORT|"
-                               r"DB_IMPLEMENTATION|DB_HOST|DB_PORT|DB_NAME|DB_USER|DB_PASSWORD)(_FILE)?$")
 MASK = settings.MASK
-PlanError = settings.SettingError  # bad input; ``str(exc)`` is the one line to show
-
-
-def get(env: Mapping[str, str], name: str, default: object = None) -> object:
-    """A setting of the table (``settings.TABLE``); ``default`` overrides the table's."""
-    return settings.read(env, name) if default is None else settings.read(env, name, default)
-
-
-class FileSource(Protocol):
-    def read(self, path: str) -> str | None: ...
-
-    def list_dir(self, path: str) -> list[str] | None: ...
-
-
-@dataclass(frozen=True)
-class DbTarget:
-    """What to wait for before serving (PostgreSQL only: SQLite is a file)."""
-
-    host: str
-    port: int
-    name: str | None
-    user: str | None
-    password: str | None
-    timeout: float
 
 
 @dataclass
@@ -100,65 +77,6 @@ class LaunchPlan:
         }
         return self.masked(json.dumps(payload, indent=2, sort_keys=True))
 
-
-# -- reading the environment ----------------------------------------------------
-
-class Secrets:
-    """Reads secret variables (``NAME`` or ``NAME_FILE``) and remembers every value, to mask it."""
-
-    def __init__(self, env: Mapping[str, str], files: FileSource) -> None:
-        self.env = env
-        self.files = files
-        self.values: list[str] = []
-
-    def get(self, name: str) -> str | None:
-        value = settings.read_secret(self.env, name, self.files.read)
-        self.add(value)
-        return value
-
-    def add(self, value: str | None) -> None:
-        if value:
-            self.values.append(value)
-
-
-def genropy_bool(value: str | None) -> bool | None:
-    """GenroPy's typed values: 'True::B', 'false', '1'..."""
-    if value is None:
-        return None
-    return value.split("::")[0].strip().lower() in settings.TRUE_WORDS
-
-
-# -- the siteconfig -----------------------------------------------------------
-
-def mounted_siteconfig(env: Mapping[str, str], files: FileSource) -> ET.Element | None:
-    path = get(env, "GENROPY_SITECONFIG")
-    explicit = bool((env.get("GENROPY_SITECONFIG") or "").strip())
-    try:
-        text = files.read(path)
-    except OSError as exc:
-        raise PlanError(f"GENROPY_SITECONFIG={path}: cannot read ({exc.strerror or exc})") from exc
-    if text is None:
-        if explicit:
-            raise PlanError(f"GENROPY_SITECONFIG={path}: no such file")
-        return None
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
-        raise PlanError(f"GENROPY_SITECONFIG={path}: not valid XML ({exc})") from exc
-    if root.tag != "GenRoBag":
-        raise PlanError(f"GENROPY_SITECONFIG={path}: expected a <GenRoBag> document, found <{root.tag}>")
-    return root
-
-
-def site_extra_from(root: ET.Element | None) -> dict[str, dict[str, str]]:
-    """The mounted siteconfig's top elements we pass through (not wsgi/gnrdaemon/jslib/resources)."""
-    if root is None:
-        return {}
-    owned = {"wsgi", "gnrdaemon", "jslib", "resources"}
-    return {child.tag: dict(child.attrib) for child in root if child.tag not in owned}
-
-
-# -- the decision, in named steps ------------------------------------------------
 
 @dataclass
 class Inputs:
@@ -215,7 +133,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         requirements=inputs.requirements, python_packages=os.path.join(inputs.home, "python"),
         venv_bin=inputs.venv_bin, settings=settings.snapshot(env, settings.IMAGE),
         db_setup_commands=[[os.path.join(inputs.venv_bin, "gnr"), "db", "setup", inputs.site],
-                           [os.path.join(inputs.venv_bin, "python"), "-m", "genropy_asgi.first_use", inputs.site]],
+                           [os.path.join(inputs.venv_bin, "python"), "-m", "genropy_asgi.container.first_use", inputs.site]],
     )
 
 
@@ -250,16 +168,7 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
     siteconfig = mounted_siteconfig(env, files)
     site_wsgi = {} if siteconfig is None or siteconfig.find("wsgi") is None else dict(siteconfig.find("wsgi").attrib)
     processes = process_set(env, site_wsgi)
-    wsgi = {"debug": "False::B", "reload": "False::B", **site_wsgi,
-            "websockets": "True::B" if processes.async_server else "False::B"}
-    debug_requested = genropy_bool(env.get("GNR_WSGI_OPT_debug")) if env.get("GNR_WSGI_OPT_debug") \
-        else genropy_bool(wsgi.get("debug"))
-    if debug_requested and not get(env, "GENROPY_ALLOW_DEBUG"):
-        raise PlanError("debug is on (GNR_WSGI_OPT_debug or the siteconfig's wsgi debug): werkzeug's console "
-                        "executes code sent by any client; set GENROPY_ALLOW_DEBUG=true to accept that")
-    declared_port = wsgi.get("port", str(settings.WEB_PORT)).split("::")[0]
-    port = settings.read_as(env, "GNR_WSGI_OPT_port", settings.Port(),
-                            int(declared_port) if declared_port.isascii() and declared_port.isdigit() else settings.WEB_PORT)
+    wsgi, debug_requested, port = wsgi_settings(env, site_wsgi, processes)
     setup = GnrSetup(
         projects={f"projects{i}": root for i, root in enumerate(dict.fromkeys(project_roots))},
         daemon_hmac_key=hmac_key, daemon_host="127.0.0.1", daemon_port=daemon_port,
@@ -282,6 +191,23 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
     )
 
 
+def wsgi_settings(env: Mapping[str, str], site_wsgi: Mapping[str, str],
+                  processes: ProcessSet) -> tuple[dict[str, str], bool, int]:
+    """The siteconfig's ``<wsgi>`` under the deployment's settings: the element to write,
+    whether debug is on (refused unless allowed), the web port."""
+    wsgi = {"debug": "False::B", "reload": "False::B", **site_wsgi,
+            "websockets": "True::B" if processes.async_server else "False::B"}
+    debug_requested = genropy_bool(env.get("GNR_WSGI_OPT_debug")) if env.get("GNR_WSGI_OPT_debug") \
+        else genropy_bool(wsgi.get("debug"))
+    if debug_requested and not get(env, "GENROPY_ALLOW_DEBUG"):
+        raise PlanError("debug is on (GNR_WSGI_OPT_debug or the siteconfig's wsgi debug): werkzeug's console "
+                        "executes code sent by any client; set GENROPY_ALLOW_DEBUG=true to accept that")
+    declared_port = wsgi.get("port", str(settings.WEB_PORT)).split("::")[0]
+    port = settings.read_as(env, "GNR_WSGI_OPT_port", settings.Port(),
+                            int(declared_port) if declared_port.isascii() and declared_port.isdigit() else settings.WEB_PORT)
+    return wsgi, bool(debug_requested), port
+
+
 def server_commands(inputs: Inputs) -> tuple[list[str], list[str]]:
     """Step 2: gnrasgiserve's arguments, and what supervisord's "server" program runs."""
     server_args = [inputs.site, "-H", inputs.host, "-p", str(inputs.port)]
@@ -292,7 +218,7 @@ def server_commands(inputs: Inputs) -> tuple[list[str], list[str]]:
     if inputs.workers > 1:
         return server_args, [os.path.join(inputs.venv_bin, "gunicorn"), "-c",
                              os.path.join(inputs.app_dir, "config", "gunicorn.conf.py"),
-                             "genropy_asgi.app_factory:create_app()"]
+                             "genropy_asgi.launch.app_factory:create_app()"]
     return server_args, [os.path.join(inputs.venv_bin, "gnrasgiserve"), *server_args]
 
 
@@ -362,66 +288,6 @@ def plan_notes(env: Mapping[str, str], inputs: Inputs) -> list[str]:
     return notes
 
 
-@dataclass(frozen=True)
-class ProcessSet:
-    """Which of GenroPy's programs run next to gnrdaemon and the web server."""
-
-    async_server: bool
-    tasks: bool
-    task_workers: int
-    scheduler_port: int
-
-
-def process_set(env: Mapping[str, str], site_wsgi: Mapping[str, str]) -> ProcessSet:
-    """GENROPY_ASYNC_SERVER (default: the siteconfig's wsgi websockets, else on),
-    GENROPY_TASKS (default off), GENROPY_TASK_WORKERS (default 1), GNR_SCHEDULER_PORT.
-
-    The scheduler has no authentication: it listens on 127.0.0.1 only, so a
-    GNR_SCHEDULER_HOST naming anything else is refused rather than ignored.
-    """
-    declared = genropy_bool(site_wsgi.get("websockets"))
-    async_mode = get(env, "GENROPY_ASYNC_SERVER")
-    async_server = (True if declared is None else declared) if async_mode is None else async_mode != "off"
-    tasks = get(env, "GENROPY_TASKS")
-    task_workers = get(env, "GENROPY_TASK_WORKERS")
-    scheduler_port = get(env, "GNR_SCHEDULER_PORT")
-    host = env.get("GNR_SCHEDULER_HOST", "").strip()
-    if host and host not in ("127.0.0.1", "localhost"):
-        raise PlanError(f"GNR_SCHEDULER_HOST={host!r}: the task scheduler has no authentication and listens "
-                        "on 127.0.0.1 inside the container; leave it unset")
-    if env.get("GNR_SCHEDULER_URL", "").strip():
-        raise PlanError("GNR_SCHEDULER_URL is set: the scheduler runs in this container (GENROPY_TASKS); "
-                        "leave it unset")
-    return ProcessSet(async_server, tasks, task_workers, scheduler_port)
-
-
-def check_ports(ports: Mapping[str, int]) -> None:
-    """Our own programs' ports must differ (else one of them restart-loops on a taken port)."""
-    seen: dict[int, str] = {}
-    for name, port in ports.items():
-        if port in seen:
-            raise PlanError(f"{name}={port} is also {seen[port]}: every program of the container needs its own port")
-        seen[port] = name
-
-
-HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
-
-
-def listen_host(env: Mapping[str, str]) -> str:
-    """GNR_WSGI_OPT_host: an IPv4/IPv6 address or a host name (default 0.0.0.0)."""
-    import ipaddress
-
-    host = (env.get("GNR_WSGI_OPT_host") or "").strip() or "0.0.0.0"
-    try:
-        ipaddress.ip_address(host)
-        return host
-    except ValueError:
-        pass
-    if HOSTNAME.match(host) and not re.fullmatch(r"[0-9.]+", host):
-        return host
-    raise PlanError(f"GNR_WSGI_OPT_host={host!r}: expected an IP address (0.0.0.0, ::, 127.0.0.1...) or a host name")
-
-
 def unprivileged_uid(current_uid: int, instance_owner: int | None) -> int | None:
     """Who a container started as root runs as (``None``: nobody else, it is not root).
 
@@ -440,122 +306,3 @@ def _carries_secret(name: str) -> bool:
     """Secret variables (and their _FILE pointers, harmless but useless) never reach the children."""
     base = name[:-5] if name.endswith("_FILE") else name
     return settings.is_secret_name(base) or name == "GNR_DB_DSN"
-
-
-def project_root(path: str, files: FileSource) -> str:
-    """A folder of GenroPy projects; a project folder itself (it has ``instances/``) stands
-    for its parent, which is what GenroPy's ``<projects>`` lists."""
-    trimmed = path.rstrip("/") or "/"
-    if files.list_dir(os.path.join(trimmed, "instances")) is not None and \
-            files.list_dir(os.path.join(trimmed, "packages")) is not None:
-        return os.path.dirname(trimmed) or "/"
-    return trimmed
-
-
-def check_site(site: str, project_roots: list[str], files: FileSource) -> None:
-    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", site):
-        raise PlanError(f"GNR_CURRENT_SITE={site!r}: expected an instance name (letters, digits, _ . -)")
-    found = []
-    for root in project_roots:
-        projects = files.list_dir(root)
-        if projects is None:
-            raise PlanError(f"GENROPY_PROJECTS: {root} is not a folder")
-        for project in projects:
-            instances = files.list_dir(os.path.join(root, project, "instances")) or []
-            if site in instances:
-                return
-            found += instances
-    listed = ", ".join(sorted(set(found))) or "none"
-    raise PlanError(f"GNR_CURRENT_SITE={site!r}: no instance of that name in GENROPY_PROJECTS "
-                    f"({':'.join(project_roots)}); instances found: {listed}")
-
-
-def database_attributes(env: Mapping[str, str], secrets: Secrets) -> dict[str, str]:
-    """The deployment's ``<db>`` attributes (``GNR_DB_*``); with an implementation they replace the instance's."""
-    implementation = get(env, "GNR_DB_IMPLEMENTATION")
-    attrs: dict[str, str] = {}
-    if implementation:
-        attrs["implementation"] = implementation
-    for variable, attribute in (("GNR_DB_HOST", "host"), ("GNR_DB_NAME", "dbname"), ("GNR_DB_USER", "user")):
-        if env.get(variable):
-            attrs[attribute] = env[variable]
-    if (env.get("GNR_DB_PORT") or "").strip():
-        attrs["port"] = str(get(env, "GNR_DB_PORT"))
-    password = secrets.get("GNR_DB_PASSWORD")
-    if password:
-        attrs["password"] = password
-    if implementation == "postgres":
-        for variable in ("GNR_DB_HOST", "GNR_DB_USER"):
-            if not env.get(variable):
-                raise PlanError(f"{variable} is required when GNR_DB_IMPLEMENTATION=postgres")
-    elif implementation is None and any(env.get(v) for v in ("GNR_DB_HOST", "GNR_DB_USER")):
-        raise PlanError("GNR_DB_HOST/GNR_DB_USER are set but GNR_DB_IMPLEMENTATION is not: set it to postgres")
-    return attrs
-
-
-def remote_databases(env: Mapping[str, str], secrets: Secrets) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    """``<remote_db>`` entries from ``GNR_REMOTEDB_<NAME>_*`` (for ``--remotedb NAME``), and
-    the database port each SSH entry forwards.
-
-    GenroPy facts (26.10): the daemon reads ``ssh_host`` as ``user@host`` and takes
-    ``ssh_password``, ``ssh_port`` and ``forwarded_host`` (the database host as seen from
-    the SSH server) as attributes; the forwarded port is the MAIN ``<db>`` port, and a
-    ``port`` on the entry would replace the tunnel's port (tunnel bypassed). So an SSH
-    entry carries no ``host``/``port``; without SSH the entry is a plain connection.
-    """
-    names = sorted({m.group(1) for key in env if (m := REMOTEDB_VARIABLE.match(key))})
-    entries: dict[str, dict[str, str]] = {}
-    forwarded: dict[str, str] = {}
-    for name in names:
-        prefix = f"GNR_REMOTEDB_{name}_"
-
-        def value(suffix: str, prefix: str = prefix) -> str:
-            return env.get(prefix + suffix, "").strip()
-
-        for required in ("DB_NAME", "DB_USER"):
-            if not value(required):
-                raise PlanError(f"{prefix}{required} is required for the remote database {name}")
-        attrs: dict[str, str] = {
-            "implementation": settings.read_as(env, prefix + "DB_IMPLEMENTATION", settings.Choice(*IMPLEMENTATIONS), "postgres"),
-            "dbname": value("DB_NAME"), "user": value("DB_USER"),
-        }
-        db_password = secrets.get(prefix + "DB_PASSWORD")
-        if db_password:
-            attrs["password"] = db_password
-        db_port = str(settings.read_as(env, prefix + "DB_PORT", settings.Port(), 5432))
-        if value("SSH_HOST"):
-            if not value("SSH_USER"):
-                raise PlanError(f"{prefix}SSH_USER is required with {prefix}SSH_HOST")
-            attrs["ssh_host"] = f"{value('SSH_USER')}@{value('SSH_HOST')}"
-            attrs["ssh_port"] = str(settings.read_as(env, prefix + "SSH_PORT", settings.Port(), 22))
-            ssh_password = secrets.get(prefix + "SSH_PASSWORD")
-            if ssh_password:
-                attrs["ssh_password"] = ssh_password
-            attrs["forwarded_host"] = value("DB_HOST") or "127.0.0.1"
-            forwarded[name] = db_port
-        else:
-            if not value("DB_HOST"):
-                raise PlanError(f"{prefix}DB_HOST is required for the remote database {name} (or {prefix}SSH_HOST)")
-            attrs["host"] = value("DB_HOST")
-            attrs["port"] = db_port
-        entries[name] = attrs
-    return entries, forwarded
-
-
-# -- files on disk ---------------------------------------------------------------
-
-class DiskFiles:
-    """The real ``FileSource``: the container's filesystem."""
-
-    def read(self, path: str) -> str | None:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            return None
-
-    def list_dir(self, path: str) -> list[str] | None:
-        try:
-            return sorted(name for name in os.listdir(path) if os.path.isdir(os.path.join(path, name)))
-        except (FileNotFoundError, NotADirectoryError):
-            return None

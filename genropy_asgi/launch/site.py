@@ -18,17 +18,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
 import sys
 import threading
-from dataclasses import dataclass
 from typing import Any, Iterator
 
-from genropy_asgi import gnr_compat, settings, upstream
-
-gnr_compat.install()
-
-from gnr.web.serverwsgi import GnrDebuggedApplication, Server, ServerException  # noqa: E402
+from genropy_asgi import settings  # importing genropy_asgi installed GenroPy's fixes
+from genropy_asgi.compat import upstream
+from genropy_asgi.launch import LaunchError
+from genropy_asgi.launch.daemon import DaemonAddress, check_daemon, wait_for_daemon
+from gnr.web.serverwsgi import GnrDebuggedApplication, Server, ServerException
 
 logger = logging.getLogger("genropy_asgi")
 
@@ -52,10 +50,6 @@ clean-restart step (its ``Server`` has no such option), so it is accepted and ch
 nothing, for command lines written for older GenroPy releases."""
 
 
-class LaunchError(Exception):
-    """A launch problem the user must fix: its message is the one line to print."""
-
-
 def is_true(value: Any) -> bool:
     """GenroPy's option values come as bools, ``None`` or strings like ``'False'``."""
     if isinstance(value, bool):
@@ -74,18 +68,6 @@ def _argv(argv: list[str]) -> Iterator[None]:
             yield
         finally:
             sys.argv = saved
-
-
-@dataclass(frozen=True)
-class DaemonAddress:
-    """Where the site will look for its gnrdaemon (siteconfig ``<gnrdaemon>``)."""
-
-    host: str
-    port: int
-    hmac_key: str | None
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
 
 
 class SiteLaunch(Server):
@@ -226,22 +208,11 @@ class SiteLaunch(Server):
 
     def wait_for_daemon(self, seconds: float) -> None:
         """``check_daemon``, retried for up to ``seconds`` (a daemon started alongside us)."""
-        from genropy_asgi.polling import retry
-
-        retry(self.check_daemon, seconds, 0.5, LaunchError)
+        wait_for_daemon(self.daemon_address, seconds)
 
     def check_daemon(self, timeout: float = 3.0) -> None:
         """Raise ``LaunchError`` unless the gnrdaemon answers a Pyro ping."""
-        address = self.daemon_address
-        try:
-            with socket.create_connection((address.host, address.port), timeout=timeout):
-                pass
-        except OSError as exc:
-            raise LaunchError(
-                f"gnrdaemon not reachable at {address} ({exc.strerror or exc}): "
-                "start it with 'gnr web daemon'"
-            ) from exc
-        daemon_ping(address)
+        check_daemon(self.daemon_address, timeout)
 
     # -- step 6 ---------------------------------------------------------------
     def build_site(self) -> Any:
@@ -320,23 +291,6 @@ def export_config_folder(argv: list[str]) -> None:
         if not os.path.isfile(os.path.join(folder, "environment.xml")):
             raise LaunchError(f"-c {known.config_path}: no environment.xml in {folder}")
         os.environ["GENRO_GNRFOLDER"] = folder
-
-
-def daemon_ping(address: DaemonAddress) -> None:
-    """A real Pyro round trip to the gnrdaemon; ``LaunchError`` if it does not answer."""
-    from gnr.web.daemon.handler import GnrDaemonProxy
-
-    try:
-        proxy = GnrDaemonProxy(host=address.host, port=address.port,
-                               hmac_key=address.hmac_key).proxy()
-        with proxy:
-            upstream.set_pyro_timeout(proxy, 5)
-            answer = proxy.ping()
-    except Exception as exc:  # Pyro raises many kinds; all mean "not usable"
-        raise LaunchError(f"gnrdaemon at {address} did not answer ({type(exc).__name__}: {exc}); "
-                          "check that its hmac_key matches the siteconfig") from exc
-    if answer != "ping":
-        raise LaunchError(f"gnrdaemon at {address} answered {answer!r} to a ping")
 
 
 def _troubleshooting_line(message: str, exc: BaseException | None = None) -> str:

@@ -13,7 +13,7 @@ This module finds them, without building a ``GnrApp``:
 - ``gnrcore_requirements``: what GenroPy's own bundled packages need (the image's lock
   is made from it), minus ``GNRCORE_LEFT_OUT``.
 
-``python -m genropy_asgi.project_requirements gnrcore`` prints the latter, one per line.
+``python -m genropy_asgi.container.project_requirements gnrcore`` prints the latter, one per line.
 """
 
 from __future__ import annotations
@@ -161,5 +161,5 @@ def describe_missing(missing: Mapping[str, list[str]]) -> str:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["gnrcore"]:
-        sys.exit("usage: python -m genropy_asgi.project_requirements gnrcore")
+        sys.exit("usage: python -m genropy_asgi.container.project_requirements gnrcore")
     print("\n".join(gnrcore_requirements()))

@@ -22,10 +22,11 @@ import threading
 import time
 import webbrowser
 
-from genropy_asgi.app_factory import check_settings, request_limits, setting
-from genropy_asgi.http_protocol import UVICORN_OPTIONS, configure
-from genropy_asgi.server import exit_zero_after_graceful_stop
-from genropy_asgi.site import LaunchError, SiteLaunch
+from genropy_asgi.launch.app_factory import check_settings, request_limits, setting
+from genropy_asgi.asgi.http_protocol import UVICORN_OPTIONS, configure
+from genropy_asgi.asgi.server import exit_zero_after_graceful_stop
+from genropy_asgi.launch import LaunchError
+from genropy_asgi.launch.site import SiteLaunch
 
 logger = logging.getLogger("genropy_asgi")
 
@@ -78,13 +79,13 @@ def serve_with_reload(launch: SiteLaunch) -> None:
     import uvicorn
     from uvicorn.supervisors import ChangeReload
 
-    from genropy_asgi.app_factory import ARGV_VARIABLE
+    from genropy_asgi.launch.app_factory import ARGV_VARIABLE
 
     sock = bind_socket(launch.host, launch.port)
     launch.start_async_server()  # here, not in the reloaded children
     os.environ[ARGV_VARIABLE] = json.dumps(launch.argv)
     logger.info("Reload on: watching %s", ", ".join(launch.watch_dirs()))
-    config = configure(uvicorn.Config("genropy_asgi.app_factory:create_app", factory=True, host=launch.host,
+    config = configure(uvicorn.Config("genropy_asgi.launch.app_factory:create_app", factory=True, host=launch.host,
                                       port=launch.port, reload=True, reload_dirs=launch.watch_dirs(),
                                       lifespan="on", **ssl_options(launch), **UVICORN_OPTIONS),
                        request_limits())
@@ -93,7 +94,7 @@ def serve_with_reload(launch: SiteLaunch) -> None:
 
 
 def serve(launch: SiteLaunch) -> None:
-    from genropy_asgi.app_factory import build_server
+    from genropy_asgi.launch.app_factory import build_server
 
     sock = bind_socket(launch.host, launch.port)
     launch.start_async_server()

@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any
 from a2wsgi import WSGIMiddleware
 from genro_asgi import BaseMiddleware
 
-from genropy_asgi.websocket_relay import ASYNC_SERVER_PATHS, WebSocketRelay
-from genropy_asgi.wsgi_bridge import WsgiBridge
+from genropy_asgi.asgi.websocket_relay import ASYNC_SERVER_PATHS, WebSocketRelay
+from genropy_asgi.asgi.wsgi_bridge import WsgiBridge
 
 if TYPE_CHECKING:
     from genro_asgi.types import ASGIApp, Receive, Scope, Send
@@ -51,7 +51,7 @@ READY_RECHECK = 0.5
 """Seconds between two evaluations of the readiness checks while the site is not ready."""
 NOT_READY_BODY = b"Service starting: GenroPy's process set is not ready yet\n"
 
-logger = logging.getLogger("genropy_asgi.gateway")
+logger = logging.getLogger("genropy_asgi.asgi.gateway")
 
 
 def first_segment(path: str) -> str:

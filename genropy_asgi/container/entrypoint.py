@@ -1,16 +1,16 @@
 """The container's first program (behind tini): carry out the launch plan.
 
-Thin shell around ``launch_plan.make_plan`` (the decisions). Effects, in order:
+Thin shell around ``plan.make_plan`` (the decisions). Effects, in order:
 1. bad input -> one ``genropy-asgi: error: ...`` line, exit 2, nothing written;
 2. ``print-config`` -> the plan as JSON, secrets masked, nothing written;
    started as root (compose's default): become the owner of the mounted instance
-   (``launch_plan.unprivileged_uid``), GID 0; ``check`` -> the checks of 3. on the
+   (``plan.unprivileged_uid``), GID 0; ``check`` -> the checks of 3. on the
    real mounts, then exit 0 (compose runs it first, so a configuration error stops
    there, once, instead of restart-looping the site);
 3. the writable state: ``$GENROPY_HOME`` checked, GenroPy's config folder written
    all at once (0600 files), the instance's ``data``/``site`` targets created;
 4. PostgreSQL: wait until it accepts our credentials (``GENROPY_DB_WAIT`` seconds);
-5. ``gnr db setup SITE`` under a lock (a PostgreSQL advisory lock, or a file lock for
+5. (4 and 5: ``database_steps``) ``gnr db setup SITE`` under a lock (a PostgreSQL advisory lock, or a file lock for
    SQLite) so replicas starting together do not race; ``GENROPY_DB_SETUP=never`` skips;
 6. ``serve``: supervisord (gnrdaemon, then the server) as a child; SIGTERM/SIGINT are
    forwarded, in-flight requests drain, exit 0; a program that keeps crashing stops
@@ -20,44 +20,17 @@ Thin shell around ``launch_plan.make_plan`` (the decisions). Effects, in order:
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import sys
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from launch_plan import (DbTarget, DiskFiles, LaunchPlan, PlanError, make_plan,  # noqa: E402
-                         unprivileged_uid)
-
-from genropy_asgi.gnrconfig import write_config_folder  # noqa: E402
-
-ADVISORY_LOCK_KEY = 0x67656E726F  # "genro": the db setup lock shared by all replicas
-
-
-class StartError(Exception):
-    """A problem found while acting on a valid plan; the message is the line to print.
-
-    ``status`` 2: the configuration (a mount, an owner) must change; 1: a runtime
-    failure (the database never answered, a setup step failed) that a retry may cure.
-    """
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def fail(message: str, status: int) -> int:
-    print(f"genropy-asgi: error: {message}", file=sys.stderr, flush=True)
-    return status
-
-
-def log(plan: LaunchPlan, message: str) -> None:
-    print(f"genropy-asgi: {plan.masked(message)}", file=sys.stderr, flush=True)
+from genropy_asgi.container.database_steps import db_setup, wait_for_database
+from genropy_asgi.container.plan import DiskFiles, LaunchPlan, PlanError, make_plan, unprivileged_uid
+from genropy_asgi.container.report import StartError, fail, log
+from genropy_asgi.launch.gnrconfig import write_config_folder
 
 
 # -- state on disk -----------------------------------------------------------------
@@ -179,7 +152,7 @@ def ensure_requirements(plan: LaunchPlan) -> None:
     nothing), which every program then sees (``GENROPY_PYTHON_PACKAGES``, read by the
     venv's start hook); pip honours the usual ``PIP_*`` variables (index, find-links).
     """
-    from genropy_asgi import project_requirements as reqs
+    from genropy_asgi.container import project_requirements as reqs
 
     folder = instance_folder(plan)
     config = os.path.join(folder, "config", "instanceconfig.xml") if folder else None
@@ -221,81 +194,6 @@ def install_into(plan: LaunchPlan, target: str, requirements: list[str]) -> None
         raise StartError(f"pip could not install {', '.join(requirements)} (output above); check the requirements "
                          "or pip's index (PIP_INDEX_URL, PIP_FIND_LINKS)", status=2)
     os.replace(staging, target)
-
-
-# -- database ------------------------------------------------------------------------
-
-def connect(db: DbTarget, timeout: float = 5.0):
-    import psycopg2
-
-    return psycopg2.connect(host=db.host, port=db.port, user=db.user, password=db.password,
-                            dbname="postgres", connect_timeout=max(1, int(timeout)))
-
-
-def wait_for_database(plan: LaunchPlan, db: DbTarget) -> None:
-    from genropy_asgi.polling import NotYet, retry
-
-    log(plan, f"waiting for PostgreSQL at {db.host}:{db.port} (up to {db.timeout:g}s)")
-
-    def attempt() -> None:
-        try:
-            connect(db).close()
-        except Exception as exc:  # psycopg2.OperationalError and DNS errors alike
-            last = " ".join(str(exc).split()) or type(exc).__name__
-            if refused_credentials(last):  # waiting will not change it: say so at once
-                raise StartError(plan.masked(f"database {db.host}:{db.port} refused the credentials of "
-                                             f"GNR_DB_USER={db.user!r} ({last}): check GNR_DB_USER and "
-                                             "GNR_DB_PASSWORD(_FILE)"), status=2) from exc
-            raise NotYet(last) from exc
-
-    try:
-        retry(attempt, db.timeout, 1.0, NotYet)
-    except NotYet as exc:
-        raise StartError(plan.masked(f"database {db.host}:{db.port} not reachable after {db.timeout:g}s "
-                                     f"(GENROPY_DB_WAIT): {exc}")) from None
-
-
-def refused_credentials(message: str) -> bool:
-    """PostgreSQL's own words for a wrong user or password (never cured by waiting)."""
-    return "password authentication failed" in message or ("role " in message and "does not exist" in message)
-
-
-@contextmanager
-def setup_lock(plan: LaunchPlan) -> Iterator[None]:
-    """One ``db setup`` at a time across replicas: advisory lock, or a file lock for SQLite."""
-    if plan.db is not None:
-        conn = connect(plan.db)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
-            yield
-        finally:
-            conn.close()  # releases the session lock
-        return
-    with open(os.path.join(plan.env["GENROPY_RUN"], "dbsetup.lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
-def db_setup(plan: LaunchPlan) -> None:
-    """``gnr db setup``, then GenroPy's first-use records (``genropy_asgi.first_use``), under one lock:
-    the programs supervisord starts next build the site at the same time."""
-    steps = plan.db_setup_commands
-    log(plan, f"database setup: {' '.join(steps[0][1:])}")
-    with setup_lock(plan):
-        for command in steps:
-            result = subprocess.run(command, env=plan.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True)
-            if result.returncode != 0:
-                what = " ".join([os.path.basename(command[0]), *command[1:]])
-                from genropy_asgi import project_requirements as reqs
-
-                missing = reqs.missing_module(result.stdout, plan.project_roots)
-                if missing:  # an import the project's requirements.txt does not declare: say it in one line
-                    raise StartError(f"{what}: {reqs.describe_missing_module(*missing)}", status=2)
-                sys.stderr.write(plan.masked(result.stdout[-4000:]))
-                raise StartError(f"{what} failed (exit {result.returncode}); its output is above")
 
 
 # -- serving ------------------------------------------------------------------------

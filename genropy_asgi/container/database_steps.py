@@ -1,0 +1,89 @@
+"""The entrypoint's database steps: wait for PostgreSQL, then ``gnr db setup`` and the
+first-use records under a lock shared by every replica."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+from genropy_asgi.container.plan import DbTarget, LaunchPlan
+from genropy_asgi.container.report import StartError, log
+
+ADVISORY_LOCK_KEY = 0x67656E726F  # "genro": the db setup lock shared by all replicas
+
+
+def connect(db: DbTarget, timeout: float = 5.0):
+    import psycopg2
+
+    return psycopg2.connect(host=db.host, port=db.port, user=db.user, password=db.password,
+                            dbname="postgres", connect_timeout=max(1, int(timeout)))
+
+
+def wait_for_database(plan: LaunchPlan, db: DbTarget) -> None:
+    from genropy_asgi.polling import NotYet, retry
+
+    log(plan, f"waiting for PostgreSQL at {db.host}:{db.port} (up to {db.timeout:g}s)")
+
+    def attempt() -> None:
+        try:
+            connect(db).close()
+        except Exception as exc:  # psycopg2.OperationalError and DNS errors alike
+            last = " ".join(str(exc).split()) or type(exc).__name__
+            if refused_credentials(last):  # waiting will not change it: say so at once
+                raise StartError(plan.masked(f"database {db.host}:{db.port} refused the credentials of "
+                                             f"GNR_DB_USER={db.user!r} ({last}): check GNR_DB_USER and "
+                                             "GNR_DB_PASSWORD(_FILE)"), status=2) from exc
+            raise NotYet(last) from exc
+
+    try:
+        retry(attempt, db.timeout, 1.0, NotYet)
+    except NotYet as exc:
+        raise StartError(plan.masked(f"database {db.host}:{db.port} not reachable after {db.timeout:g}s "
+                                     f"(GENROPY_DB_WAIT): {exc}")) from None
+
+
+def refused_credentials(message: str) -> bool:
+    """PostgreSQL's own words for a wrong user or password (never cured by waiting)."""
+    return "password authentication failed" in message or ("role " in message and "does not exist" in message)
+
+
+@contextmanager
+def setup_lock(plan: LaunchPlan) -> Iterator[None]:
+    """One ``db setup`` at a time across replicas: advisory lock, or a file lock for SQLite."""
+    if plan.db is not None:
+        conn = connect(plan.db)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+            yield
+        finally:
+            conn.close()  # releases the session lock
+        return
+    with open(os.path.join(plan.env["GENROPY_RUN"], "dbsetup.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def db_setup(plan: LaunchPlan) -> None:
+    """``gnr db setup``, then GenroPy's first-use records (``genropy_asgi.container.first_use``), under one lock:
+    the programs supervisord starts next build the site at the same time."""
+    steps = plan.db_setup_commands
+    log(plan, f"database setup: {' '.join(steps[0][1:])}")
+    with setup_lock(plan):
+        for command in steps:
+            result = subprocess.run(command, env=plan.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True)
+            if result.returncode != 0:
+                what = " ".join([os.path.basename(command[0]), *command[1:]])
+                from genropy_asgi.container import project_requirements as reqs
+
+                missing = reqs.missing_module(result.stdout, plan.project_roots)
+                if missing:  # an import the project's requirements.txt does not declare: say it in one line
+                    raise StartError(f"{what}: {reqs.describe_missing_module(*missing)}", status=2)
+                sys.stderr.write(plan.masked(result.stdout[-4000:]))
+                raise StartError(f"{what} failed (exit {result.returncode}); its output is above")

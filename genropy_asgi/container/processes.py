@@ -1,0 +1,69 @@
+"""Which of GenroPy's programs the container runs, and where they listen."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+from genropy_asgi.container.sources import PlanError, genropy_bool, get
+
+
+@dataclass(frozen=True)
+class ProcessSet:
+    """Which of GenroPy's programs run next to gnrdaemon and the web server."""
+
+    async_server: bool
+    tasks: bool
+    task_workers: int
+    scheduler_port: int
+
+
+def process_set(env: Mapping[str, str], site_wsgi: Mapping[str, str]) -> ProcessSet:
+    """GENROPY_ASYNC_SERVER (default: the siteconfig's wsgi websockets, else on),
+    GENROPY_TASKS (default off), GENROPY_TASK_WORKERS (default 1), GNR_SCHEDULER_PORT.
+
+    The scheduler has no authentication: it listens on 127.0.0.1 only, so a
+    GNR_SCHEDULER_HOST naming anything else is refused rather than ignored.
+    """
+    declared = genropy_bool(site_wsgi.get("websockets"))
+    async_mode = get(env, "GENROPY_ASYNC_SERVER")
+    async_server = (True if declared is None else declared) if async_mode is None else async_mode != "off"
+    tasks = get(env, "GENROPY_TASKS")
+    task_workers = get(env, "GENROPY_TASK_WORKERS")
+    scheduler_port = get(env, "GNR_SCHEDULER_PORT")
+    host = env.get("GNR_SCHEDULER_HOST", "").strip()
+    if host and host not in ("127.0.0.1", "localhost"):
+        raise PlanError(f"GNR_SCHEDULER_HOST={host!r}: the task scheduler has no authentication and listens "
+                        "on 127.0.0.1 inside the container; leave it unset")
+    if env.get("GNR_SCHEDULER_URL", "").strip():
+        raise PlanError("GNR_SCHEDULER_URL is set: the scheduler runs in this container (GENROPY_TASKS); "
+                        "leave it unset")
+    return ProcessSet(async_server, tasks, task_workers, scheduler_port)
+
+
+def check_ports(ports: Mapping[str, int]) -> None:
+    """Our own programs' ports must differ (else one of them restart-loops on a taken port)."""
+    seen: dict[int, str] = {}
+    for name, port in ports.items():
+        if port in seen:
+            raise PlanError(f"{name}={port} is also {seen[port]}: every program of the container needs its own port")
+        seen[port] = name
+
+
+HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+def listen_host(env: Mapping[str, str]) -> str:
+    """GNR_WSGI_OPT_host: an IPv4/IPv6 address or a host name (default 0.0.0.0)."""
+    import ipaddress
+
+    host = (env.get("GNR_WSGI_OPT_host") or "").strip() or "0.0.0.0"
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    if HOSTNAME.match(host) and not re.fullmatch(r"[0-9.]+", host):
+        return host
+    raise PlanError(f"GNR_WSGI_OPT_host={host!r}: expected an IP address (0.0.0.0, ::, 127.0.0.1...) or a host name")
