@@ -182,6 +182,10 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_SITECONFIG", Text(), "/etc/genropy/siteconfig.xml", "a siteconfig to start from (its "
       "`gnrdaemon` is replaced)", shown="`/etc/genropy/siteconfig.xml` if present"),
     S("GENROPY_HOME", Text(), "/var/lib/genropy", "writable state: GenroPy config folder, runtime files, TMPDIR"),
+    S("GENROPY_SITE_DATA", Text(), None, "a folder (one volume shared by every pod) for what GenroPy writes "
+      "and must keep: each instance's `data/` and `site/` (uploads, attachments) and gnrdaemon's saved "
+      "registers; the project itself may be baked or mounted read-only",
+      shown="unset: the instance's own folders"),
     S("GENRO_GNRFOLDER", Text(), None, "GenroPy config folder (must be named `gnr` or `.gnr`); the image "
       "writes its own under `GENROPY_HOME`", SERVER, shown="`$VIRTUAL_ENV/etc/gnr`, `~/.gnr`, `/etc/gnr`"),
     # -- the database ---------------------------------------------------------------
@@ -204,7 +208,14 @@ TABLE: tuple[Setting, ...] = (
     # -- gnrdaemon and logins -------------------------------------------------------
     S("GNR_DAEMON_HMAC_KEY", Text(), None, "gnrdaemon's Pyro HMAC key", secret=True,
       shown="random per container"),
-    S("GNR_DAEMON_PORT", Port(), DAEMON_PORT, "gnrdaemon port (127.0.0.1)"),
+    S("GNR_DAEMON_PORT", Port(), DAEMON_PORT, "gnrdaemon's port"),
+    S("GNR_DAEMON_BIND", Text(), "127.0.0.1", "where mode `daemon` listens (`0.0.0.0`: every address, "
+      "advertised as the container's own); any address but loopback needs `GNR_DAEMON_HMAC_KEY`"),
+    S("GNR_DAEMON_HOST", Text(), None, "a shared gnrdaemon (mode `daemon` elsewhere): `serve`, `scheduler` "
+      "and `taskworker` use it and start none of their own; needs `GNR_DAEMON_HMAC_KEY`",
+      shown="unset: `serve` runs its own on 127.0.0.1"),
+    S("GENROPY_REGISTER_SNAPSHOT", Seconds(), 30.0, "seconds between saves of gnrdaemon's registers (sessions, "
+      "pages) besides the save at stop: what a `kill -9` of gnrdaemon can lose (0: only at stop)"),
     S("GENROPY_DAEMON_WAIT", Seconds(), 0.0, "seconds to wait for gnrdaemon at start (a daemon started "
       "alongside)", BOTH, aliases=("GENROPY_ASGI_DAEMON_WAIT",), shown="`0` (the image's programs: 60)"),
     S("GNR_ADMIN_USER", Text(), "admin", "a login defined in the config (GenroPy `xml_auth`, with the tags "
@@ -240,7 +251,10 @@ TABLE: tuple[Setting, ...] = (
     S("GNR_SCHEDULER_PORT", Port(), 14951, "the scheduler's port on 127.0.0.1"),
     S("GNR_SCHEDULER_HOST", Text(), None, "must stay unset: the scheduler has no authentication and listens "
       "on 127.0.0.1"),
-    S("GNR_SCHEDULER_URL", Text(), None, "must stay unset: the scheduler runs in the container"),
+    S("GNR_SCHEDULER_URL", Text(), None, "the scheduler workload (mode `scheduler`) the site and mode "
+      "`taskworker` use, e.g. `http://scheduler:14951`; unset with `GENROPY_TASKS` (it runs in the container)"),
+    S("GNR_SCHEDULER_BIND", Text(), "127.0.0.1", "where mode `scheduler` listens (it has no authentication: "
+      "off loopback only where a network policy admits just the site's pods)"),
     S("GENROPY_CRASH_RESTARTS", Whole(1, 1000), 5, "a program exiting unexpectedly this many times within "
       "`GENROPY_CRASH_WINDOW` stops the container"),
     S("GENROPY_CRASH_WINDOW", Seconds(above_zero=True), 60.0, "seconds of that window"),
@@ -292,7 +306,11 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_BIND", Text(), f"0.0.0.0:{WEB_PORT}", "gunicorn's bind address", INTERNAL),
     S("GENROPY_STOP_WAIT", Whole(1, 86400), 40, "seconds supervisord gives the server to stop", INTERNAL),
     S("GENROPY_SERVER_COMMAND", Text(), None, "the server program's command line", INTERNAL),
-    S("GENROPY_DAEMON_ADDRESS", Text(), f"127.0.0.1:{DAEMON_PORT}", "where gnrdaemon listens (host:port)", INTERNAL),
+    S("GENROPY_DAEMON_ADDRESS", Text(), f"127.0.0.1:{DAEMON_PORT}", "where gnrdaemon is reached (host:port)",
+      INTERNAL),
+    S("GENROPY_DAEMON_AUTOSTART", Flag(), True, "supervisord starts a gnrdaemon of its own", INTERNAL),
+    S("GENROPY_REGISTER_STORE", Text(), None, "the folder of gnrdaemon's saved registers "
+      "(`$GENROPY_SITE_DATA/registers`, else `$GENROPY_HOME/registers`)", INTERNAL),
     S("GENROPY_SITE_SPEC", Text(), None, "the site (and `:remotedb`) GenroPy's other programs are given",
       INTERNAL),
     S("GENROPY_ASYNC_AUTOSTART", Flag(), False, "supervisord starts `gnr web async`", INTERNAL),

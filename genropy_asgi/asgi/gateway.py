@@ -123,7 +123,8 @@ class WsgiGatewayMiddleware(BaseMiddleware):
 
     async def site_is_ready(self) -> bool:
         """Have the server's readiness checks passed (once is enough)?"""
-        if self._site_ready:
+        if self._site_ready or getattr(self.server, "ready_once", False):
+            self._site_ready = True
             return True
         run_checks = getattr(self.server, "run_ready_checks", None)
         if run_checks is None:

@@ -73,6 +73,7 @@ class GenropyAsgiServer(AsgiServer):
         """The site's ``gnr web async`` Unix socket: the gateway relays ``/websocket`` there."""
         self.wsgi_threads = int(wsgi_threads or options.get("wsgi_threads") or DEFAULT_WSGI_THREADS)
         self._ready_checks: list[tuple[str, Callable[[], Any]]] = []
+        self.ready_once = False  # every readiness check passed at least once (the gateway gate)
         self.gnr_apps: dict[str, Any] = {}
         switches = {**self.file_config.middleware, **(middleware or {})}
         try:
@@ -217,6 +218,8 @@ class GenropyAsgiServer(AsgiServer):
                 results[name] = f"timed out after {READY_CHECK_TIMEOUT:g}s"
             except Exception as exc:
                 results[name] = f"{type(exc).__name__}: {exc}"
+        if all(outcome == "ok" for outcome in results.values()):
+            self.ready_once = True  # the gateway's start gate opens for good (a probe is enough)
         return results
 
     # -- serving ----------------------------------------------------------------

@@ -12,7 +12,9 @@ The fixes (each module says why it exists and when to drop it):
 - ``compat.routes``: GenroPy's ``/_api`` dispatcher on genro-routes >= 0.30;
 - ``compat.wsproxy``: pushes from the WSGI side to pages over ``gnr web async``;
 - ``compat.page_args``: the markup check of a page's arguments in linear time;
-- ``compat.db_override``: the deployment's database settings win over the instance's.
+- ``compat.db_override``: the deployment's database settings win over the instance's;
+- ``compat.register_store``: gnrdaemon's registers (sessions) survive its restart;
+- ``compat.register_client``: the site finds its register again after that restart.
 
 ``compat.upstream`` is the other half of living on upstream code: every private
 attribute of an upstream library we touch, written once, each guarded by a test.
@@ -37,6 +39,8 @@ PATCHES: dict[str, str] = {
     "gnr.web.gnrwsgisite_proxy.gnrwebsockethandler": "genropy_asgi.compat.wsproxy:patch_websockethandler_module",
     "gnr.web.gnrwebpage": "genropy_asgi.compat.page_args:patch_webpage_module",
     "gnr.app.gnrapp": "genropy_asgi.compat.db_override:patch_gnrapp_module",
+    "gnr.web.daemon.siteregister": "genropy_asgi.compat.register_store:patch_siteregister_module",
+    "gnr.web.daemon.siteregister_client": "genropy_asgi.compat.register_client:patch_client_module",
 }
 
 _patches: dict[str, Patch] = {}

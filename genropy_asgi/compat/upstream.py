@@ -19,8 +19,10 @@ GENRO_ASGI_DOCS_STYLE = "_docs_style"
 # GenroPy: a site built by a server process (not a script) sets ``_local_mode``, as
 # GenroPy's own gnrwsgiserve does (gnr/web/serverwsgi.py).
 SITE_LOCAL_MODE = "_local_mode"
-# Pyro4: a proxy's call timeout, documented as ``Proxy._pyroTimeout``.
+# Pyro4: a proxy's call timeout and its target, documented as ``Proxy._pyroTimeout``
+# and ``Proxy._pyroUri``.
 PYRO_TIMEOUT = "_pyroTimeout"
+PYRO_URI = "_pyroUri"
 
 
 def set_uvicorn_server(asgi_server: Any, uvicorn_server: Any) -> None:
@@ -41,3 +43,7 @@ def mark_served_site(site: Any) -> None:
 
 def set_pyro_timeout(proxy: Any, seconds: float) -> None:
     setattr(proxy, PYRO_TIMEOUT, seconds)
+
+
+def pyro_uri(proxy: Any) -> Any:
+    return getattr(proxy, PYRO_URI)

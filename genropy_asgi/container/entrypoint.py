@@ -28,7 +28,7 @@ import sys
 from typing import Callable
 
 from genropy_asgi.container.database_steps import db_setup, wait_for_database
-from genropy_asgi.container.plan import DiskFiles, LaunchPlan, PlanError, make_plan, unprivileged_uid
+from genropy_asgi.container.plan import DATABASE_MODES, DiskFiles, LaunchPlan, PlanError, make_plan, unprivileged_uid
 from genropy_asgi.container.report import StartError, fail, log
 from genropy_asgi.launch.gnrconfig import write_config_folder
 
@@ -70,6 +70,34 @@ def instance_folder(plan: LaunchPlan) -> str | None:
     return None
 
 
+def place_on_site_data(plan: LaunchPlan, folder: str, name: str) -> None:
+    """``GENROPY_SITE_DATA``: the instance's ``name`` folder becomes
+    ``$GENROPY_SITE_DATA/instances/<instance>/<name>``, through the symlink a baked project
+    has (``prepare-project.sh``) or a new one; a real folder of the project is refused."""
+    shared = os.path.join(plan.site_data, "instances", plan.site, name)
+    ensure_writable(shared, "GENROPY_SITE_DATA's folder")
+    path = os.path.join(folder, name)
+    if os.path.realpath(path) == os.path.realpath(shared):
+        return
+    if not os.path.lexists(path):
+        os.symlink(shared, path)
+        return
+    if not os.path.islink(path):
+        raise StartError(f"GENROPY_SITE_DATA={plan.site_data} is set but {path} is a folder of the project: "
+                         "GenroPy would write there; make it a symlink (entrypoint/prepare-project.sh, as "
+                         "derived images do) or leave GENROPY_SITE_DATA unset", status=2)
+    hop = os.path.join(os.path.dirname(path), os.readlink(path))  # e.g. $GENROPY_HOME/instances/<i>/site
+    if os.path.isdir(hop) and not os.path.islink(hop):
+        if os.listdir(hop):
+            raise StartError(f"GENROPY_SITE_DATA={plan.site_data}: {hop} already holds files of this instance; "
+                             f"move them to {shared} (or empty it)", status=2)
+        os.rmdir(hop)
+    elif os.path.islink(hop):
+        os.unlink(hop)
+    os.makedirs(os.path.dirname(hop), exist_ok=True)
+    os.symlink(shared, hop)
+
+
 def prepare_instance(plan: LaunchPlan) -> None:
     """``data`` and ``site`` of the instance must be writable; symlinked ones get their target."""
     folder = instance_folder(plan)
@@ -77,6 +105,8 @@ def prepare_instance(plan: LaunchPlan) -> None:
         return
     for name in ("data", "site"):
         path = os.path.join(folder, name)
+        if plan.site_data:
+            place_on_site_data(plan, folder, name)
         if os.path.islink(path):
             target = os.path.realpath(path)
             os.makedirs(target, exist_ok=True)
@@ -233,11 +263,11 @@ def main(argv: list[str]) -> int:
             log(plan, f"configuration of {plan.site} checked: ready to serve")
             return 0
         write_state(plan)
-        if plan.mode in ("serve", "dbsetup"):
+        if plan.mode in DATABASE_MODES or plan.mode == "daemon":  # the daemon may run GenroPy's older scheduler
             ensure_requirements(plan)
         for note in plan.notes:
             log(plan, note)
-        if plan.mode in ("serve", "dbsetup") and plan.db is not None:
+        if plan.db is not None:  # PostgreSQL, for a mode that uses it
             wait_for_database(plan, plan.db)
         if plan.mode == "dbsetup" or plan.db_setup:
             db_setup(plan)

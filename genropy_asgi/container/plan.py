@@ -12,6 +12,7 @@ the variable or file and what was expected.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets as secrets_module
@@ -22,13 +23,15 @@ from typing import Callable, Mapping
 from genropy_asgi import settings
 from genropy_asgi.container.database_plan import DbTarget, database_attributes, remote_databases
 from genropy_asgi.container.processes import ProcessSet, check_ports, listen_host, process_set
+from genropy_asgi.container.topology import Placement, placement
 from genropy_asgi.container.sources import (DiskFiles, FileSource, PlanError, Secrets, check_site, genropy_bool,
                                             get, mounted_siteconfig, project_root, site_extra_from)
-from genropy_asgi.launch.gnrconfig import GnrSetup, render_config_folder
+from genropy_asgi.launch.gnrconfig import GnrSetup, password_entry, render_config_folder
 
 __all__ = ["DbTarget", "DiskFiles", "LaunchPlan", "PlanError", "make_plan", "unprivileged_uid", "IMAGE_UID", "MASK"]
 
-MODES = ("serve", "daemon", "dbsetup", "print-config", "check", "shell")
+MODES = ("serve", "daemon", "scheduler", "taskworker", "dbsetup", "print-config", "check", "shell")
+DATABASE_MODES = ("serve", "scheduler", "taskworker", "dbsetup")  # they wait for PostgreSQL
 REQUIREMENTS_MODES = ("check", "install")
 ADMIN_TAGS = "superadmin,_DEV_,admin,user"
 IMAGE_UID = 10001  # the image's own user (Dockerfile: useradd --uid 10001 --gid 0)
@@ -58,6 +61,7 @@ class LaunchPlan:
     venv_bin: str = "/opt/venv/bin"
     settings: dict[str, object] = field(default_factory=dict)  # every setting as read (print-config)
     db_setup_commands: list[list[str]] = field(default_factory=list)  # gnr db setup, then first-use records
+    site_data: str = ""  # GENROPY_SITE_DATA: where the instances' data/ and site/ live ("" : in place)
 
     def masked(self, text: str) -> str:
         for secret in sorted(self.secrets, key=len, reverse=True):
@@ -103,6 +107,8 @@ class Inputs:
     shutdown: float
     db_wait: float
     db_setup: bool
+    placement: Placement
+    site_data: str
 
 
 def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
@@ -115,13 +121,13 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         raise PlanError(f"unknown mode or command {mode!r}: expected one of {', '.join(MODES)}, "
                         "or a command on PATH")
     settings.validate(env, settings.IMAGE)  # every setting of the table, before anything else
-    inputs = read_inputs(env, files, new_secret)
+    inputs = read_inputs(env, files, new_secret, mode)
     server_args, server_command = server_commands(inputs)
     child_env = child_environment(env, inputs, server_args, server_command)
     command = mode_command(mode, args[1:], inputs)
     db = inputs.db
     db_target = None
-    if db.get("implementation") == "postgres" and mode in ("serve", "dbsetup"):
+    if db.get("implementation") == "postgres" and mode in DATABASE_MODES:
         db_target = DbTarget(host=db["host"], port=int(db.get("port") or 5432), name=db.get("dbname"),
                              user=db.get("user"), password=db.get("password"), timeout=inputs.db_wait)
     return LaunchPlan(
@@ -134,18 +140,22 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         venv_bin=inputs.venv_bin, settings=settings.snapshot(env, settings.IMAGE),
         db_setup_commands=[[os.path.join(inputs.venv_bin, "gnr"), "db", "setup", inputs.site],
                            [os.path.join(inputs.venv_bin, "python"), "-m", "genropy_asgi.container.first_use", inputs.site]],
+        site_data=inputs.site_data,
     )
 
 
-def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[[], str]) -> Inputs:
+def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[[], str], mode: str) -> Inputs:
     """Step 1: the settings, the secrets, the mounted siteconfig and projects, checked together."""
     site = get(env, "GNR_CURRENT_SITE")
     home = get(env, "GENROPY_HOME")
     project_roots = [project_root(p, files) for p in get(env, "GENROPY_PROJECTS").split(":") if p]
     check_site(site, project_roots, files)
     secrets = Secrets(env, files)
-    # gnrdaemon: loopback only, a random HMAC key per container unless given (Pyro uses pickle)
-    hmac_key = secrets.get("GNR_DAEMON_HMAC_KEY") or new_secret()
+    # gnrdaemon: a random HMAC key per container unless given (Pyro uses pickle); a shared
+    # daemon (off loopback, or elsewhere) refuses to run without one (topology.placement)
+    given_key = secrets.get("GNR_DAEMON_HMAC_KEY")
+    where = placement(env, mode, bool(given_key))
+    hmac_key = given_key or new_secret()
     secrets.add(hmac_key)
     daemon_port = get(env, "GNR_DAEMON_PORT")
     db = database_attributes(env, secrets)
@@ -163,7 +173,9 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
     admin_password = secrets.get("GNR_ADMIN_PASSWORD")
     if admin_password:
         # the tags of the admin GenroPy's own `gnr app initgenropy` writes (gnr/app/gnrdeploy.py)
-        xml_users[get(env, "GNR_ADMIN_USER")] = {"pwd": admin_password, "tags": ADMIN_TAGS}
+        entry = password_entry(admin_password, hashlib.sha256(new_secret().encode()).hexdigest()[:32])
+        secrets.add(entry)
+        xml_users[get(env, "GNR_ADMIN_USER")] = {"pwd": entry, "tags": ADMIN_TAGS}
 
     siteconfig = mounted_siteconfig(env, files)
     site_wsgi = {} if siteconfig is None or siteconfig.find("wsgi") is None else dict(siteconfig.find("wsgi").attrib)
@@ -171,12 +183,15 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
     wsgi, debug_requested, port = wsgi_settings(env, site_wsgi, processes)
     setup = GnrSetup(
         projects={f"projects{i}": root for i, root in enumerate(dict.fromkeys(project_roots))},
-        daemon_hmac_key=hmac_key, daemon_host="127.0.0.1", daemon_port=daemon_port,
+        daemon_hmac_key=hmac_key, daemon_host=where.daemon_host, daemon_port=daemon_port,
         # GNR_DB_IMPLEMENTATION given: the deployment's database replaces the instance's
         # own <db> (db_override_compat); else the instance's, under any partial settings
         wsgi=wsgi, db={} if db.get("implementation") else db, db_override=db if db.get("implementation") else {},
         remote_dbs=remote_dbs, xml_users=xml_users,
-        site_extra=site_extra_from(siteconfig), tasks_async=processes.tasks,
+        site_extra=site_extra_from(siteconfig),
+        # GenroPy's task system: ours (GENROPY_TASKS), a scheduler workload's, or the task
+        # workloads themselves; else GenroPy's older scheduler inside gnrdaemon
+        tasks_async=processes.tasks or bool(where.scheduler_url) or mode in ("scheduler", "taskworker"),
     )
     check_ports({"GNR_WSGI_OPT_port (the web port)": port, "GNR_DAEMON_PORT": daemon_port,
                  **({"GNR_SCHEDULER_PORT": processes.scheduler_port} if processes.tasks else {})})
@@ -188,6 +203,7 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
         debug=bool(debug_requested), port=port, host=listen_host(env), workers=get(env, "GENROPY_WORKERS"),
         threads=get(env, "GENROPY_WSGI_THREADS"), shutdown=get(env, "GENROPY_SHUTDOWN_TIMEOUT"),
         db_wait=get(env, "GENROPY_DB_WAIT"), db_setup=get(env, "GENROPY_DB_SETUP") == "auto",
+        placement=where, site_data=(get(env, "GENROPY_SITE_DATA") or "").rstrip("/"),
     )
 
 
@@ -243,7 +259,9 @@ def child_environment(env: Mapping[str, str], inputs: Inputs, server_args: list[
         "GENROPY_WORKERS": str(inputs.workers),
         "GENROPY_STOP_WAIT": str(int(inputs.shutdown) + 10),
         "GENROPY_SERVER_COMMAND": shlex.join(server_command),
-        "GENROPY_DAEMON_ADDRESS": f"127.0.0.1:{inputs.daemon_port}",
+        "GENROPY_DAEMON_ADDRESS": f"{daemon_address(inputs)}:{inputs.daemon_port}",
+        "GENROPY_DAEMON_AUTOSTART": str(inputs.placement.own_daemon).lower(),
+        "GENROPY_REGISTER_STORE": os.path.join(inputs.site_data or home, "registers"),
         # what gnr web async/taskscheduler/taskworker are given: the same database as the server
         "GENROPY_SITE_SPEC": f"{inputs.site}:{inputs.remotedb}" if inputs.remotedb else inputs.site,
         # gnr web async is supervisord's program, never gnrasgiserve's child
@@ -254,7 +272,7 @@ def child_environment(env: Mapping[str, str], inputs: Inputs, server_args: list[
         "GENROPY_TASK_WORKER_SLOTS": str(max(processes.task_workers, 1)),  # supervisord: numprocs >= 1
         "GNR_SCHEDULER_HOST": "127.0.0.1",
         "GNR_SCHEDULER_PORT": str(processes.scheduler_port),
-        "GNR_SCHEDULER_URL": f"http://127.0.0.1:{processes.scheduler_port}",
+        "GNR_SCHEDULER_URL": inputs.placement.scheduler_url or f"http://127.0.0.1:{processes.scheduler_port}",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
     })
@@ -268,7 +286,13 @@ def mode_command(mode: str, rest: list[str], inputs: Inputs) -> list[str]:
         return [os.path.join(inputs.venv_bin, "supervisord"), "-c",
                 os.path.join(inputs.app_dir, "config", "supervisord.conf")]
     if mode == "daemon":
-        return [gnr, "web", "daemon"]
+        return [os.path.join(inputs.venv_bin, "python"), "-m", "genropy_asgi.container.gnrdaemon"]
+    site_spec = f"{inputs.site}:{inputs.remotedb}" if inputs.remotedb else inputs.site
+    if mode == "scheduler":
+        return [gnr, "web", "taskscheduler", site_spec, "--host", inputs.placement.scheduler_bind,
+                "--port", str(inputs.processes.scheduler_port)]
+    if mode == "taskworker":
+        return [gnr, "web", "taskworker", site_spec, "-p", str(max(inputs.processes.task_workers, 1))]
     if mode == "dbsetup":
         return [gnr, "db", "setup", inputs.site]
     if mode == "shell":
@@ -276,6 +300,12 @@ def mode_command(mode: str, rest: list[str], inputs: Inputs) -> list[str]:
     if mode in ("print-config", "check"):
         return []
     return [mode, *rest]
+
+
+def daemon_address(inputs: Inputs) -> str:
+    """Where this container's programs reach gnrdaemon (a wildcard bind is reached on loopback)."""
+    host = inputs.placement.daemon_host
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "[::]") else host
 
 
 def plan_notes(env: Mapping[str, str], inputs: Inputs) -> list[str]:

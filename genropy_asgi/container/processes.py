@@ -23,8 +23,10 @@ def process_set(env: Mapping[str, str], site_wsgi: Mapping[str, str]) -> Process
     """GENROPY_ASYNC_SERVER (default: the siteconfig's wsgi websockets, else on),
     GENROPY_TASKS (default off), GENROPY_TASK_WORKERS (default 1), GNR_SCHEDULER_PORT.
 
-    The scheduler has no authentication: it listens on 127.0.0.1 only, so a
-    GNR_SCHEDULER_HOST naming anything else is refused rather than ignored.
+    The scheduler has no authentication: in the container it listens on 127.0.0.1 only,
+    so a GNR_SCHEDULER_HOST naming anything else is refused rather than ignored (the
+    ``scheduler`` mode listens on GNR_SCHEDULER_BIND instead). GNR_SCHEDULER_URL names a
+    scheduler elsewhere: refused with GENROPY_TASKS, which runs one here.
     """
     declared = genropy_bool(site_wsgi.get("websockets"))
     async_mode = get(env, "GENROPY_ASYNC_SERVER")
@@ -36,9 +38,9 @@ def process_set(env: Mapping[str, str], site_wsgi: Mapping[str, str]) -> Process
     if host and host not in ("127.0.0.1", "localhost"):
         raise PlanError(f"GNR_SCHEDULER_HOST={host!r}: the task scheduler has no authentication and listens "
                         "on 127.0.0.1 inside the container; leave it unset")
-    if env.get("GNR_SCHEDULER_URL", "").strip():
-        raise PlanError("GNR_SCHEDULER_URL is set: the scheduler runs in this container (GENROPY_TASKS); "
-                        "leave it unset")
+    if tasks and env.get("GNR_SCHEDULER_URL", "").strip():
+        raise PlanError("GNR_SCHEDULER_URL is set with GENROPY_TASKS: the scheduler runs in this container; "
+                        "leave GNR_SCHEDULER_URL unset, or GENROPY_TASKS off to use that scheduler")
     return ProcessSet(async_server, tasks, task_workers, scheduler_port)
 
 
@@ -54,11 +56,10 @@ def check_ports(ports: Mapping[str, int]) -> None:
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
 
-def listen_host(env: Mapping[str, str]) -> str:
-    """GNR_WSGI_OPT_host: an IPv4/IPv6 address or a host name (default 0.0.0.0)."""
+def valid_host(variable: str, host: str) -> str:
+    """An IPv4/IPv6 address or a host name, else a ``PlanError`` naming ``variable``."""
     import ipaddress
 
-    host = (env.get("GNR_WSGI_OPT_host") or "").strip() or "0.0.0.0"
     try:
         ipaddress.ip_address(host)
         return host
@@ -66,4 +67,9 @@ def listen_host(env: Mapping[str, str]) -> str:
         pass
     if HOSTNAME.match(host) and not re.fullmatch(r"[0-9.]+", host):
         return host
-    raise PlanError(f"GNR_WSGI_OPT_host={host!r}: expected an IP address (0.0.0.0, ::, 127.0.0.1...) or a host name")
+    raise PlanError(f"{variable}={host!r}: expected an IP address (0.0.0.0, ::, 127.0.0.1...) or a host name")
+
+
+def listen_host(env: Mapping[str, str]) -> str:
+    """GNR_WSGI_OPT_host: an IPv4/IPv6 address or a host name (default 0.0.0.0)."""
+    return valid_host("GNR_WSGI_OPT_host", (env.get("GNR_WSGI_OPT_host") or "").strip() or "0.0.0.0")

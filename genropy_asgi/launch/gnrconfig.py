@@ -49,6 +49,21 @@ class GnrSetup:
     tasks_async: bool = False  # environment.xml <tasks async_impl="true">: gnr web taskscheduler/taskworker
 
 
+def password_entry(password: str, salt: str) -> str:
+    """An ``xml_auth`` ``pwd`` in GenroPy's salted form (``md5(password + salt):salt``).
+
+    GenroPy (``GnrApp.validatePassword``) reads a 32-character ``pwd`` as an MD5 digest
+    and a 65-character one with ``:`` as this form; anything else as plain text. So a
+    plain random 32-character password never logs in, and plain text would sit in the
+    config folder: always this form. ``salt`` must be 32 characters.
+    """
+    import hashlib
+
+    if len(salt) != 32 or ":" in salt:
+        raise ValueError("the salt of a GenroPy password is 32 characters without ':'")
+    return f"{hashlib.md5((password + salt).encode()).hexdigest()}:{salt}"
+
+
 def installed_gnr_home() -> str:
     import gnr
 

@@ -117,6 +117,75 @@ def test_tasks_in_several_pods_is_refused(scaling):
         render(merge(sqlite, {**scaling, "processes": {"tasks": {"enabled": True}}}))
 
 
+# -- topology scaled ------------------------------------------------------------
+
+def by_name(documents: list[dict], kind_name: str) -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == kind_name}
+
+
+def container_env(deployment: dict) -> dict[str, str]:
+    return {item["name"]: item.get("value") for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def test_scaled_runs_one_shared_daemon_and_web_pods_any_user_reaches():
+    documents = render(values_of(CHART / "ci" / "scaled-values.yaml"))
+    deployments = by_name(documents, "Deployment")
+    assert set(deployments) == {"demo-genropy-asgi-gnrdaemon", "demo-genropy-asgi-web", "demo-genropy-asgi-scheduler",
+                                "demo-genropy-asgi-taskworker"}
+    daemon, web = deployments["demo-genropy-asgi-gnrdaemon"], deployments["demo-genropy-asgi-web"]
+    assert daemon["spec"]["replicas"] == 1 and daemon["spec"]["strategy"] == {"type": "Recreate"}
+    assert web["spec"]["replicas"] == 3
+    assert web["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    assert web["spec"]["template"]["spec"]["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
+    assert "preStop" in web["spec"]["template"]["spec"]["containers"][0]["lifecycle"]
+    args = {name: d["spec"]["template"]["spec"]["containers"][0]["args"] for name, d in deployments.items()}
+    assert args == {"demo-genropy-asgi-gnrdaemon": ["daemon"], "demo-genropy-asgi-web": ["serve"],
+                    "demo-genropy-asgi-scheduler": ["scheduler"], "demo-genropy-asgi-taskworker": ["taskworker"]}
+    assert container_env(daemon)["GNR_DAEMON_BIND"] == "0.0.0.0"
+    for name in ("demo-genropy-asgi-web", "demo-genropy-asgi-scheduler", "demo-genropy-asgi-taskworker"):
+        env = container_env(deployments[name])
+        assert env["GNR_DAEMON_HOST"] == "demo-genropy-asgi-gnrdaemon" and env["GENROPY_TASKS"] == "false"
+        assert env["GNR_SCHEDULER_URL"] == "http://demo-genropy-asgi-scheduler:14951"
+    for deployment in deployments.values():  # the same key, the same shared data, everywhere
+        env = container_env(deployment)
+        assert env["GNR_DAEMON_HMAC_KEY_FILE"] == "/run/secrets/genropy/daemon/hmac-key"
+        assert env["GENROPY_SITE_DATA"] == "/var/lib/genropy-site"
+        claims = [v["persistentVolumeClaim"]["claimName"] for v in deployment["spec"]["template"]["spec"]["volumes"]
+                  if "persistentVolumeClaim" in v]
+        assert claims == ["demo-genropy-asgi-site-data"]
+    services = by_name(documents, "Service")
+    assert services["demo-genropy-asgi"]["spec"]["sessionAffinity"] == "None"
+    assert services["demo-genropy-asgi"]["spec"]["selector"]["app.kubernetes.io/component"] == "web"
+    assert services["demo-genropy-asgi-gnrdaemon"]["spec"]["ports"][0]["port"] == 40404
+    policies = by_name(documents, "NetworkPolicy")
+    assert set(policies) == {"demo-genropy-asgi-gnrdaemon", "demo-genropy-asgi-scheduler"}
+    assert "hmac-key" in kind(documents, "Secret")["stringData"]
+    assert by_name(documents, "PersistentVolumeClaim")["demo-genropy-asgi-site-data"]["spec"]["accessModes"] == \
+        ["ReadWriteMany"]
+
+
+def test_single_stays_one_deployment_without_a_daemon_key():
+    documents = render(values_of(CHART / "ci" / "sqlite-values.yaml"))
+    assert list(by_name(documents, "Deployment")) == ["demo-genropy-asgi"]
+    assert "GNR_DAEMON_HMAC_KEY_FILE" not in container_env(kind(documents, "Deployment"))
+    assert not by_name(documents, "NetworkPolicy")
+
+
+def test_every_values_problem_is_listed_in_one_message():
+    scaled = values_of(CHART / "ci" / "scaled-values.yaml")
+    bad = merge(scaled, {"database": {"type": "sqlite", "bundled": {"enabled": False}},
+                         "persistence": {"accessModes": ["ReadWriteOnce"]},
+                         "podDisruptionBudget": {"minAvailable": 3}})
+    with pytest.raises(helm.HelmError) as caught:
+        render(bad)
+    message = str(caught.value)
+    assert "topology=scaled needs PostgreSQL" in message
+    assert "pods can mount the site data claim at once, which needs ReadWriteMany" in message
+    assert "podDisruptionBudget.minAvailable=3 with replicaCount=3" in message
+    one_pod = {"database": {"type": "sqlite"}, "persistence": {"enabled": True}}
+    assert by_name(render(one_pod), "PersistentVolumeClaim")  # one pod: ReadWriteOnce is enough
+
+
 @pytest.mark.parametrize("values,expected", [
     ({"replicaCount": "three"}, "replicaCount"),
     ({"databse": {}}, "databse"),
@@ -128,6 +197,8 @@ def test_tasks_in_several_pods_is_refused(scaling):
     ({"image": {"repository": "r", "tagg": "1"}}, "tagg"),
     ({"processes": {"tasks": {"workers": -1}}}, "/processes/tasks/workers"),
     ({"processes": {"asyncServer": "yes"}}, "/processes/asyncServer"),
+    ({"topology": "cluster"}, "/topology"),
+    ({"persistence": {"accessModes": ["Shared"]}}, "/persistence/accessModes"),
 ])
 def test_schema_rejects_typical_mistakes_readably(values, expected):
     with pytest.raises(helm.HelmError) as caught:

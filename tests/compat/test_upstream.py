@@ -30,6 +30,7 @@ def test_pyro_proxies_take_a_timeout_attribute():
     proxy = Pyro4.core.Proxy("PYRO:x@127.0.0.1:9")
     upstream.set_pyro_timeout(proxy, 5)
     assert proxy._pyroTimeout == 5
+    assert str(upstream.pyro_uri(proxy)) == "PYRO:x@127.0.0.1:9"
 
 
 def test_uvicorn_worker_still_serves_through_the_method_we_override():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from genropy_asgi.container.crash_listener import CrashLoopDetector, DaemonRestartWatcher
+from genropy_asgi.container.crash_listener import CrashLoopDetector
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "supervisord.conf"
 HELPERS = "genropy_asgi.container."
@@ -82,7 +82,8 @@ def test_supervisord_reads_the_config_with_the_entrypoint_environment(tmp_path, 
 
     env = {"GENROPY_RUN": str(tmp_path), "GENROPY_SITE_SPEC": "demo", "GENROPY_SERVER_COMMAND": "/bin/true",
            "GENROPY_STOP_WAIT": "40", "GENROPY_ASYNC_AUTOSTART": async_on, "GENROPY_SCHEDULER_AUTOSTART": tasks_on,
-           "GENROPY_TASKWORKER_AUTOSTART": tasks_on, "GENROPY_TASK_WORKER_SLOTS": slots, "GNR_SCHEDULER_PORT": "14951"}
+           "GENROPY_TASKWORKER_AUTOSTART": tasks_on, "GENROPY_TASK_WORKER_SLOTS": slots, "GNR_SCHEDULER_PORT": "14951",
+           "GENROPY_DAEMON_AUTOSTART": async_on}
     saved = dict(os.environ)
     os.environ.update(env)
     try:
@@ -95,19 +96,8 @@ def test_supervisord_reads_the_config_with_the_entrypoint_environment(tmp_path, 
     workers = sorted(name for name in programs if name.startswith("taskworker"))
     assert workers == [f"taskworker_{i}" for i in range(int(slots))]
     assert programs["async"].autostart is (async_on == "true")
+    assert programs["gnrdaemon"].autostart is (async_on == "true")
     assert programs["taskscheduler"].autostart is (tasks_on == "true")
     assert programs["async"].command.split()[-4:] == ["/opt/venv/bin/gnr", "web", "async", "demo"]
     assert programs["taskworker_0"].command.split()[1:4] == ["-m", HELPERS + "prefix_output", "taskworker_0"]
     assert "--host 127.0.0.1" in programs["taskscheduler"].command
-
-
-def test_the_site_programs_restart_once_a_dead_gnrdaemon_is_back():
-    watcher = DaemonRestartWatcher()
-    daemon = {"processname": "gnrdaemon", "groupname": "gnrdaemon"}
-    assert not watcher.on_event("PROCESS_STATE_RUNNING", daemon)  # the first start: nothing to do
-    assert not watcher.on_event("PROCESS_STATE_EXITED", {**daemon, "expected": "1"})  # a requested stop
-    assert not watcher.on_event("PROCESS_STATE_RUNNING", daemon)
-    assert not watcher.on_event("PROCESS_STATE_EXITED", {**daemon, "expected": "0"})  # killed
-    assert not watcher.on_event("PROCESS_STATE_RUNNING", exited("server"))
-    assert watcher.on_event("PROCESS_STATE_RUNNING", daemon)  # back: restart the site programs, once
-    assert not watcher.on_event("PROCESS_STATE_RUNNING", daemon)

@@ -76,9 +76,10 @@ def test_every_secret_works_as_a_file():
               "GNR_REMOTEDB_prod_DB_USER": "ro", "GNR_REMOTEDB_prod_DB_PASSWORD_FILE": "/run/secrets/rdb"},
              files=files)
     everything = "".join(p.files.values())
-    for value in ("from-file", "hmac-from-file", "adminpw", "sshpw", "rdbpw"):
+    for value in ("from-file", "hmac-from-file", "sshpw", "rdbpw"):
         assert value in everything
         assert value in p.secrets
+    assert "adminpw" in p.secrets and accepts(p, "adminpw")  # the admin's: GenroPy's salted form
     assert 'password="from-file"' in everything  # trailing newline of the file stripped
 
 
@@ -183,7 +184,7 @@ def test_siteconfig_that_is_not_xml():
 
 
 def test_other_modes():
-    assert plan(args=["daemon"]).command == ["/opt/venv/bin/gnr", "web", "daemon"]
+    assert plan(args=["daemon"]).command == ["/opt/venv/bin/python", "-m", "genropy_asgi.container.gnrdaemon"]
     assert plan(args=["dbsetup"]).command == ["/opt/venv/bin/gnr", "db", "setup", "demo"]
     assert plan(args=["shell"]).command == ["/bin/bash"]
     assert plan(args=["gnr", "db", "migrate"]).command == ["gnr", "db", "migrate"]
@@ -258,7 +259,8 @@ def test_workers_without_tasks_is_noted():
     ({"GENROPY_TASK_WORKERS": "99"}, "GENROPY_TASK_WORKERS"),
     ({"GENROPY_TASK_WORKERS": "two"}, "GENROPY_TASK_WORKERS"),
     ({"GNR_SCHEDULER_HOST": "0.0.0.0"}, "GNR_SCHEDULER_HOST='0.0.0.0': the task scheduler has no authentication"),
-    ({"GNR_SCHEDULER_URL": "http://elsewhere:1"}, "GNR_SCHEDULER_URL is set"),
+    ({"GNR_SCHEDULER_URL": "http://elsewhere:1", "GENROPY_TASKS": "true"}, "GNR_SCHEDULER_URL is set with GENROPY_TASKS"),
+    ({"GNR_SCHEDULER_URL": "elsewhere:1"}, "GNR_SCHEDULER_URL='elsewhere:1': expected an http:// URL"),
 ])
 def test_bad_process_switches_are_one_line(env, expected):
     assert error(env).startswith(expected)
@@ -291,6 +293,31 @@ def test_task_workers_note_only_when_really_set():
 def test_malformed_request_limits_stop_the_plan():
     assert error({"GENROPY_MAX_FORM_BYTES": "big"}).startswith("GENROPY_MAX_FORM_BYTES='big': expected")
     assert error({"GENROPY_HEADER_TIMEOUT": "nan"}).startswith("GENROPY_HEADER_TIMEOUT='nan': expected")
+
+
+def admin_entry(p) -> str:
+    import re
+
+    return re.search(r'pwd="([^"]+)"', p.files["instanceconfig/default.xml"]).group(1)
+
+
+def accepts(p, password: str) -> bool:
+    """GenroPy's own check of a login against the admin's configured ``pwd``."""
+    from types import SimpleNamespace
+
+    from gnr.app.gnrapp import GnrApp
+
+    no_passpartout = SimpleNamespace(getAvatar=lambda *args, **kwargs: None)  # "user:password" logins
+    return GnrApp.validatePassword(no_passpartout, password, pwd=admin_entry(p))
+
+
+@pytest.mark.parametrize("password", ["pw-123456", "iwDZQtsOYzbSUbToRAflPkTOkTHZCv8m", "x" * 65, "a:b"])
+def test_the_admin_password_logs_in_whatever_its_length_and_never_sits_in_plain_text(password):
+    """GenroPy reads a 32-character pwd as an MD5 digest: the chart's random 32-character
+    password could never log in while it was written as given."""
+    p = plan({"GNR_ADMIN_PASSWORD": password})
+    assert accepts(p, password) and not accepts(p, password + "!")
+    assert password not in p.files["instanceconfig/default.xml"] and admin_entry(p) in p.secrets
 
 
 def test_the_admin_gets_genropy_full_admin_tags():
@@ -345,3 +372,54 @@ def test_wrong_credentials_are_told_at_once():
     assert refused_credentials('FATAL:  role "nobody" does not exist')
     assert not refused_credentials('could not translate host name "pg" to address: Name or service not known')
     assert not refused_credentials("connection refused")
+
+
+# -- scaled out: a shared gnrdaemon, the task workloads, the shared site data --------
+
+SHARED = {"GNR_DAEMON_HMAC_KEY": "shared-key"}
+
+
+def test_a_shared_daemon_listens_off_loopback_only_with_a_key():
+    daemon = plan({**SHARED, "GNR_DAEMON_BIND": "0.0.0.0"}, args=["daemon"])
+    assert daemon.files["environment.xml"].count('host="0.0.0.0"') == 1
+    assert daemon.env["GENROPY_DAEMON_ADDRESS"] == "127.0.0.1:40404"
+    assert error({"GNR_DAEMON_BIND": "0.0.0.0"}, args=["daemon"]).startswith(
+        "GNR_DAEMON_BIND='0.0.0.0': gnrdaemon off loopback needs GNR_DAEMON_HMAC_KEY")
+    assert plan(args=["daemon"]).files["environment.xml"].count('host="127.0.0.1"') == 1  # loopback: random key
+    assert error({"GNR_DAEMON_BIND": "999.1.1.1"}, args=["daemon"]).startswith("GNR_DAEMON_BIND='999.1.1.1'")
+    assert error({**SHARED, "GNR_DAEMON_HOST": "gnrdaemon"}, args=["daemon"]).startswith(
+        "GNR_DAEMON_HOST='gnrdaemon' is set for mode daemon")
+
+
+def test_web_pods_use_the_shared_daemon_and_start_none():
+    web = plan({**SHARED, "GNR_DAEMON_HOST": "gnrdaemon", "GNR_DAEMON_PORT": "40500"})
+    assert 'host="gnrdaemon"' in web.files["environment.xml"] and 'hmac_key="shared-key"' in web.files["environment.xml"]
+    assert web.env["GENROPY_DAEMON_AUTOSTART"] == "false"
+    assert web.env["GENROPY_DAEMON_ADDRESS"] == "gnrdaemon:40500"
+    assert plan().env["GENROPY_DAEMON_AUTOSTART"] == "true"
+    assert error({"GNR_DAEMON_HOST": "gnrdaemon"}).startswith(
+        "GNR_DAEMON_HOST='gnrdaemon': a shared gnrdaemon needs GNR_DAEMON_HMAC_KEY")
+
+
+def test_the_task_workloads():
+    scaled = {**SHARED, "GNR_DAEMON_HOST": "gnrdaemon"}
+    scheduler = plan({**scaled, "GNR_SCHEDULER_BIND": "0.0.0.0"}, args=["scheduler"])
+    assert scheduler.command == ["/opt/venv/bin/gnr", "web", "taskscheduler", "demo", "--host", "0.0.0.0",
+                                 "--port", "14951"]
+    assert 'async_impl="true"' in scheduler.files["environment.xml"]
+    worker = plan({**scaled, "GNR_SCHEDULER_URL": "http://scheduler:14951", "GENROPY_TASK_WORKERS": "3"},
+                  args=["taskworker"])
+    assert worker.command == ["/opt/venv/bin/gnr", "web", "taskworker", "demo", "-p", "3"]
+    assert worker.env["GNR_SCHEDULER_URL"] == "http://scheduler:14951"
+    web = plan({**scaled, "GNR_SCHEDULER_URL": "http://scheduler:14951"})
+    assert web.env["GNR_SCHEDULER_URL"] == "http://scheduler:14951" and 'async_impl="true"' in web.files["environment.xml"]
+    assert error({**scaled}, args=["taskworker"]).startswith("mode taskworker needs GNR_SCHEDULER_URL")
+    assert error({"GNR_SCHEDULER_URL": "http://scheduler:14951"}, args=["taskworker"]).startswith(
+        "mode taskworker runs alone and needs the shared gnrdaemon")
+
+
+def test_site_data_carries_the_registers_and_the_instance_folders():
+    shared = plan({"GENROPY_SITE_DATA": "/srv/site-data/"})
+    assert shared.site_data == "/srv/site-data"
+    assert shared.env["GENROPY_REGISTER_STORE"] == "/srv/site-data/registers"
+    assert plan().env["GENROPY_REGISTER_STORE"] == "/var/lib/genropy/registers" and plan().site_data == ""

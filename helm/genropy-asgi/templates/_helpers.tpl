@@ -68,7 +68,54 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* does the chart create its own Secret? */}}
 {{- define "genropy-asgi.ownSecret" -}}
-{{- if or (and (include "genropy-asgi.postgres" .) (or .Values.database.bundled.enabled (not .Values.database.external.existingSecret))) .Values.site.admin.enabled }}true{{ end }}
+{{- if or (and (include "genropy-asgi.postgres" .) (or .Values.database.bundled.enabled (not .Values.database.external.existingSecret))) .Values.site.admin.enabled (and (include "genropy-asgi.scaled" .) (not .Values.daemon.existingSecret)) }}true{{ end }}
+{{- end }}
+
+{{/* The topology ------------------------------------------------------------------ */}}
+{{- define "genropy-asgi.scaled" -}}
+{{- if eq .Values.topology "scaled" }}true{{ end }}
+{{- end }}
+
+{{/* the Secret holding gnrdaemon's HMAC key (none: single topology, a random key per pod) */}}
+{{- define "genropy-asgi.daemonSecretName" -}}
+{{- if .Values.daemon.existingSecret }}{{ .Values.daemon.existingSecret }}{{ else if include "genropy-asgi.scaled" . }}{{ include "genropy-asgi.fullname" . }}{{ end }}
+{{- end }}
+
+{{/* how many pods mount the site data claim at once (at most, during a roll) */}}
+{{- define "genropy-asgi.claimPods" -}}
+{{- $web := ternary (int .Values.autoscaling.maxReplicas) (int .Values.replicaCount) .Values.autoscaling.enabled }}
+{{- if include "genropy-asgi.scaled" . }}
+{{- $web = add $web 2 }}{{/* the daemon, and the surge pod of a roll */}}
+{{- if .Values.processes.tasks.enabled }}{{ $web = add $web 1 (int .Values.processes.tasks.replicas) }}{{ end }}
+{{- end }}
+{{- $web }}
+{{- end }}
+
+{{/* every problem with the values, in one message */}}
+{{- define "genropy-asgi.validateValues" -}}
+{{- $problems := list }}
+{{- $scaled := include "genropy-asgi.scaled" . }}
+{{- if not (has .Values.topology (list "single" "scaled")) }}
+{{- $problems = append $problems (printf "topology=%s: expected single or scaled" .Values.topology) }}
+{{- end }}
+{{- if and $scaled (not (include "genropy-asgi.postgres" .)) }}
+{{- $problems = append $problems "topology=scaled needs PostgreSQL (database.type=postgres): every pod uses one database, SQLite is a file per pod" }}
+{{- end }}
+{{- if and (not $scaled) .Values.processes.tasks.enabled (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) }}
+{{- $problems = append $problems "processes.tasks.enabled with topology=single runs the task scheduler in every pod (each task would run once per pod): use replicaCount 1 and no autoscaling, or topology=scaled" }}
+{{- end }}
+{{- if and .Values.persistence.enabled (gt (int (include "genropy-asgi.claimPods" .)) 1) (not (has "ReadWriteMany" .Values.persistence.accessModes)) }}
+{{- $problems = append $problems (printf "persistence.accessModes=%v: %s pods can mount the site data claim at once, which needs ReadWriteMany" .Values.persistence.accessModes (include "genropy-asgi.claimPods" .)) }}
+{{- end }}
+{{- if and .Values.podDisruptionBudget.enabled (not .Values.autoscaling.enabled) (ge (int .Values.podDisruptionBudget.minAvailable) (int .Values.replicaCount)) }}
+{{- $problems = append $problems (printf "podDisruptionBudget.minAvailable=%d with replicaCount=%d: no pod could ever be evicted (node drains hang); use a value below replicaCount" (int .Values.podDisruptionBudget.minAvailable) (int .Values.replicaCount)) }}
+{{- end }}
+{{- if and $scaled .Values.remotedb.enabled }}
+{{- $problems = append $problems "remotedb.enabled with topology=scaled: the SSH tunnel lives in gnrdaemon's pod, not the web pods' (use topology=single)" }}
+{{- end }}
+{{- if $problems }}
+{{- fail (printf "\n- %s" (join "\n- " $problems)) }}
+{{- end }}
 {{- end }}
 
 {{/* Pod pieces shared by the Deployment, the db setup Job and the test pod ---------- */}}
@@ -87,9 +134,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: GNR_DB_PASSWORD_FILE
   value: /run/secrets/genropy/db/password
 {{- end }}
-{{- if .Values.daemon.existingSecret }}
+{{- if include "genropy-asgi.daemonSecretName" . }}
 - name: GNR_DAEMON_HMAC_KEY_FILE
   value: /run/secrets/genropy/daemon/hmac-key
+{{- end }}
+{{- if .Values.persistence.enabled }}
+- name: GENROPY_SITE_DATA
+  value: {{ .Values.persistence.mountPath | quote }}
 {{- end }}
 {{- if .Values.site.admin.enabled }}
 - name: GNR_ADMIN_PASSWORD_FILE
@@ -125,10 +176,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   mountPath: /run/secrets/genropy/db
   readOnly: true
 {{- end }}
-{{- if .Values.daemon.existingSecret }}
+{{- if include "genropy-asgi.daemonSecretName" . }}
 - name: daemon-secret
   mountPath: /run/secrets/genropy/daemon
   readOnly: true
+{{- end }}
+{{- if .Values.persistence.enabled }}
+- name: site-data
+  mountPath: {{ .Values.persistence.mountPath }}
 {{- end }}
 {{- if .Values.site.admin.enabled }}
 - name: admin-secret
@@ -163,14 +218,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       - key: {{ include "genropy-asgi.dbSecretKey" . }}
         path: password
 {{- end }}
-{{- if .Values.daemon.existingSecret }}
+{{- with include "genropy-asgi.daemonSecretName" . }}
 - name: daemon-secret
   secret:
-    secretName: {{ .Values.daemon.existingSecret }}
+    secretName: {{ . }}
     defaultMode: 0440
     items:
       - key: hmac-key
         path: hmac-key
+{{- end }}
+{{- if .Values.persistence.enabled }}
+- name: site-data
+  persistentVolumeClaim:
+    claimName: {{ .Values.persistence.existingClaim | default (printf "%s-site-data" (include "genropy-asgi.fullname" .)) }}
 {{- end }}
 {{- if .Values.site.admin.enabled }}
 - name: admin-secret

@@ -1,0 +1,125 @@
+"""The site finds its register again after gnrdaemon restarted (or moved to another pod).
+
+Why this exists: GenroPy 26.10's ``SiteRegisterClient`` asks gnrdaemon once, at start,
+where the site's register listens, and keeps one Pyro proxy to it. When gnrdaemon
+restarts, the register comes back on a new port (with its saved state, see
+``register_store``) but every web process keeps calling the old address: each page
+and RPC fails until the web server itself is restarted. With gnrdaemon in its own
+workload (the chart's ``topology: scaled``) nothing restarts the web pods for it.
+
+What it does: ``siteregister`` becomes a thin proxy of the real one; a call that
+fails with Pyro's ``CommunicationError`` asks gnrdaemon for the register again
+(``getSite(create=True, autorestore=True)``, which starts it and restores its state
+when it is not running), waiting up to ``GENROPY_DAEMON_WAIT`` seconds (default 30)
+for a daemon that is restarting, then runs the call once more. One thread asks; the
+others wait for its answer. Calls that never reached the register are the ones
+retried: a register that is down accepts no connection.
+
+When to drop it: ``tests/compat/test_register_client.py`` fails the day GenroPy changes
+the client code this relies on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from types import ModuleType
+from typing import Any
+
+TARGET_MODULE = "gnr.web.daemon.siteregister_client"
+DEFAULT_WAIT = 30.0
+
+
+def wait_seconds() -> float:
+    """``GENROPY_DAEMON_WAIT`` when set (the image's programs: 60), else ``DEFAULT_WAIT``."""
+    from genropy_asgi import settings
+
+    try:
+        seconds = settings.read(os.environ, "GENROPY_DAEMON_WAIT", DEFAULT_WAIT)
+    except settings.SettingError:
+        return DEFAULT_WAIT
+    return max(seconds, 1.0)
+
+
+class ReconnectingRegister:
+    """``SiteRegisterClient.siteregister``: the register's Pyro proxy, found again when it moved."""
+
+    def __init__(self, client: Any, proxy: Any, reinit: Any, errors: Any) -> None:
+        self._client, self._proxy, self._reinit, self._errors = client, proxy, reinit, errors
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_pyro"):  # Pyro's own proxy attributes (timeouts, release...)
+            return getattr(self._proxy, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            generation = self._generation
+            try:
+                return getattr(self._proxy, name)(*args, **kwargs)
+            except self._errors.CommunicationError as exc:
+                self._find_again(generation, exc)
+                return getattr(self._proxy, name)(*args, **kwargs)
+
+        return call
+
+    def _find_again(self, seen: int, cause: BaseException) -> None:
+        with self._lock:
+            if self._generation != seen:  # another thread found it meanwhile
+                return
+            deadline = time.monotonic() + wait_seconds()
+            last: BaseException = cause
+            while True:
+                try:
+                    self._client.siteregisterserver_uri = None
+                    self._reinit()
+                    break
+                except Exception as exc:  # the daemon is restarting: Pyro errors, its "not started"
+                    last = exc
+                if time.monotonic() >= deadline:
+                    raise self._errors.CommunicationError(
+                        f"gnrdaemon's register not reachable after {wait_seconds():g}s "
+                        f"(GENROPY_DAEMON_WAIT): {type(last).__name__}: {last}") from last
+                time.sleep(0.5)
+            self._generation += 1
+            sys.stderr.write(f"genropy-asgi: site register found again at {self._client.siteregister_uri}\n")
+
+
+def patch_client_module(module: ModuleType) -> None:
+    client_class = module.SiteRegisterClient
+    original_init_register = client_class.initSiteRegister
+
+    def find_register(client: Any) -> None:
+        """gnrdaemon's answer for this site's register, as GenroPy's ``__init__`` asks it."""
+        with client.pyroProxy(str(upstream_uri(client.gnrdaemon_proxy))) as daemon:
+            if not client.runningDaemon(daemon):
+                raise RuntimeError("gnrdaemon is not started")
+            if not client.checkSiteRegisterServerUri(daemon):
+                raise RuntimeError("gnrdaemon has not started the site's register yet")
+        original_init_register(client)
+
+    def init_register(self: Any) -> None:
+        original_init_register(self)
+        current = self.__dict__.get("siteregister")
+        if isinstance(current, ReconnectingRegister) or not hasattr(self, "gnrdaemon_proxy"):
+            return  # a site daemon of its own (sitedaemon.xml): GenroPy's path, unchanged
+
+        def reinit() -> None:
+            find_register(self)
+            wrapper._proxy = self.siteregister  # the new raw proxy GenroPy just made
+            self.siteregister = wrapper
+
+        wrapper = ReconnectingRegister(self, self.siteregister, reinit, module.Pyro4.errors)
+        self.siteregister = wrapper
+
+    init_register.__wrapped__ = original_init_register  # type: ignore[attr-defined]  (GenroPy's, for the guard test)
+    client_class.initSiteRegister = init_register
+    module.GENROPY_ASGI_REGISTER_CLIENT_COMPAT = "reconnects"
+
+
+def upstream_uri(proxy: Any) -> Any:
+    from genropy_asgi.compat import upstream
+
+    return upstream.pyro_uri(proxy)

@@ -1,0 +1,62 @@
+"""Where this container's programs find gnrdaemon and the task scheduler: here, or shared.
+
+One container (``serve`` alone) runs the whole process set with its own gnrdaemon on
+127.0.0.1. Scaled out, gnrdaemon is one shared workload (mode ``daemon``, listening
+on ``GNR_DAEMON_BIND``), web pods use it (``GNR_DAEMON_HOST``), and so do the
+``scheduler`` and ``taskworker`` workloads. Pyro unpickles what it receives: off
+loopback the HMAC key is mandatory and must be the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from genropy_asgi.container.processes import valid_host
+from genropy_asgi.container.sources import PlanError, get
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SHARED_DAEMON_MODES = ("taskworker",)  # programs that need a register and run alone
+
+
+@dataclass(frozen=True)
+class Placement:
+    daemon_host: str  # environment.xml's <gnrdaemon host>: where it listens (here) or is reached
+    own_daemon: bool  # a gnrdaemon runs in this container (supervisord's, or mode daemon itself)
+    scheduler_url: str  # where the task scheduler is reached ("" : this container's, on 127.0.0.1)
+    scheduler_bind: str  # where mode scheduler listens
+
+
+def placement(env: Mapping[str, str], mode: str, hmac_key_given: bool) -> Placement:
+    remote = (get(env, "GNR_DAEMON_HOST") or "").strip()
+    bind = (get(env, "GNR_DAEMON_BIND") or "127.0.0.1").strip()
+    key_advice = ("GNR_DAEMON_HMAC_KEY (or GNR_DAEMON_HMAC_KEY_FILE), the same for the daemon and all its "
+                  "clients (Pyro unpickles what it receives: without a shared key anyone reaching the port "
+                  "runs code)")
+    if remote:
+        valid_host("GNR_DAEMON_HOST", remote)
+    valid_host("GNR_DAEMON_BIND", bind)
+    if mode == "daemon":
+        if remote:
+            raise PlanError(f"GNR_DAEMON_HOST={remote!r} is set for mode daemon: the daemon listens on "
+                            "GNR_DAEMON_BIND; GNR_DAEMON_HOST is for its clients")
+        if bind not in LOOPBACK and not hmac_key_given:
+            raise PlanError(f"GNR_DAEMON_BIND={bind!r}: gnrdaemon off loopback needs {key_advice}")
+    elif remote and not hmac_key_given:
+        raise PlanError(f"GNR_DAEMON_HOST={remote!r}: a shared gnrdaemon needs {key_advice}")
+    elif not remote and mode in SHARED_DAEMON_MODES:
+        raise PlanError(f"mode {mode} runs alone and needs the shared gnrdaemon: set GNR_DAEMON_HOST "
+                        "(and GNR_DAEMON_HMAC_KEY)")
+    scheduler_url = (get(env, "GNR_SCHEDULER_URL") or "").strip()
+    if mode == "taskworker" and not scheduler_url:
+        raise PlanError("mode taskworker needs GNR_SCHEDULER_URL: where the scheduler workload listens "
+                        "(for example http://scheduler:14951)")
+    if scheduler_url and not scheduler_url.startswith(("http://", "https://")):
+        raise PlanError(f"GNR_SCHEDULER_URL={scheduler_url!r}: expected an http:// URL")
+    scheduler_bind = (get(env, "GNR_SCHEDULER_BIND") or "127.0.0.1").strip()
+    valid_host("GNR_SCHEDULER_BIND", scheduler_bind)
+    if mode == "daemon":
+        return Placement(bind, True, scheduler_url, scheduler_bind)
+    if remote:
+        return Placement(remote, False, scheduler_url, scheduler_bind)
+    return Placement("127.0.0.1", mode == "serve", scheduler_url, scheduler_bind)

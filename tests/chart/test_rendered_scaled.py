@@ -1,0 +1,203 @@
+"""The chart's ``topology: scaled``, run as the cluster would run it, with Docker.
+
+Every rendered Deployment's container (gnrdaemon, 3 web pods, scheduler, taskworker) is
+started from its rendered spec (image, args, env, Secret files, security context,
+read-only root) on one network where the Services' names are aliases, the claim is one
+shared volume and PostgreSQL is real. Then the contract of the topology:
+- a user logged in through web-0 is the same user, on the same page, through web-1 and
+  web-2 (no session affinity needed);
+- rolling the web pods one by one (taken out of the endpoints, SIGTERM, started again)
+  under a bounded load of that user's RPCs fails no request, and the session survives;
+- a file in the instance's ``site/`` written in web-0 is served by web-2, and by the new
+  pods after the roll;
+- restarting gnrdaemon (SIGTERM, start again) keeps the login: its registers were saved.
+Figures (seconds, requests) are printed, never asserted as timings.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+import httpx
+import pytest
+import yaml
+from support import no_leftovers  # noqa: F401  (autouse fixture)
+from rendered import docker_run_kwargs
+from test_chart import CHART, kind, render
+
+from genropy_asgi.testing.client import GenroPage
+
+pytestmark = pytest.mark.docker
+
+WEB_REPLICAS = 3
+
+
+class Cluster:
+    """The rendered workloads as containers; ``web`` is what the Service would balance over."""
+
+    def __init__(self, docker, documents, tmp_path, postgres_image):
+        self.docker, self.documents, self.tmp_path = docker, documents, tmp_path
+        suffix = secrets.token_hex(3)
+        self.network = docker.networks.create(f"scaled-{suffix}")
+        self.volume = docker.volumes.create(f"scaled-site-data-{suffix}")
+        self.containers: list = []
+        self.web: dict[str, str] = {}  # pod name -> base URL, the pods in the endpoints
+        self.claims = {"demo-genropy-asgi-site-data": self.volume.name}
+        try:
+            self.start_postgres(postgres_image)
+        except BaseException:
+            self.remove()
+            raise
+
+    def start_postgres(self, postgres_image: str) -> None:
+        docker, documents = self.docker, self.documents
+        config = kind(documents, "ConfigMap")["data"]
+        password = kind(documents, "Secret")["stringData"]["db-password"]
+        self.run_container("postgresql", dict(
+            image=postgres_image, detach=True, environment={
+                "POSTGRES_USER": config["GNR_DB_USER"], "POSTGRES_PASSWORD": password, "POSTGRES_DB": "postgres"}),
+            alias=config["GNR_DB_HOST"])
+        image = next(d for d in documents if d["kind"] == "Deployment")
+        image = image["spec"]["template"]["spec"]["containers"][0]["image"]
+        # the kubelet's fsGroup: the claim's root is group 0 and group-writable
+        docker.containers.run(image, entrypoint=["sh", "-c", "chgrp 0 /data && chmod 2775 /data"], user="0",
+                              volumes={self.volume.name: {"bind": "/data", "mode": "rw"}}, remove=True)
+
+    def run_container(self, name: str, kwargs: dict, alias: str | None = None):
+        container = self.docker.containers.run(name=f"{self.network.name}-{name}", network=self.network.name,
+                                               **kwargs)
+        self.containers.append(container)
+        if alias:  # a Service name resolves to its pod
+            self.network.disconnect(container)
+            self.network.connect(container, aliases=[alias])
+        return container
+
+    def start_workload(self, deployment: str, pod: str, alias: str | None = None):
+        kwargs, _ = docker_run_kwargs(self.documents, self.tmp_path / pod, deployment, self.claims)
+        return self.run_container(pod, kwargs, alias)
+
+    def url(self, container) -> str:
+        container.reload()
+        return f"http://127.0.0.1:{container.attrs['NetworkSettings']['Ports']['8080/tcp'][0]['HostPort']}"
+
+    def wait_ready(self, container, seconds: float = 240) -> str:
+        deadline = time.monotonic() + seconds
+        url = self.url(container)
+        while time.monotonic() < deadline:
+            container.reload()
+            assert container.status == "running", container.logs().decode(errors="replace")[-4000:]
+            try:
+                if httpx.get(url + "/_server/ready", timeout=5).status_code == 200:
+                    return url
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise AssertionError(f"{container.name} not ready:\n" + container.logs().decode(errors="replace")[-4000:])
+
+    def remove(self) -> None:
+        for container in reversed(self.containers):
+            try:
+                container.remove(force=True, v=True)
+            except Exception:  # already gone
+                pass
+        self.network.remove()
+        self.volume.remove(force=True)
+
+
+@pytest.fixture
+def cluster(docker, image, tmp_path):
+    import os
+
+    repository, _, tag = image.partition(":")
+    values = yaml.safe_load((CHART / "ci" / "scaled-values.yaml").read_text())
+    values["image"] = {"repository": repository, "tag": tag or "latest", "pullPolicy": "Never"}
+    values["replicaCount"] = WEB_REPLICAS
+    values["podDisruptionBudget"] = {"enabled": False}
+    values["processes"]["tasks"]["replicas"] = 1
+    cluster = Cluster(docker, render(values), tmp_path, os.environ.get("GENROPY_ASGI_POSTGRES_IMAGE", "postgres:17"))
+    try:
+        started = time.monotonic()
+        cluster.start_workload("demo-genropy-asgi-gnrdaemon", "gnrdaemon", alias="demo-genropy-asgi-gnrdaemon")
+        cluster.start_workload("demo-genropy-asgi-scheduler", "scheduler", alias="demo-genropy-asgi-scheduler")
+        cluster.start_workload("demo-genropy-asgi-taskworker", "taskworker-0")
+        pods = {f"web-{i}": cluster.start_workload("demo-genropy-asgi-web", f"web-{i}") for i in range(WEB_REPLICAS)}
+        for pod, container in pods.items():
+            cluster.web[pod] = cluster.wait_ready(container)
+        print(f"\nscaled topology ({WEB_REPLICAS} web pods, gnrdaemon, scheduler, taskworker, PostgreSQL): "
+              f"all web pods ready after {time.monotonic() - started:.1f} s")
+        cluster.pods = pods
+        cluster.admin_password = kind(cluster.documents, "Secret")["stringData"]["admin-password"]
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+def logged_in_page(base_url: str, password: str) -> GenroPage:
+    page = GenroPage(base_url)
+    page.rpc("login_doLogin", login=f"<GenRoBag><user>admin</user><password>{password}</password></GenRoBag>::BAG",
+             rootenv="<GenRoBag></GenRoBag>::BAG")
+    assert page.rpc("whoami") == "admin"
+    return page
+
+
+def through(page: GenroPage, base_url: str) -> GenroPage:
+    """The same page (page_id, cookies) reached through another pod."""
+    moved = object.__new__(GenroPage)
+    moved.__dict__.update(page.__dict__)
+    moved.client = httpx.Client(base_url=base_url, timeout=60, cookies=page.client.cookies)
+    return moved
+
+
+def test_any_web_pod_serves_any_user_across_rolls_and_a_daemon_restart(cluster):
+    page = logged_in_page(cluster.web["web-0"], cluster.admin_password)
+    for pod in ("web-1", "web-2"):
+        assert through(page, cluster.web[pod]).rpc("whoami") == "admin", pod
+
+    web0 = cluster.pods["web-0"]
+    assert web0.exec_run(["sh", "-c", "echo shared-by-every-pod > "
+                                      "\"$(readlink -f /opt/genropy/projects/demo/instances/demo/site)/proof.txt\""]
+                         ).exit_code == 0
+    assert httpx.get(cluster.web["web-2"] + "/_site/proof.txt").text.strip() == "shared-by-every-pod"
+
+    # a bounded load of the user's RPCs over the pods in the endpoints, while they roll
+    failures, done, stop = [], [0], threading.Event()
+
+    pages: dict[str, GenroPage] = {}
+
+    def load() -> None:
+        while not stop.is_set():
+            for pod, url in list(cluster.web.items()):
+                response = pages.setdefault(url, through(page, url)).rpc_raw("whoami")
+                done[0] += 1
+                if response.status_code != 200 or "<result>admin</result>" not in response.text:
+                    failures.append(f"{pod}: HTTP {response.status_code} {response.text[:200]}")
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    started = time.monotonic()
+    try:
+        for pod in list(cluster.pods):
+            del cluster.web[pod]  # the endpoints forget it (the preStop sleep's job), then SIGTERM
+            cluster.pods[pod].stop(timeout=60)
+            cluster.pods[pod].remove(v=True)
+            cluster.containers.remove(cluster.pods[pod])
+            cluster.pods[pod] = cluster.start_workload("demo-genropy-asgi-web", pod)
+            cluster.web[pod] = cluster.wait_ready(cluster.pods[pod])
+    finally:
+        stop.set()
+        worker.join(120)
+    print(f"\nrolled {WEB_REPLICAS} web pods in {time.monotonic() - started:.1f} s under load: "
+          f"{done[0]} RPCs, {len(failures)} failed")
+    assert failures == []
+    assert through(page, cluster.web["web-1"]).rpc("whoami") == "admin"
+    assert httpx.get(cluster.web["web-0"] + "/_site/proof.txt").text.strip() == "shared-by-every-pod"
+
+    daemon = next(c for c in cluster.containers if c.name.endswith("-gnrdaemon"))
+    started = time.monotonic()
+    daemon.restart(timeout=30)  # SIGTERM (registers saved), then the same pod again
+    answer = through(page, cluster.web["web-2"]).rpc("whoami")
+    print(f"\ngnrdaemon restarted: the logged-in page answered again after {time.monotonic() - started:.1f} s")
+    assert answer == "admin", daemon.logs().decode(errors="replace")[-3000:]
+    assert "registers of demo saved" in daemon.logs().decode(errors="replace")
