@@ -309,6 +309,8 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_DAEMON_ADDRESS", Text(), f"127.0.0.1:{DAEMON_PORT}", "where gnrdaemon is reached (host:port)",
       INTERNAL),
     S("GENROPY_DAEMON_AUTOSTART", Flag(), True, "supervisord starts a gnrdaemon of its own", INTERNAL),
+    S("GENROPY_SOCKETS", Text(), None, "the folder of `gnr web async`'s Unix socket (`$GENROPY_RUN/sockets`: "
+      "the container's own, never the shared site folder)", INTERNAL),
     S("GENROPY_REGISTER_STORE", Text(), None, "the folder of gnrdaemon's saved registers "
       "(`$GENROPY_SITE_DATA/registers`, else `$GENROPY_HOME/registers`)", INTERNAL),
     S("GENROPY_SITE_SPEC", Text(), None, "the site (and `:remotedb`) GenroPy's other programs are given",

@@ -14,7 +14,9 @@ The fixes (each module says why it exists and when to drop it):
 - ``compat.page_args``: the markup check of a page's arguments in linear time;
 - ``compat.db_override``: the deployment's database settings win over the instance's;
 - ``compat.register_store``: gnrdaemon's registers (sessions) survive its restart;
-- ``compat.register_client``: the site finds its register again after that restart.
+- ``compat.register_client``: the site finds its register again after that restart;
+- ``compat.async_sockets``: ``gnr web async``'s socket in the container, not the shared site folder;
+- ``compat.task_schedule``: GenroPy's older scheduler runs "every N minutes" tasks on SQLite.
 
 ``compat.upstream`` is the other half of living on upstream code: every private
 attribute of an upstream library we touch, written once, each guarded by a test.
@@ -34,13 +36,16 @@ if TYPE_CHECKING:  # typing and importlib.abc cost ~40 ms at every interpreter s
 
     Patch = Callable[[ModuleType], Any]
 
-PATCHES: dict[str, str] = {
-    "gnr.web.gnrwsgisite_proxy.gnrapidispatcher": "genropy_asgi.compat.routes:patch_dispatcher_module",
-    "gnr.web.gnrwsgisite_proxy.gnrwebsockethandler": "genropy_asgi.compat.wsproxy:patch_websockethandler_module",
-    "gnr.web.gnrwebpage": "genropy_asgi.compat.page_args:patch_webpage_module",
-    "gnr.app.gnrapp": "genropy_asgi.compat.db_override:patch_gnrapp_module",
-    "gnr.web.daemon.siteregister": "genropy_asgi.compat.register_store:patch_siteregister_module",
-    "gnr.web.daemon.siteregister_client": "genropy_asgi.compat.register_client:patch_client_module",
+PATCHES: dict[str, tuple[str, ...]] = {  # GenroPy module -> its fixes, applied in this order
+    "gnr.web.gnrwsgisite_proxy.gnrapidispatcher": ("genropy_asgi.compat.routes:patch_dispatcher_module",),
+    "gnr.web.gnrwsgisite_proxy.gnrwebsockethandler": ("genropy_asgi.compat.wsproxy:patch_websockethandler_module",
+                                                      "genropy_asgi.compat.async_sockets:patch_handler_module"),
+    "gnr.web.gnrasync": ("genropy_asgi.compat.async_sockets:patch_async_module",),
+    "gnr.web.gnrtask": ("genropy_asgi.compat.task_schedule:patch_task_module",),
+    "gnr.web.gnrwebpage": ("genropy_asgi.compat.page_args:patch_webpage_module",),
+    "gnr.app.gnrapp": ("genropy_asgi.compat.db_override:patch_gnrapp_module",),
+    "gnr.web.daemon.siteregister": ("genropy_asgi.compat.register_store:patch_siteregister_module",),
+    "gnr.web.daemon.siteregister_client": ("genropy_asgi.compat.register_client:patch_client_module",),
 }
 
 _patches: dict[str, Patch] = {}
@@ -59,6 +64,15 @@ def lazy(target: str) -> Patch:
                              f"failed to load ({type(exc).__name__}: {exc})\n")
             return None
         return fix(module)
+
+    return patch
+
+
+def in_order(*patches: Patch) -> Patch:
+    """One patch running ``patches`` one after the other."""
+    def patch(module: ModuleType) -> None:
+        for one in patches:
+            one(module)
 
     return patch
 
@@ -122,5 +136,5 @@ def add_python_packages() -> None:
 def install() -> None:
     """Register every fix of ``PATCHES`` (idempotent); add ``GENROPY_PYTHON_PACKAGES`` to the path."""
     add_python_packages()
-    for module_name, target in PATCHES.items():
-        register(module_name, lazy(target))
+    for module_name, targets in PATCHES.items():
+        register(module_name, in_order(*(lazy(target) for target in targets)))

@@ -1,5 +1,6 @@
-"""The entrypoint's database steps: wait for PostgreSQL, then ``gnr db setup`` and the
-first-use records under a lock shared by every replica."""
+"""The entrypoint's steps on what runs elsewhere: wait for PostgreSQL (and a shared
+gnrdaemon), then ``gnr db setup`` and the first-use records under a lock shared by every
+replica."""
 
 from __future__ import annotations
 
@@ -44,6 +45,17 @@ def wait_for_database(plan: LaunchPlan, db: DbTarget) -> None:
     except NotYet as exc:
         raise StartError(plan.masked(f"database {db.host}:{db.port} not reachable after {db.timeout:g}s "
                                      f"(GENROPY_DB_WAIT): {exc}")) from None
+
+
+def wait_for_shared_daemon(plan: LaunchPlan) -> None:
+    """A shared gnrdaemon (``GNR_DAEMON_HOST``) listens before this container's programs start."""
+    from genropy_asgi.container.wait_for_daemon import wait
+
+    address, seconds = plan.env["GENROPY_DAEMON_ADDRESS"], float(plan.env["GENROPY_DAEMON_WAIT"])
+    log(plan, f"waiting for the shared gnrdaemon at {address} (up to {seconds:g}s)")
+    if not wait(address, seconds):
+        raise StartError(f"gnrdaemon at {address} (GNR_DAEMON_HOST, GNR_DAEMON_PORT) not reachable after "
+                         f"{seconds:g}s: is its workload (mode daemon) running, on that port?")
 
 
 def refused_credentials(message: str) -> bool:

@@ -27,7 +27,7 @@ import subprocess
 import sys
 from typing import Callable
 
-from genropy_asgi.container.database_steps import db_setup, wait_for_database
+from genropy_asgi.container.database_steps import db_setup, wait_for_database, wait_for_shared_daemon
 from genropy_asgi.container.plan import DATABASE_MODES, DiskFiles, LaunchPlan, PlanError, make_plan, unprivileged_uid
 from genropy_asgi.container.report import StartError, fail, log
 from genropy_asgi.launch.gnrconfig import write_config_folder
@@ -269,6 +269,8 @@ def main(argv: list[str]) -> int:
             log(plan, note)
         if plan.db is not None:  # PostgreSQL, for a mode that uses it
             wait_for_database(plan, plan.db)
+        if plan.shared_daemon and plan.mode in DATABASE_MODES:
+            wait_for_shared_daemon(plan)
         if plan.mode == "dbsetup" or plan.db_setup:
             db_setup(plan)
     except StartError as exc:

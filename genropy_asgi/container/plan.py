@@ -62,6 +62,7 @@ class LaunchPlan:
     settings: dict[str, object] = field(default_factory=dict)  # every setting as read (print-config)
     db_setup_commands: list[list[str]] = field(default_factory=list)  # gnr db setup, then first-use records
     site_data: str = ""  # GENROPY_SITE_DATA: where the instances' data/ and site/ live ("" : in place)
+    shared_daemon: bool = False  # GNR_DAEMON_HOST: the programs use a gnrdaemon running elsewhere
 
     def masked(self, text: str) -> str:
         for secret in sorted(self.secrets, key=len, reverse=True):
@@ -140,7 +141,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         venv_bin=inputs.venv_bin, settings=settings.snapshot(env, settings.IMAGE),
         db_setup_commands=[[os.path.join(inputs.venv_bin, "gnr"), "db", "setup", inputs.site],
                            [os.path.join(inputs.venv_bin, "python"), "-m", "genropy_asgi.container.first_use", inputs.site]],
-        site_data=inputs.site_data,
+        site_data=inputs.site_data, shared_daemon=inputs.placement.shared,
     )
 
 
@@ -254,7 +255,7 @@ def child_environment(env: Mapping[str, str], inputs: Inputs, server_args: list[
         "GENROPY_ASGI_ARGV": json.dumps(server_args),
         "GENROPY_WSGI_THREADS": str(inputs.threads),
         "GENROPY_SHUTDOWN_TIMEOUT": f"{inputs.shutdown:g}",
-        "GENROPY_DAEMON_WAIT": "60",
+        "GENROPY_DAEMON_WAIT": f"{get(env, 'GENROPY_DAEMON_WAIT', 60.0):g}",  # the image's programs: 60 unless set
         "GENROPY_BIND": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",  # gunicorn's form
         "GENROPY_WORKERS": str(inputs.workers),
         "GENROPY_STOP_WAIT": str(int(inputs.shutdown) + 10),
@@ -262,6 +263,7 @@ def child_environment(env: Mapping[str, str], inputs: Inputs, server_args: list[
         "GENROPY_DAEMON_ADDRESS": f"{daemon_address(inputs)}:{inputs.daemon_port}",
         "GENROPY_DAEMON_AUTOSTART": str(inputs.placement.own_daemon).lower(),
         "GENROPY_REGISTER_STORE": os.path.join(inputs.site_data or home, "registers"),
+        "GENROPY_SOCKETS": os.path.join(home, "run", "sockets"),  # gnr web async's, never on the shared volume
         # what gnr web async/taskscheduler/taskworker are given: the same database as the server
         "GENROPY_SITE_SPEC": f"{inputs.site}:{inputs.remotedb}" if inputs.remotedb else inputs.site,
         # gnr web async is supervisord's program, never gnrasgiserve's child

@@ -25,6 +25,7 @@ class Placement:
     own_daemon: bool  # a gnrdaemon runs in this container (supervisord's, or mode daemon itself)
     scheduler_url: str  # where the task scheduler is reached ("" : this container's, on 127.0.0.1)
     scheduler_bind: str  # where mode scheduler listens
+    shared: bool = False  # the programs use a gnrdaemon running elsewhere (GNR_DAEMON_HOST)
 
 
 def placement(env: Mapping[str, str], mode: str, hmac_key_given: bool) -> Placement:
@@ -58,5 +59,5 @@ def placement(env: Mapping[str, str], mode: str, hmac_key_given: bool) -> Placem
     if mode == "daemon":
         return Placement(bind, True, scheduler_url, scheduler_bind)
     if remote:
-        return Placement(remote, False, scheduler_url, scheduler_bind)
+        return Placement(remote, False, scheduler_url, scheduler_bind, shared=True)
     return Placement("127.0.0.1", mode == "serve", scheduler_url, scheduler_bind)

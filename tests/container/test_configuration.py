@@ -127,6 +127,10 @@ def test_no_secret_in_inspect_logs_or_print_config(image, postgres_image, docker
     ({"GNR_WSGI_OPT_debug": "true"}, None, None, "set GENROPY_ALLOW_DEBUG=true to accept that"),
     ({"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_HOST": "nowhere.invalid", "GNR_DB_USER": "u",
       "GENROPY_DB_WAIT": "2"}, None, None, "database nowhere.invalid:5432 not reachable after 2s (GENROPY_DB_WAIT)"),
+    ({"GNR_DAEMON_HOST": "gnrdaemon.invalid", "GNR_DAEMON_HMAC_KEY": "k" * 32, "GENROPY_DAEMON_WAIT": "2"}, None, None,
+     "gnrdaemon at gnrdaemon.invalid:40404 (GNR_DAEMON_HOST, GNR_DAEMON_PORT) not reachable after 2s"),
+    ({"GNR_DAEMON_HOST": "gnrdaemon"}, None, None, "GNR_DAEMON_HOST='gnrdaemon': a shared gnrdaemon needs GNR_DAEMON_HMAC_KEY"),
+    ({"GNR_DAEMON_BIND": "0.0.0.0"}, ["daemon"], None, "GNR_DAEMON_BIND='0.0.0.0': gnrdaemon off loopback needs"),
 ])
 def test_bad_input_exits_non_zero_with_one_clear_line(docker, image, environment, command, files, expected):
     status, logs = run_to_exit(docker, image, environment, command, files)

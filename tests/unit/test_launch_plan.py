@@ -395,8 +395,9 @@ def test_web_pods_use_the_shared_daemon_and_start_none():
     web = plan({**SHARED, "GNR_DAEMON_HOST": "gnrdaemon", "GNR_DAEMON_PORT": "40500"})
     assert 'host="gnrdaemon"' in web.files["environment.xml"] and 'hmac_key="shared-key"' in web.files["environment.xml"]
     assert web.env["GENROPY_DAEMON_AUTOSTART"] == "false"
-    assert web.env["GENROPY_DAEMON_ADDRESS"] == "gnrdaemon:40500"
-    assert plan().env["GENROPY_DAEMON_AUTOSTART"] == "true"
+    assert web.env["GENROPY_DAEMON_ADDRESS"] == "gnrdaemon:40500" and web.shared_daemon
+    assert plan().env["GENROPY_DAEMON_AUTOSTART"] == "true" and not plan().shared_daemon
+    assert not plan(args=["dbsetup"]).shared_daemon
     assert error({"GNR_DAEMON_HOST": "gnrdaemon"}).startswith(
         "GNR_DAEMON_HOST='gnrdaemon': a shared gnrdaemon needs GNR_DAEMON_HMAC_KEY")
 
