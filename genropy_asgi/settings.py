@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Mapping
 MASK = "********"
 WEB_PORT = 8080  # GenroPy's (gnrwsgiserve's) default web port, and the image's
 DAEMON_PORT = 40404  # gnrdaemon's default Pyro port
+ASYNC_PORT = 9999  # mode async's TCP port (gnr web async -p)
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 SECRET_SUFFIXES = ("_PASSWORD", "_HMAC_KEY", "_SECRET")
@@ -233,6 +234,12 @@ TABLE: tuple[Setting, ...] = (
       "(`true`/`false`); gnrasgiserve also takes `spawn` (it starts it) and `external` (someone else does)",
       BOTH, aliases=("GENROPY_ASGI_ASYNC_SERVER",),
       shown="the siteconfig's `wsgi websockets`, else on (gnrasgiserve: `spawn` when websockets are on)"),
+    S("GENROPY_ASYNC_ADDRESS", Matching(r"(\[[0-9A-Fa-f:]+\]|[A-Za-z0-9_.-]+):([1-9][0-9]{0,4})", "host:port"),
+      None, "a shared `gnr web async` (mode `async` elsewhere): `/websocket` is relayed and the site's pushes "
+      "sent there over TCP, so a page open through one web pod gets the updates triggered through another; "
+      "none runs in this container", BOTH, shown="unset: the container's own, on a Unix socket"),
+    S("GENROPY_ASYNC_PORT", Port(), ASYNC_PORT, "the TCP port mode `async` listens on (every address: only "
+      "where a network policy admits just the site's pods)"),
     S("GENROPY_ASGI_GNR_API", Choice("adapter", "off"), "adapter", "`adapter`: keep GenroPy's `/_api` working "
       "on genro-routes 0.30; `off`: disable it (501)", BOTH),
     S("FORWARDED_ALLOW_IPS", Text(), "127.0.0.1", "proxies whose `X-Forwarded-*` headers are trusted", BOTH),

@@ -116,9 +116,9 @@ class WsgiGatewayMiddleware(BaseMiddleware):
     def async_relay(self, scope: Scope) -> WebSocketRelay | None:
         """The relay for a WebSocket on GenroPy's async paths (``None``: not one of ours)."""
         segment = first_segment(scope["path"])
-        socket_path = getattr(self.server, "async_socket_path", None)
-        if segment in ASYNC_SERVER_PATHS and segment not in self.prefixes and socket_path:
-            return WebSocketRelay(socket_path)
+        address = getattr(self.server, "async_address", None)
+        if segment in ASYNC_SERVER_PATHS and segment not in self.prefixes and address:
+            return WebSocketRelay(address)
         return None
 
     async def site_is_ready(self) -> bool:

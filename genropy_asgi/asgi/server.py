@@ -69,7 +69,7 @@ class GenropyAsgiServer(AsgiServer):
         self.gnr_site_name = gnr_site_name
         self.site_database: dict[str, Any] | None = None
         """The GenroPy site's database as in use (implementation, host, port, dbname; no password)."""
-        self.async_socket_path: str | None = None
+        self.async_address: str | None = None
         """The site's ``gnr web async`` Unix socket: the gateway relays ``/websocket`` there."""
         self.wsgi_threads = int(wsgi_threads or options.get("wsgi_threads") or DEFAULT_WSGI_THREADS)
         self._ready_checks: list[tuple[str, Callable[[], Any]]] = []

@@ -27,7 +27,7 @@ import logging
 import socket
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, unix_connect
+from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 logger = logging.getLogger("genropy_asgi.asgi.websocket_relay")
@@ -43,14 +43,26 @@ FORWARDED_HEADERS = frozenset({"cookie", "origin", "user-agent", "accept-languag
 """Request headers the async server sees as the browser sent them (handshake headers are re-made)."""
 
 
-def async_server_check(socket_path: str):
-    """A readiness check: the async server accepts on its socket (GenroPy's page loads need it
-    once websockets are on: each new page registers with it)."""
+def tcp_address(address: str) -> tuple[str, int] | None:
+    """``host:port`` of a shared async server (mode ``async``), or ``None`` for a Unix socket path."""
+    if address.startswith("/"):
+        return None
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def async_server_check(address: str):
+    """A readiness check: the async server accepts on its socket or TCP address (GenroPy's
+    page loads need it once websockets are on: each new page registers with it)."""
 
     def check() -> None:
+        tcp = tcp_address(address)
+        if tcp is not None:
+            socket.create_connection(tcp, timeout=2).close()
+            return
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
             probe.settimeout(2)
-            probe.connect(socket_path)
+            probe.connect(address)
 
     return check
 
@@ -103,10 +115,11 @@ async def deny(scope: dict[str, Any], send: Any, status: int, text: str) -> None
 
 
 class WebSocketRelay:
-    """One browser WebSocket relayed to the async server's Unix socket."""
+    """One browser WebSocket relayed to the async server: its Unix socket in this container,
+    or the ``host:port`` of a shared one (``GENROPY_ASYNC_ADDRESS``)."""
 
-    def __init__(self, socket_path: str) -> None:
-        self.socket_path = socket_path
+    def __init__(self, address: str) -> None:
+        self.address = address
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
@@ -121,19 +134,24 @@ class WebSocketRelay:
 
     async def open_upstream(self, scope: dict[str, Any], send: Any) -> ClientConnection | None:
         host, headers = upstream_headers(scope)
+        options = dict(subprotocols=scope.get("subprotocols") or None, additional_headers=headers,
+                       user_agent_header=None, compression=None, open_timeout=OPEN_TIMEOUT,
+                       ping_interval=None, max_size=MAX_MESSAGE_SIZE, max_queue=UPSTREAM_QUEUE, proxy=None)
+        tcp = tcp_address(self.address)
         try:
-            return await unix_connect(
-                self.socket_path, uri=upstream_uri(scope, host),
-                subprotocols=scope.get("subprotocols") or None, additional_headers=headers,
-                user_agent_header=None, compression=None, open_timeout=OPEN_TIMEOUT,
-                ping_interval=None, max_size=MAX_MESSAGE_SIZE, max_queue=UPSTREAM_QUEUE, proxy=None,
-            )
+            if tcp is not None:  # over TCP, the handshake still names the browser's Host
+                loop = asyncio.get_running_loop()
+                sock = await asyncio.wait_for(loop.run_in_executor(
+                    None, lambda: socket.create_connection(tcp, timeout=OPEN_TIMEOUT)), OPEN_TIMEOUT)
+                sock.setblocking(False)
+                return await connect(upstream_uri(scope, host), sock=sock, **options)
+            return await unix_connect(self.address, uri=upstream_uri(scope, host), **options)
         except InvalidStatus as exc:
             status = exc.response.status_code
             await deny(scope, send, status, f"GenroPy async server answered {status}\n")
         except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:
             logger.warning("WebSocket %s: GenroPy async server not reachable at %s (%s: %s)",
-                           scope["path"], self.socket_path, type(exc).__name__, exc)
+                           scope["path"], self.address, type(exc).__name__, exc)
             await deny(scope, send, 503, "GenroPy async server (gnr web async) is not running\n")
         return None
 

@@ -30,8 +30,8 @@ from genropy_asgi.launch.gnrconfig import GnrSetup, password_entry, render_confi
 
 __all__ = ["DbTarget", "DiskFiles", "LaunchPlan", "PlanError", "make_plan", "unprivileged_uid", "IMAGE_UID", "MASK"]
 
-MODES = ("serve", "daemon", "scheduler", "taskworker", "dbsetup", "print-config", "check", "shell")
-DATABASE_MODES = ("serve", "scheduler", "taskworker", "dbsetup")  # they wait for PostgreSQL
+MODES = ("serve", "daemon", "async", "scheduler", "taskworker", "dbsetup", "print-config", "check", "shell")
+DATABASE_MODES = ("serve", "async", "scheduler", "taskworker", "dbsetup")  # they wait for PostgreSQL
 REQUIREMENTS_MODES = ("check", "install")
 ADMIN_TAGS = "superadmin,_DEV_,admin,user"
 IMAGE_UID = 10001  # the image's own user (Dockerfile: useradd --uid 10001 --gid 0)
@@ -110,6 +110,7 @@ class Inputs:
     db_setup: bool
     placement: Placement
     site_data: str
+    async_port: int
 
 
 def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
@@ -205,6 +206,7 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
         threads=get(env, "GENROPY_WSGI_THREADS"), shutdown=get(env, "GENROPY_SHUTDOWN_TIMEOUT"),
         db_wait=get(env, "GENROPY_DB_WAIT"), db_setup=get(env, "GENROPY_DB_SETUP") == "auto",
         placement=where, site_data=(get(env, "GENROPY_SITE_DATA") or "").rstrip("/"),
+        async_port=get(env, "GENROPY_ASYNC_PORT"),
     )
 
 
@@ -268,7 +270,8 @@ def child_environment(env: Mapping[str, str], inputs: Inputs, server_args: list[
         "GENROPY_SITE_SPEC": f"{inputs.site}:{inputs.remotedb}" if inputs.remotedb else inputs.site,
         # gnr web async is supervisord's program, never gnrasgiserve's child
         "GENROPY_ASYNC_SERVER": "external" if processes.async_server else "off",
-        "GENROPY_ASYNC_AUTOSTART": str(processes.async_server).lower(),
+        # a shared gnr web async (GENROPY_ASYNC_ADDRESS, mode async elsewhere): none of our own
+        "GENROPY_ASYNC_AUTOSTART": str(processes.async_server and not get(env, "GENROPY_ASYNC_ADDRESS")).lower(),
         "GENROPY_SCHEDULER_AUTOSTART": str(processes.tasks).lower(),
         "GENROPY_TASKWORKER_AUTOSTART": str(processes.tasks and processes.task_workers > 0).lower(),
         "GENROPY_TASK_WORKER_SLOTS": str(max(processes.task_workers, 1)),  # supervisord: numprocs >= 1
@@ -290,6 +293,8 @@ def mode_command(mode: str, rest: list[str], inputs: Inputs) -> list[str]:
     if mode == "daemon":
         return [os.path.join(inputs.venv_bin, "python"), "-m", "genropy_asgi.container.gnrdaemon"]
     site_spec = f"{inputs.site}:{inputs.remotedb}" if inputs.remotedb else inputs.site
+    if mode == "async":
+        return [gnr, "web", "async", site_spec, "-p", str(inputs.async_port)]
     if mode == "scheduler":
         return [gnr, "web", "taskscheduler", site_spec, "--host", inputs.placement.scheduler_bind,
                 "--port", str(inputs.processes.scheduler_port)]

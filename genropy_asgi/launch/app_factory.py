@@ -83,14 +83,15 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
     server.gnr_site = site
     server.site_database = database_in_use(site.db)
     logger.info("database: %s", describe_database(server.site_database))
-    # GenroPy's own sender knows where gnr web async listens (site/sockets, or /tmp for long paths)
-    server.async_socket_path = site.wsk.socket_path if launch.websockets else None
+    # a shared gnr web async (mode async), else the one whose socket GenroPy's sender knows
+    server.async_address = (setting("GENROPY_ASYNC_ADDRESS", environ) or site.wsk.socket_path) \
+        if launch.websockets else None
     address = launch.daemon_address
     server.add_ready_check("site built", lambda: server.wsgi_app is not None)
     server.add_ready_check("gnrdaemon reachable", lambda: daemon_ping(address))
     server.add_ready_check("database answers", database_check(site.db))
     if launch.websockets:
-        server.add_ready_check("gnr web async accepts", async_server_check(server.async_socket_path))
+        server.add_ready_check("gnr web async accepts", async_server_check(server.async_address))
     return server
 
 

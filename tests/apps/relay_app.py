@@ -27,7 +27,7 @@ def main() -> None:
     port, socket_path = int(sys.argv[1]), sys.argv[2]
     server = GenropyAsgiServer(host="127.0.0.1", port=port, wsgi_app=wsgi_app)
     server.mount("ws", raw_websocket)
-    server.async_socket_path = socket_path
+    server.async_address = socket_path
     server.run()
 
 

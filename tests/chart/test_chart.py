@@ -131,7 +131,7 @@ def test_scaled_runs_one_shared_daemon_and_web_pods_any_user_reaches():
     documents = render(values_of(CHART / "ci" / "scaled-values.yaml"))
     deployments = by_name(documents, "Deployment")
     assert set(deployments) == {"demo-genropy-asgi-gnrdaemon", "demo-genropy-asgi-web", "demo-genropy-asgi-scheduler",
-                                "demo-genropy-asgi-taskworker"}
+                                "demo-genropy-asgi-taskworker", "demo-genropy-asgi-async"}
     daemon, web = deployments["demo-genropy-asgi-gnrdaemon"], deployments["demo-genropy-asgi-web"]
     assert daemon["spec"]["replicas"] == 1 and daemon["spec"]["strategy"] == {"type": "Recreate"}
     assert web["spec"]["replicas"] == 3
@@ -140,9 +140,12 @@ def test_scaled_runs_one_shared_daemon_and_web_pods_any_user_reaches():
     assert "preStop" in web["spec"]["template"]["spec"]["containers"][0]["lifecycle"]
     args = {name: d["spec"]["template"]["spec"]["containers"][0]["args"] for name, d in deployments.items()}
     assert args == {"demo-genropy-asgi-gnrdaemon": ["daemon"], "demo-genropy-asgi-web": ["serve"],
-                    "demo-genropy-asgi-scheduler": ["scheduler"], "demo-genropy-asgi-taskworker": ["taskworker"]}
+                    "demo-genropy-asgi-scheduler": ["scheduler"], "demo-genropy-asgi-taskworker": ["taskworker"],
+                    "demo-genropy-asgi-async": ["async"]}
+    assert container_env(web)["GENROPY_ASYNC_ADDRESS"] == "demo-genropy-asgi-async:9999"
     assert container_env(daemon)["GNR_DAEMON_BIND"] == "0.0.0.0"
-    for name in ("demo-genropy-asgi-web", "demo-genropy-asgi-scheduler", "demo-genropy-asgi-taskworker"):
+    for name in ("demo-genropy-asgi-web", "demo-genropy-asgi-scheduler", "demo-genropy-asgi-taskworker",
+                 "demo-genropy-asgi-async"):
         env = container_env(deployments[name])
         assert env["GNR_DAEMON_HOST"] == "demo-genropy-asgi-gnrdaemon" and env["GENROPY_TASKS"] == "false"
         assert env["GNR_SCHEDULER_URL"] == "http://demo-genropy-asgi-scheduler:14951"
@@ -158,7 +161,7 @@ def test_scaled_runs_one_shared_daemon_and_web_pods_any_user_reaches():
     assert services["demo-genropy-asgi"]["spec"]["selector"]["app.kubernetes.io/component"] == "web"
     assert services["demo-genropy-asgi-gnrdaemon"]["spec"]["ports"][0]["port"] == 40404
     policies = by_name(documents, "NetworkPolicy")
-    assert set(policies) == {"demo-genropy-asgi-gnrdaemon", "demo-genropy-asgi-scheduler"}
+    assert set(policies) == {"demo-genropy-asgi-gnrdaemon", "demo-genropy-asgi-scheduler", "demo-genropy-asgi-async"}
     assert "hmac-key" in kind(documents, "Secret")["stringData"]
     assert by_name(documents, "PersistentVolumeClaim")["demo-genropy-asgi-site-data"]["spec"]["accessModes"] == \
         ["ReadWriteMany"]

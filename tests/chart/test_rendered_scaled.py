@@ -1,6 +1,6 @@
 """The chart's ``topology: scaled``, run as the cluster would run it, with Docker.
 
-Every rendered Deployment's container (gnrdaemon, 3 web pods, scheduler, taskworker) is
+Every rendered Deployment's container (gnrdaemon, 3 web pods, async, scheduler, taskworker) is
 started from its rendered spec (image, args, env, Secret files, security context,
 read-only root) on one network where the Services' names are aliases, the claim is one
 shared volume and PostgreSQL is real. Then the contract of the topology:
@@ -10,6 +10,8 @@ shared volume and PostgreSQL is real. Then the contract of the topology:
   under a bounded load of that user's RPCs fails no request, and the session survives;
 - a file in the instance's ``site/`` written in web-0 is served by web-2, and by the new
   pods after the roll;
+- a page open through web-0 receives the live update of a record saved through web-1
+  (one shared ``gnr web async``, relayed by every web pod);
 - restarting gnrdaemon (SIGTERM, start again) keeps the login: its registers were saved.
 Figures (seconds, requests) are printed, never asserted as timings.
 """
@@ -27,7 +29,7 @@ from support import no_leftovers  # noqa: F401  (autouse fixture)
 from rendered import docker_run_kwargs
 from test_chart import CHART, kind, render
 
-from genropy_asgi.testing.client import GenroPage
+from genropy_asgi.testing.client import GenroPage, next_publish, open_channel
 
 pytestmark = pytest.mark.docker
 
@@ -76,6 +78,9 @@ class Cluster:
 
     def start_workload(self, deployment: str, pod: str, alias: str | None = None):
         kwargs, _ = docker_run_kwargs(self.documents, self.tmp_path / pod, deployment, self.claims)
+        # the kubelet restarts a failed container (an async or task pod may start before the
+        # first web pod's db setup has made the tables: it exits, and comes back)
+        kwargs["restart_policy"] = {"Name": "on-failure", "MaximumRetryCount": 10}
         return self.run_container(pod, kwargs, alias)
 
     def url(self, container) -> str:
@@ -122,10 +127,11 @@ def cluster(docker, image, tmp_path):
         cluster.start_workload("demo-genropy-asgi-gnrdaemon", "gnrdaemon", alias="demo-genropy-asgi-gnrdaemon")
         cluster.start_workload("demo-genropy-asgi-scheduler", "scheduler", alias="demo-genropy-asgi-scheduler")
         cluster.start_workload("demo-genropy-asgi-taskworker", "taskworker-0")
+        cluster.start_workload("demo-genropy-asgi-async", "async", alias="demo-genropy-asgi-async")
         pods = {f"web-{i}": cluster.start_workload("demo-genropy-asgi-web", f"web-{i}") for i in range(WEB_REPLICAS)}
         for pod, container in pods.items():
             cluster.web[pod] = cluster.wait_ready(container)
-        print(f"\nscaled topology ({WEB_REPLICAS} web pods, gnrdaemon, scheduler, taskworker, PostgreSQL): "
+        print(f"\nscaled topology ({WEB_REPLICAS} web pods, gnrdaemon, async, scheduler, taskworker, PostgreSQL): "
               f"all web pods ready after {time.monotonic() - started:.1f} s")
         cluster.pods = pods
         cluster.admin_password = kind(cluster.documents, "Secret")["stringData"]["admin-password"]
@@ -154,6 +160,11 @@ def test_any_web_pod_serves_any_user_across_rolls_and_a_daemon_restart(cluster):
     page = logged_in_page(cluster.web["web-0"], cluster.admin_password)
     for pod in ("web-1", "web-2"):
         assert through(page, cluster.web[pod]).rpc("whoami") == "admin", pod
+
+    watcher = GenroPage(cluster.web["web-0"])  # a page open through web-0, its websocket relayed there
+    with open_channel(cluster.web["web-0"], watcher) as channel:
+        GenroPage(cluster.web["web-1"]).rpc("add_note", title="pushed across pods")  # saved through web-1
+        assert "<title>pushed across pods</title>" in next_publish(channel, "demo_note_saved")
 
     web0 = cluster.pods["web-0"]
     assert web0.exec_run(["sh", "-c", "echo shared-by-every-pod > "

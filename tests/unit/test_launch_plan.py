@@ -419,6 +419,15 @@ def test_the_task_workloads():
         "mode taskworker runs alone and needs the shared gnrdaemon")
 
 
+def test_a_shared_async_server():
+    scaled = {**SHARED, "GNR_DAEMON_HOST": "gnrdaemon"}
+    assert plan(scaled, args=["async"]).command == ["/opt/venv/bin/gnr", "web", "async", "demo", "-p", "9999"]
+    web = plan({**scaled, "GENROPY_ASYNC_ADDRESS": "async:9999"})
+    assert web.env["GENROPY_ASYNC_AUTOSTART"] == "false" and web.env["GENROPY_ASYNC_ADDRESS"] == "async:9999"
+    assert plan().env["GENROPY_ASYNC_AUTOSTART"] == "true"
+    assert error({"GENROPY_ASYNC_ADDRESS": "async"}).startswith("GENROPY_ASYNC_ADDRESS='async': expected host:port")
+
+
 def test_site_data_carries_the_registers_and_the_instance_folders():
     shared = plan({"GENROPY_SITE_DATA": "/srv/site-data/"})
     assert shared.site_data == "/srv/site-data"

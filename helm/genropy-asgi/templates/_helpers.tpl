@@ -85,8 +85,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "genropy-asgi.claimPods" -}}
 {{- $web := ternary (int .Values.autoscaling.maxReplicas) (int .Values.replicaCount) .Values.autoscaling.enabled }}
 {{- if include "genropy-asgi.scaled" . }}
-{{- $web = add $web 2 }}{{/* the daemon, and the surge pod of a roll */}}
+{{- $web = add $web 2 }}{{/* the daemon, and the surge pod of a roll; then the task and async pods */}}
 {{- if .Values.processes.tasks.enabled }}{{ $web = add $web 1 (int .Values.processes.tasks.replicas) }}{{ end }}
+{{- if .Values.processes.asyncServer }}{{ $web = add $web 1 }}{{ end }}
 {{- end }}
 {{- $web }}
 {{- end }}

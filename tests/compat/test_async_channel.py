@@ -1,4 +1,4 @@
-"""``gnr web async``'s socket folder (``genropy_asgi.compat.async_sockets``): GenroPy still
+"""``gnr web async``'s socket folder (``genropy_asgi.compat.async_channel``): GenroPy still
 computes it where the fix replaces it, and with ``GENROPY_SOCKETS`` both sides agree."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 from types import SimpleNamespace
 
-from genropy_asgi.compat import async_sockets
+from genropy_asgi.compat import async_channel
 
 
 def source(function) -> str:
@@ -28,10 +28,10 @@ def test_both_sides_use_the_containers_folder(tmp_path, monkeypatch):
     from gnr.web.gnrwsgisite_proxy import gnrwebsockethandler
 
     site = SimpleNamespace(site_path=str(tmp_path / "shared-site"), instance_path=str(tmp_path / "instance"))
-    monkeypatch.setenv(async_sockets.VARIABLE, str(tmp_path / "run" / "sockets"))
+    monkeypatch.setenv(async_channel.VARIABLE, str(tmp_path / "run" / "sockets"))
     handler = gnrwebsockethandler.WsgiWebSocketHandler(site)
     assert handler.socket_path == str(tmp_path / "run" / "sockets" / "async.sock")
     server = SimpleNamespace(gnrsite=site)
     assert gnrasync.GnrBaseAsyncServer._ensure_sockets_dir(server) == str(tmp_path / "run" / "sockets")
-    monkeypatch.delenv(async_sockets.VARIABLE)
+    monkeypatch.delenv(async_channel.VARIABLE)
     assert gnrasync.GnrBaseAsyncServer._ensure_sockets_dir(server) == str(tmp_path / "shared-site" / "sockets")
