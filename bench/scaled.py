@@ -1,0 +1,81 @@
+"""The scaled topology with plain ``docker run`` (the image's contract, no chart): PostgreSQL,
+one shared gnrdaemon (mode ``daemon``), one shared ``gnr web async`` (mode ``async``) and N
+web containers (mode ``serve`` with ``GNR_DAEMON_HOST``), on one network. Or the single
+topology: one container running the whole process set. Used by ``run.py``'s ``scaled``
+section; everything it starts is removed by ``close()``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+
+import httpx
+
+PG_USER, PG_PASSWORD = "bench", "bench-only"
+
+
+class Topology:
+    def __init__(self, client, image: str, postgres_image: str) -> None:
+        self.client, self.image = client, image
+        self.suffix = f"{os.getpid()}-{secrets.token_hex(2)}"
+        self.network = client.networks.create(f"bench-scaled-{self.suffix}")
+        self.containers: list = []
+        self.key = secrets.token_hex(24)
+        pg = self.run("postgres", postgres_image, {"POSTGRES_USER": PG_USER, "POSTGRES_PASSWORD": PG_PASSWORD})
+        for _ in range(240):
+            if pg.exec_run(["pg_isready", "-h", "127.0.0.1"]).exit_code == 0:
+                break
+            time.sleep(0.5)
+        self.database = {"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_HOST": pg.name, "GNR_DB_USER": PG_USER,
+                         "GNR_DB_PASSWORD": PG_PASSWORD, "GNR_ADMIN_PASSWORD": "bench-Admin-1"}
+
+    def run(self, role: str, image: str, environment: dict, command=None, publish: bool = False):
+        container = self.client.containers.run(
+            image, command=command, detach=True, name=f"bench-{role}-{self.suffix}", network=self.network.name,
+            environment=environment, ports={"8080/tcp": ("127.0.0.1", None)} if publish else None,
+            restart_policy={"Name": "on-failure", "MaximumRetryCount": 10})
+        self.containers.append(container)
+        return container
+
+    def single(self, workers: int) -> list[str]:
+        site = self.run("single", self.image, {**self.database, "GENROPY_WORKERS": str(workers)}, publish=True)
+        return [self.ready(site)]
+
+    def scaled(self, web_pods: int) -> list[str]:
+        shared = {**self.database, "GNR_DAEMON_HMAC_KEY": self.key}
+        daemon = self.run("gnrdaemon", self.image, {**shared, "GNR_DAEMON_BIND": "0.0.0.0"}, ["daemon"])
+        clients = {**shared, "GNR_DAEMON_HOST": daemon.name}
+        async_server = self.run("async", self.image, clients, ["async"])
+        web = {**clients, "GENROPY_ASYNC_ADDRESS": f"{async_server.name}:9999"}
+        self.web_env = web
+        pods = [self.run(f"web-{i}", self.image, web, publish=True) for i in range(web_pods)]
+        return [self.ready(pod) for pod in pods]
+
+    def url(self, container) -> str:
+        container.reload()
+        return f"http://127.0.0.1:{container.attrs['NetworkSettings']['Ports']['8080/tcp'][0]['HostPort']}"
+
+    def ready(self, container, seconds: float = 300) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                url = self.url(container)
+                if httpx.get(url + "/_server/ready", timeout=5).status_code == 200:
+                    return url
+            except (httpx.HTTPError, KeyError, TypeError, IndexError):
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"{container.name} not ready after {seconds:g} s:\n"
+                           + container.logs().decode(errors="replace")[-3000:])
+
+    def named(self, role: str):
+        return next(c for c in self.containers if c.name == f"bench-{role}-{self.suffix}")
+
+    def close(self) -> None:
+        for container in reversed(self.containers):
+            try:
+                container.remove(force=True, v=True)
+            except Exception:  # already gone
+                pass
+        self.network.remove()
