@@ -62,7 +62,7 @@ def dump_registers(site_register: Any, path: str) -> None:
             if attempt == PICKLE_ATTEMPTS - 1:
                 raise
             time.sleep(0.05)
-    temporary = f"{path}.{os.getpid()}.tmp"
+    temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"  # a Pyro call and a signal may both save
     with open(temporary, "wb") as handle:
         handle.write(payload)
         handle.flush()

@@ -5,8 +5,9 @@ configures it (the config folder's ``<gnrdaemon host port hmac_key>``), with:
 - its site registers kept in ``GENROPY_REGISTER_STORE`` (``compat.register_store``:
   saved every ``GENROPY_REGISTER_SNAPSHOT`` seconds and at SIGTERM, restored when the
   site reconnects), so a restart or an upgrade keeps users logged in;
-- SIGTERM passed on to the processes it forked (each register saves, then exits) before
-  this one exits 0: under tini (the image's ``daemon`` mode) only this process gets it;
+- at SIGTERM, each register asked to save (a Pyro call, whatever signals reach the
+  children), then SIGTERM passed on to the processes it forked before this one exits 0:
+  under tini (the image's ``daemon`` mode) only this process gets the signal;
 - a wildcard bind (``0.0.0.0``, ``::``) advertised as this container's own address (Pyro's
   NAT host), so the register addresses it hands out reach it from other pods.
 """
@@ -18,9 +19,11 @@ import os
 import signal
 import socket
 import sys
+import threading
 
 WILDCARDS = ("0.0.0.0", "::", "[::]", "")
 STOP_SECONDS = 10.0  # the registers' own save is a pickle of memory: well under this
+RUNNING: dict[str, object] = {}  # "daemon": this process's GnrDaemon
 
 
 def own_address() -> str:
@@ -28,8 +31,26 @@ def own_address() -> str:
     return socket.gethostbyname(socket.gethostname())
 
 
+def save_registers() -> None:
+    """Each site register saves its state now (``compat.register_store``'s dump), through Pyro."""
+    daemon = RUNNING.get("daemon")
+    for sitename in list(getattr(daemon, "siteregisters", {})):
+        try:
+            daemon.siteregister_dump(sitename=sitename)
+            print(f"genropy-asgi: gnrdaemon: registers of {sitename} saved at stop", file=sys.stderr, flush=True)
+        except Exception as exc:
+            if type(exc).__name__ == "ConnectionClosedError":
+                continue  # the register got SIGTERM too (a process-group stop): it saved and exited
+            print(f"genropy-asgi: gnrdaemon: saving the registers of {sitename} at stop failed: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+
+
 def stop_children(signum: int, frame: object) -> None:
-    """SIGTERM: every forked child (registers save first), then exit 0."""
+    """SIGTERM: the registers saved, every forked child stopped, then exit 0."""
+    if os.getpid() == RUNNING.get("pid"):
+        saving = threading.Thread(target=save_registers, daemon=True)
+        saving.start()
+        saving.join(STOP_SECONDS)
     children = multiprocessing.active_children()
     for child in children:
         try:
@@ -48,8 +69,10 @@ def main() -> int:
     options = getFullOptions(options={})
     if str(options.get("host") or "").strip() in WILDCARDS:
         Pyro4.config.NATHOST, Pyro4.config.NATPORT = own_address(), 0  # 0: each daemon's own port
+    daemon = GnrDaemon()
+    RUNNING.update(daemon=daemon, pid=os.getpid())
     signal.signal(signal.SIGTERM, stop_children)
-    GnrDaemon().start(use_environment=True)
+    daemon.start(use_environment=True)
     return 0
 
 

@@ -12,12 +12,14 @@ shared volume and PostgreSQL is real. Then the contract of the topology:
   pods after the roll;
 - a page open through web-0 receives the live update of a record saved through web-1
   (one shared ``gnr web async``, relayed by every web pod);
-- restarting gnrdaemon (SIGTERM, start again) keeps the login: its registers were saved.
+- restarting gnrdaemon (SIGTERM, start again) keeps the login: its registers were saved;
+- the demo's every-minute task runs, never twice in a minute (one scheduler, whatever the web pods).
 Figures (seconds, requests) are printed, never asserted as timings.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
@@ -212,3 +214,14 @@ def test_any_web_pod_serves_any_user_across_rolls_and_a_daemon_restart(cluster):
     print(f"\ngnrdaemon restarted: the logged-in page answered again after {time.monotonic() - started:.1f} s")
     assert answer == "admin", daemon.logs().decode(errors="replace")[-3000:]
     assert "registers of demo saved" in daemon.logs().decode(errors="replace")
+
+    # the demo's every-minute task: queued by the one scheduler and run by the taskworker, never
+    # twice in a minute whatever the number of web pods
+    deadline, minutes = time.monotonic() + 90, {}
+    while time.monotonic() < deadline and not minutes:
+        titles = json.loads(through(page, cluster.web["web-1"]).rpc("note_titles"))
+        stamps = [title.removeprefix("scheduled ")[:16] for title in titles if title.startswith("scheduled ")]
+        minutes = {stamp: stamps.count(stamp) for stamp in stamps}
+        time.sleep(3)
+    print(f"\nscheduled task runs per minute, 3 web pods + 1 scheduler + 1 taskworker: {minutes}")
+    assert minutes and set(minutes.values()) == {1}, minutes

@@ -54,13 +54,16 @@ def recovered(site, started: float) -> float:
 
 @pytest.mark.parametrize("workers, program, needle", [
     ("1", "gnrdaemon", "genropy_asgi.container.gnrdaemon"),
+    ("1", "web server", "gnrasgiserve"),
     ("2", "gunicorn master", "gunicorn -c"),
-], ids=["gnrdaemon", "gunicorn master"])
+    ("1", "task scheduler", "taskscheduler"),
+], ids=["gnrdaemon", "web server", "gunicorn master", "task scheduler"])
 def test_a_killed_program_comes_back_and_the_site_serves(image, workers, program, needle):
-    with GenropyAsgiContainer(image, env={"GENROPY_WORKERS": workers}) as site:
+    env = {"GENROPY_WORKERS": workers, **({"GENROPY_TASKS": "true"} if program == "task scheduler" else {})}
+    with GenropyAsgiContainer(image, env=env) as site:
         assert GenroPage(site.get_url()).rpc("note_count").isdigit()
         pid = group_leader(site, needle)
-        server = group_leader(site, "gnrasgiserve") if workers == "1" else None
+        server = group_leader(site, "gnrasgiserve") if program == "gnrdaemon" else None
         started = time.monotonic()
         site.exec(["python3", "-c", f"import os, signal; os.kill({pid}, signal.SIGKILL)"])
         seconds = recovered(site, started)
