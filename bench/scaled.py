@@ -73,9 +73,6 @@ class Topology:
         return next(c for c in self.containers if c.name == f"bench-{role}-{self.suffix}")
 
     def close(self) -> None:
-        for container in reversed(self.containers):
-            try:
-                container.remove(force=True, v=True)
-            except Exception:  # already gone
-                pass
-        self.network.remove()
+        from genropy_asgi.testing.containers import remove_all
+
+        remove_all(self.containers, self.network)

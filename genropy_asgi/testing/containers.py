@@ -71,6 +71,20 @@ def image_or_explain(client: Any, image: str, variable: str, how_to_build: str) 
                                   f"({reason}): {how_to_build}, or set {variable} to an image you have") from exc
 
 
+def remove_all(containers: list, network: Any = None, volumes: tuple = ()) -> None:
+    """Remove docker-py containers (newest first, with their anonymous volumes), then the
+    network and the named volumes; what is already gone is skipped."""
+    for container in reversed(containers):
+        try:
+            container.remove(force=True, v=True)
+        except Exception:  # already gone
+            pass
+    if network is not None:
+        network.remove()
+    for volume in volumes:
+        volume.remove(force=True)
+
+
 class _Archive:
     """Files to put into the container as one tar, owned by the image's user."""
 

@@ -32,6 +32,7 @@ from rendered import docker_run_kwargs
 from test_chart import CHART, kind, render
 
 from genropy_asgi.testing.client import GenroPage, next_publish, open_channel
+from genropy_asgi.testing.containers import remove_all
 
 pytestmark = pytest.mark.docker
 
@@ -104,13 +105,7 @@ class Cluster:
         raise AssertionError(f"{container.name} not ready:\n" + container.logs().decode(errors="replace")[-4000:])
 
     def remove(self) -> None:
-        for container in reversed(self.containers):
-            try:
-                container.remove(force=True, v=True)
-            except Exception:  # already gone
-                pass
-        self.network.remove()
-        self.volume.remove(force=True)
+        remove_all(self.containers, self.network, (self.volume,))
 
 
 @pytest.fixture
