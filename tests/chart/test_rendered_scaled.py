@@ -8,8 +8,8 @@ shared volume and PostgreSQL is real. Then the contract of the topology:
   web-2 (no session affinity needed);
 - rolling the web pods one by one (taken out of the endpoints, SIGTERM, started again)
   under a bounded load of that user's RPCs fails no request, and the session survives;
-- a file in the instance's ``site/`` written in web-0 is served by web-2, and by the new
-  pods after the roll;
+- a file uploaded through web-0 (GenroPy's own upload RPC) is served by web-2, and by the
+  new pods after the roll;
 - a page open through web-0 receives the live update of a record saved through web-1
   (one shared ``gnr web async``, relayed by every web pod);
 - restarting gnrdaemon (SIGTERM, start again) keeps the login: its registers were saved;
@@ -163,11 +163,13 @@ def test_any_web_pod_serves_any_user_across_rolls_and_a_daemon_restart(cluster):
         GenroPage(cluster.web["web-1"]).rpc("add_note", title="pushed across pods")  # saved through web-1
         assert "<title>pushed across pods</title>" in next_publish(channel, "demo_note_saved")
 
-    web0 = cluster.pods["web-0"]
-    assert web0.exec_run(["sh", "-c", "echo shared-by-every-pod > "
-                                      "\"$(readlink -f /opt/genropy/projects/demo/instances/demo/site)/proof.txt\""]
-                         ).exit_code == 0
-    assert httpx.get(cluster.web["web-2"] + "/_site/proof.txt").text.strip() == "shared-by-every-pod"
+    # a file uploaded through web-0 with GenroPy's own upload RPC, into the instance's site folder
+    uploaded = page.client.post("/index", data={"method": "rpc.upload_file", "page_id": page.page_id,
+                                                "uploadPath": "site:uploads", "filename": "proof.txt"},
+                                files={"file_handle": ("proof.txt", b"shared-by-every-pod")})
+    file_url = httpx.URL(uploaded.text.split("<result>")[1].split("</result>")[0]).path
+    assert file_url == "/_storage/site/uploads/proof.txt", uploaded.text[-500:]
+    assert httpx.get(cluster.web["web-2"] + file_url).text == "shared-by-every-pod"  # served by another pod
 
     # a bounded load of the user's RPCs over the pods in the endpoints, while they roll
     failures, done, stop = [], [0], threading.Event()
@@ -200,7 +202,7 @@ def test_any_web_pod_serves_any_user_across_rolls_and_a_daemon_restart(cluster):
           f"{done[0]} RPCs, {len(failures)} failed")
     assert failures == []
     assert through(page, cluster.web["web-1"]).rpc("whoami") == "admin"
-    assert httpx.get(cluster.web["web-0"] + "/_site/proof.txt").text.strip() == "shared-by-every-pod"
+    assert httpx.get(cluster.web["web-0"] + file_url).text == "shared-by-every-pod"  # every pod was replaced
 
     daemon = next(c for c in cluster.containers if c.name.endswith("-gnrdaemon"))
     started = time.monotonic()
