@@ -31,7 +31,9 @@ from genropy_asgi.launch.gnrconfig import GnrSetup, password_entry, render_confi
 __all__ = ["DbTarget", "DiskFiles", "LaunchPlan", "PlanError", "make_plan", "unprivileged_uid", "IMAGE_UID", "MASK"]
 
 MODES = ("serve", "daemon", "async", "scheduler", "taskworker", "dbsetup", "print-config", "check", "shell")
-DATABASE_MODES = ("serve", "async", "scheduler", "taskworker", "dbsetup")  # they wait for PostgreSQL
+DATABASE_MODES = ("serve", "async", "scheduler", "taskworker", "dbsetup")  # they wait for PostgreSQL and,
+# but dbsetup (which is the setup), run the idempotent gnr db setup under the shared lock first: a
+# scheduler started before any web pod finds its tables
 REQUIREMENTS_MODES = ("check", "install")
 ADMIN_TAGS = "superadmin,_DEV_,admin,user"
 IMAGE_UID = 10001  # the image's own user (Dockerfile: useradd --uid 10001 --gid 0)
@@ -136,7 +138,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         mode=mode, site=inputs.site, home=inputs.home, config_dir=child_env["GENRO_GNRFOLDER"],
         files=render_config_folder(inputs.setup), command=command, env=child_env, server_command=server_command,
         port=inputs.port, workers=inputs.workers, db=db_target,
-        db_setup=inputs.db_setup and mode == "serve" and not inputs.remotedb, debug=inputs.debug,
+        db_setup=inputs.db_setup and mode in DATABASE_MODES and mode != "dbsetup" and not inputs.remotedb, debug=inputs.debug,
         secrets=inputs.secrets.values, notes=plan_notes(env, inputs), project_roots=inputs.project_roots,
         requirements=inputs.requirements, python_packages=os.path.join(inputs.home, "python"),
         venv_bin=inputs.venv_bin, settings=settings.snapshot(env, settings.IMAGE),

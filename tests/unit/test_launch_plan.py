@@ -415,6 +415,7 @@ def test_the_task_workloads():
     web = plan({**scaled, "GNR_SCHEDULER_URL": "http://scheduler:14951"})
     assert web.env["GNR_SCHEDULER_URL"] == "http://scheduler:14951" and 'async_impl="true"' in web.files["environment.xml"]
     assert error({**scaled}, args=["taskworker"]).startswith("mode taskworker needs GNR_SCHEDULER_URL")
+    assert scheduler.db_setup and not plan({**SHARED, "GNR_DAEMON_BIND": "0.0.0.0"}, args=["daemon"]).db_setup
     assert error({"GNR_SCHEDULER_URL": "http://scheduler:14951"}, args=["taskworker"]).startswith(
         "mode taskworker runs alone and needs the shared gnrdaemon")
 
