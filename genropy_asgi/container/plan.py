@@ -26,7 +26,7 @@ from genropy_asgi.container.processes import ProcessSet, check_ports, listen_hos
 from genropy_asgi.container.topology import Placement, placement
 from genropy_asgi.container.sources import (DiskFiles, FileSource, PlanError, Secrets, check_site, genropy_bool,
                                             get, mounted_siteconfig, project_root, site_extra_from)
-from genropy_asgi.launch.gnrconfig import GnrSetup, password_entry, render_config_folder
+from genropy_asgi.launch.gnrconfig import GnrSetup, external_secret_for, password_entry, render_config_folder
 
 __all__ = ["DbTarget", "DiskFiles", "LaunchPlan", "PlanError", "make_plan", "unprivileged_uid", "IMAGE_UID", "MASK"]
 
@@ -161,6 +161,7 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
     where = placement(env, mode, bool(given_key))
     hmac_key = given_key or new_secret()
     secrets.add(hmac_key)
+    secrets.add(external_secret_for(hmac_key))  # GenroPy's token key, in environment.xml
     daemon_port = get(env, "GNR_DAEMON_PORT")
     db = database_attributes(env, secrets)
     remote_dbs, forwarded_ports = remote_databases(env, secrets)

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from typing import Mapping
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from genropy_asgi import settings
 
@@ -47,6 +47,7 @@ class GnrSetup:
     xml_users: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # user -> {pwd, tags}
     site_extra: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # siteconfig element -> attrs
     tasks_async: bool = False  # environment.xml <tasks async_impl="true">: gnr web taskscheduler/taskworker
+    external_secret: str = ""  # environment.xml <external_secret>: GenroPy's token key (see below)
 
 
 def password_entry(password: str, salt: str) -> str:
@@ -105,8 +106,27 @@ def render_environment(setup: GnrSetup) -> str:
         + element("webtools", {}, "\t", element("genropy", {"path": os.path.join(home, "webtools")}, "\t\t"))
         + daemon_element(setup)
         + (element("tasks", {"async_impl": "true"}) if setup.tasks_async else "")
+        + external_secret_element(setup)
     )
     return document(body)
+
+
+def external_secret_element(setup: GnrSetup) -> str:
+    """GenroPy signs its auth tokens with ``environment.xml``'s ``external_secret`` and, when
+    it is missing, every process building a site writes a random one into that file, in
+    place (``getEnvironmentItem(..., update=True)``): processes starting together read a
+    half-written file (measured: a site that never built) and sign with different keys, and
+    so do pods. Written here, GenroPy only reads it. Derived from the daemon's HMAC key when
+    none is given, so pods that share the key share it too."""
+    secret = setup.external_secret or external_secret_for(setup.daemon_hmac_key)
+    return f"\t<external_secret>{escape(secret)}</external_secret>\n"
+
+
+def external_secret_for(hmac_key: str) -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(hmac_key.encode(), b"genropy external_secret", hashlib.sha256).hexdigest()
 
 
 def render_siteconfig(setup: GnrSetup) -> str:

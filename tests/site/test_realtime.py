@@ -35,7 +35,8 @@ def realtime(tmp_path_factory):
         for name, argv in (("scheduler", ["taskscheduler", "demo", "--host", "127.0.0.1"]),
                            ("worker", ["taskworker", "demo"])):
             started.append(ManagedProcess([str(BIN / "gnr"), "web", *argv], workspace.env(scheduler_env),
-                                          workspace.root / f"{name}.log"))
+                                          workspace.root / f"{name}.log",
+                                          cwd=str(workspace.root)))  # its queue dump lands in its cwd
         server.workspace = workspace
         yield server
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -427,6 +428,19 @@ def test_a_shared_async_server():
     assert web.env["GENROPY_ASYNC_AUTOSTART"] == "false" and web.env["GENROPY_ASYNC_ADDRESS"] == "async:9999"
     assert plan().env["GENROPY_ASYNC_AUTOSTART"] == "true"
     assert error({"GENROPY_ASYNC_ADDRESS": "async"}).startswith("GENROPY_ASYNC_ADDRESS='async': expected host:port")
+
+
+def test_genropy_never_writes_its_token_key_itself_and_pods_share_it():
+    """GenroPy rewrote environment.xml in place from every process when external_secret was
+    missing (a reader saw an empty file); pods sharing the daemon key share the token key."""
+    from gnr.core import gnrconfig
+
+    assert "environment_bag.toXml(environment_path" in inspect.getsource(gnrconfig.getEnvironmentItem)
+    one, other = (plan({**SHARED, "GNR_DAEMON_HOST": "gnrdaemon"}).files["environment.xml"] for _ in range(2))
+    assert "<external_secret>" in one and one == other
+    assert plan({"GNR_DAEMON_HMAC_KEY": "another"}).files["environment.xml"] != one
+    printed = plan({**SHARED}, args=["print-config"]).as_json()
+    assert f"<external_secret>{MASK}</external_secret>" in printed
 
 
 def test_site_data_carries_the_registers_and_the_instance_folders():
