@@ -546,9 +546,9 @@ def seconds_until(check, limit: float = 120) -> float:
 
 def section_scaled(bench: Bench) -> None:
     import docker
-    from scaled import Topology
 
     from genropy_asgi.testing.client import GenroPage
+    from genropy_asgi.testing.topology import Topology
 
     client = docker.from_env()
     image = os.environ.get("GENROPY_ASGI_IMAGE", "genropy-asgi:latest")
@@ -568,8 +568,8 @@ def section_scaled(bench: Bench) -> None:
                              f"{statistics.median(r['p99'] for r in runs):.0f}", sum(r["errors"] for r in runs)])
             if len(urls) > 1:
                 page = GenroPage(urls[0])
-                page.rpc("login_doLogin", login="<GenRoBag><user>admin</user><password>bench-Admin-1</password>"
-                         "</GenRoBag>::BAG", rootenv="<GenRoBag></GenRoBag>::BAG")
+                page.rpc("login_doLogin", login=f"<GenRoBag><user>admin</user><password>{topology.admin_password}"
+                         "</password></GenRoBag>::BAG", rootenv="<GenRoBag></GenRoBag>::BAG")
                 web1 = topology.named("web-1")
                 started = time.monotonic()
                 web1.restart(timeout=60)  # out of the balancer meanwhile: the load goes to web-0

@@ -31,7 +31,9 @@ from support import no_leftovers  # noqa: F401  (autouse fixture)
 from rendered import docker_run_kwargs
 from test_chart import CHART, kind, render
 
-from genropy_asgi.testing.client import GenroPage, next_publish, open_channel
+from scaled_checks import assert_live_update_across, logged_in_page, served, through, upload_proof
+
+from genropy_asgi.testing.client import GenroPage
 from genropy_asgi.testing.containers import remove_all
 
 pytestmark = pytest.mark.docker
@@ -137,39 +139,15 @@ def cluster(docker, image, tmp_path):
         cluster.remove()
 
 
-def logged_in_page(base_url: str, password: str) -> GenroPage:
-    page = GenroPage(base_url)
-    page.rpc("login_doLogin", login=f"<GenRoBag><user>admin</user><password>{password}</password></GenRoBag>::BAG",
-             rootenv="<GenRoBag></GenRoBag>::BAG")
-    assert page.rpc("whoami") == "admin"
-    return page
-
-
-def through(page: GenroPage, base_url: str) -> GenroPage:
-    """The same page (page_id, cookies) reached through another pod."""
-    moved = object.__new__(GenroPage)
-    moved.__dict__.update(page.__dict__)
-    moved.client = httpx.Client(base_url=base_url, timeout=60, cookies=page.client.cookies)
-    return moved
-
-
 def test_any_web_pod_serves_any_user_across_rolls_and_a_daemon_restart(cluster):
     page = logged_in_page(cluster.web["web-0"], cluster.admin_password)
     for pod in ("web-1", "web-2"):
         assert through(page, cluster.web[pod]).rpc("whoami") == "admin", pod
 
-    watcher = GenroPage(cluster.web["web-0"])  # a page open through web-0, its websocket relayed there
-    with open_channel(cluster.web["web-0"], watcher) as channel:
-        GenroPage(cluster.web["web-1"]).rpc("add_note", title="pushed across pods")  # saved through web-1
-        assert "<title>pushed across pods</title>" in next_publish(channel, "demo_note_saved")
+    assert_live_update_across(cluster.web["web-0"], cluster.web["web-1"])
 
-    # a file uploaded through web-0 with GenroPy's own upload RPC, into the instance's site folder
-    uploaded = page.client.post("/index", data={"method": "rpc.upload_file", "page_id": page.page_id,
-                                                "uploadPath": "site:uploads", "filename": "proof.txt"},
-                                files={"file_handle": ("proof.txt", b"shared-by-every-pod")})
-    file_url = httpx.URL(uploaded.text.split("<result>")[1].split("</result>")[0]).path
-    assert file_url == "/_storage/site/uploads/proof.txt", uploaded.text[-500:]
-    assert httpx.get(cluster.web["web-2"] + file_url).text == "shared-by-every-pod"  # served by another pod
+    file_url = upload_proof(page)  # through web-0
+    assert served(cluster.web["web-2"], file_url)  # by another pod
 
     # a bounded load of the user's RPCs over the pods in the endpoints, while they roll
     failures, done, stop = [], [0], threading.Event()
@@ -202,7 +180,7 @@ def test_any_web_pod_serves_any_user_across_rolls_and_a_daemon_restart(cluster):
           f"{done[0]} RPCs, {len(failures)} failed")
     assert failures == []
     assert through(page, cluster.web["web-1"]).rpc("whoami") == "admin"
-    assert httpx.get(cluster.web["web-0"] + file_url).text == "shared-by-every-pod"  # every pod was replaced
+    assert served(cluster.web["web-0"], file_url)  # every pod was replaced
 
     daemon = next(c for c in cluster.containers if c.name.endswith("-gnrdaemon"))
     started = time.monotonic()
