@@ -26,6 +26,18 @@ MASK = "********"
 WEB_PORT = 8080  # GenroPy's (gnrwsgiserve's) default web port, and the image's
 DAEMON_PORT = 40404  # gnrdaemon's default Pyro port
 ASYNC_PORT = 9999  # mode async's TCP port (gnr web async -p)
+# A stop: SIGTERM, in-flight requests drain for up to GENROPY_SHUTDOWN_TIMEOUT, then the
+# other programs stop (gnrdaemon saves its registers). The budgets derive from that one setting:
+SERVER_STOP_MARGIN = 10  # supervisord's SIGKILL of the server comes this long after the drain ends
+CONTAINER_STOP_MARGIN = 15  # what a container's stop must allow beyond the drain (docker stop -t,
+#                             compose stop_grace_period, the chart's terminationGracePeriodSeconds)
+PRESTOP_SECONDS = 5  # the chart's preStop pause before SIGTERM (endpoints forget the pod)
+
+
+def stop_grace_seconds(shutdown_timeout: float, prestop: int = 0) -> int:
+    """Seconds a container needs from the stop request to exit, for a drain of ``shutdown_timeout``."""
+    return prestop + int(math.ceil(shutdown_timeout)) + CONTAINER_STOP_MARGIN
+
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 SECRET_SUFFIXES = ("_PASSWORD", "_HMAC_KEY", "_SECRET")

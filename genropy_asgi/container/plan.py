@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import secrets as secrets_module
 import shlex
@@ -263,7 +264,7 @@ def child_environment(env: Mapping[str, str], inputs: Inputs, server_args: list[
         "GENROPY_DAEMON_WAIT": f"{get(env, 'GENROPY_DAEMON_WAIT', 60.0):g}",  # the image's programs: 60 unless set
         "GENROPY_BIND": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",  # gunicorn's form
         "GENROPY_WORKERS": str(inputs.workers),
-        "GENROPY_STOP_WAIT": str(int(inputs.shutdown) + 10),
+        "GENROPY_STOP_WAIT": str(int(math.ceil(inputs.shutdown)) + settings.SERVER_STOP_MARGIN),
         "GENROPY_SERVER_COMMAND": shlex.join(server_command),
         "GENROPY_DAEMON_ADDRESS": f"{daemon_address(inputs)}:{inputs.daemon_port}",
         "GENROPY_DAEMON_AUTOSTART": str(inputs.placement.own_daemon).lower(),

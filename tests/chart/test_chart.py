@@ -254,3 +254,24 @@ def covered(schema: dict, path: tuple) -> bool:
             return False
         node = properties[key]
     return True
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name.removesuffix("-values.yaml"))
+def test_the_grace_period_derives_from_site_shutdown_timeout(scenario):
+    """terminationGracePeriodSeconds = preStop + drain + the container's stop margin, for any drain
+    (tests/unit/test_stop_budget.py ties the image and compose to the same facts)."""
+    from genropy_asgi import settings
+
+    for drain in (30, 90):
+        documents = render(merge(values_of(scenario), {"site": {"shutdownTimeout": drain}}))
+        configmap = next(d for d in documents if d["kind"] == "ConfigMap" and "GENROPY_SHUTDOWN_TIMEOUT" in d["data"])
+        assert float(configmap["data"]["GENROPY_SHUTDOWN_TIMEOUT"]) == drain
+        pods = [d["spec"]["template"]["spec"] for d in documents if d["kind"] in ("Deployment", "StatefulSet")
+                and configmap["metadata"]["name"] in str(d["spec"]["template"]["spec"]["containers"][0].get("envFrom"))]
+        assert pods
+        for pod in pods:  # ours (the bundled PostgreSQL keeps its own)
+            web = [c for c in pod["containers"] if c.get("lifecycle", {}).get("preStop")]
+            if web:
+                assert web[0]["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(settings.PRESTOP_SECONDS)]
+            # the same budget for every one of our pods: the web pods' preStop pause included
+            assert pod["terminationGracePeriodSeconds"] == settings.stop_grace_seconds(drain, settings.PRESTOP_SECONDS)

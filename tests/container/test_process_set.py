@@ -14,21 +14,8 @@ import httpx
 import pytest
 from genropy_asgi.testing.client import GenroPage, next_publish, open_channel
 
+from genropy_asgi.testing import faults
 from genropy_asgi.testing.containers import GenropyAsgiContainer
-
-FIND_ASYNC = """
-import glob, os, signal, sys
-def is_async_server(args):  # the program itself, not its prefix_output/wait_for_daemon launchers
-    wrappers = (b'prefix_output', b'wait_for_daemon')
-    return (b'async' in args and args[args.index(b'async') - 1] == b'web'
-            and not any(arg.endswith(wrappers) for arg in args))
-pids = [int(p.split('/')[2]) for p in glob.glob('/proc/[0-9]*/cmdline')
-        if is_async_server(open(p, 'rb').read().split(b'\\0'))]
-if sys.argv[1:] == ['kill']:
-    for pid in pids:
-        os.kill(pid, signal.SIGKILL)
-print(' '.join(map(str, pids)))
-"""
 
 LISTENERS = """
 import socket
@@ -60,8 +47,11 @@ for port in sys.argv[2:]:
 
 
 def async_server_pids(site, kill: bool = False) -> list[int]:
-    result = site.exec(["python", "-c", FIND_ASYNC, *(["kill"] if kill else [])])
-    return [int(pid) for pid in result.output.decode().split()]
+    container = site.get_wrapped_container()
+    pids = faults.program_pids(container, "async")
+    for pid in pids if kill else ():
+        faults.kill(container, pid)
+    return pids
 
 
 def assert_push_arrives(url: str, title: str) -> None:

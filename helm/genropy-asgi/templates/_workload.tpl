@@ -59,7 +59,7 @@ spec:
       automountServiceAccountToken: {{ $root.Values.serviceAccount.automountToken }}
       securityContext:
         {{- include "genropy-asgi.podSecurityContext" $root | nindent 8 }}
-      terminationGracePeriodSeconds: {{ add $root.Values.site.shutdownTimeout 20 }}
+      terminationGracePeriodSeconds: {{ add $root.Values.site.shutdownTimeout 20 }}  {{- /* preStop 5 + drain + 15 (genropy_asgi.settings.stop_grace_seconds) */}}
       containers:
         - name: {{ .component | default "site" }}
           image: {{ include "genropy-asgi.image" $root }}
