@@ -41,7 +41,7 @@ from genropy_asgi.testing.local import (BIN, GnrDaemonProcess, GnrWorkspace, Man
                                         ServerProcess, free_port, wait_for_port)
 
 SECTIONS = ("gateway", "security", "servers", "scaling", "upstream", "streaming", "websocket", "container", "scaled",
-            "memory")
+            "faults", "memory")
 
 
 class Bench:
@@ -592,7 +592,58 @@ def section_scaled(bench: Bench) -> None:
         bench.table("What a restart costs users (scaled topology)", ["event", "cost", "sessions"], costs)
 
 
-# -- 8. memory ---------------------------------------------------------------------------------
+# -- 8. faults (the image under a steady load) ----------------------------------------------------
+
+FAULT_KILLS = (("1", "gnrdaemon"), ("1", "web server"), ("2", "gunicorn master"), ("2", "gunicorn worker"),
+               ("1", "async"), ("1", "task scheduler"))
+
+
+def section_faults(bench: Bench) -> None:
+    from genropy_asgi import settings
+    from genropy_asgi.testing import faults
+    from genropy_asgi.testing.containers import GenropyAsgiContainer
+    from genropy_asgi.testing.load import SteadyLoad
+
+    image = os.environ.get("GENROPY_ASGI_IMAGE", "genropy-asgi:latest")
+    postgres_image = os.environ.get("GENROPY_ASGI_POSTGRES_IMAGE", "genropy-asgi/postgres:17-trixie")
+    rpc, rows = "note_count", []
+    kills = [k for k in FAULT_KILLS if k[1] == "gunicorn worker"] if bench.smoke else FAULT_KILLS
+    for workers, program in kills:
+        env = {"GENROPY_WORKERS": workers, **({"GENROPY_TASKS": "true"} if program == "task scheduler" else {})}
+        with GenropyAsgiContainer(image, env=env) as site:
+            outcome = faults.kill_under_load(site, program, rpc)
+        rows.append([f"kill -9 {program} ({workers} worker{'s' if workers != '1' else ''})",
+                     f"{outcome.seconds:.1f} s", f"{len(outcome.failed)} of {outcome.total}", outcome.summary or "-",
+                     "yes"])
+    if not bench.smoke:
+        with GenropyAsgiContainer(image).with_postgres(image=postgres_image) as site:
+            outcome = faults.restart_postgres_under_load(site, rpc)
+        rows.append([f"PostgreSQL restarted (down {outcome.extra['database_down']:.1f} s)",
+                     f"{outcome.seconds:.2f} s after it accepts", f"{len(outcome.failed)} of {outcome.total}",
+                     outcome.summary, "yes"])
+        with GenropyAsgiContainer(image, env={"GENROPY_WORKERS": "2"}) as site:
+            container = site.get_wrapped_container()
+            with SteadyLoad(site.get_url(), clients=4, rpc=rpc, pause=0.05) as load:
+                time.sleep(2)
+                stopping = time.monotonic()
+                container.stop(timeout=settings.stop_grace_seconds(settings.setting("GENROPY_SHUTDOWN_TIMEOUT").default))
+                took = time.monotonic() - stopping
+            container.reload()
+            cut = [a for a in load.failures(until=stopping) if not a.error.startswith("ConnectError")]
+            rows.append(["docker stop under load (2 workers)", f"exit {container.attrs['State']['ExitCode']} "
+                         f"after {took:.1f} s", f"{len(cut)} in flight cut", load.summary(), "-"])
+    bench.table("Faults under a steady load (the image, SQLite unless said; 2 clients calling the demo page's RPC)",
+                ["fault", "serving again after", "failed requests", "answers from the fault on", "container kept running"],
+                rows, "Targets: any single program killed, the container never exits and is ready again in <= 5 s; "
+                "a gunicorn worker killed: 0 failed (a request the killed worker was serving at that instant is lost: "
+                "its connection resets); a stop under load: 0 in-flight requests cut; PostgreSQL "
+                "restarted: ready again <= 2 s after it accepts connections. Failed requests while one process "
+                "restarts are refused connections (nothing listens for those seconds); a gnrdaemon killed with -9 "
+                "loses the pages opened since its last register snapshot (their RPCs answer 400: the client opens "
+                "the page again). Pages that need the database answer GenroPy's 500 while PostgreSQL is down.")
+
+
+# -- 9. memory ---------------------------------------------------------------------------------
 
 def section_memory(bench: Bench) -> None:
     server = bench.asgi()

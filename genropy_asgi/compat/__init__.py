@@ -16,7 +16,8 @@ The fixes (each module says why it exists and when to drop it):
 - ``compat.register_store``: gnrdaemon's registers (sessions) survive its restart;
 - ``compat.register_client``: the site finds its register again after that restart;
 - ``compat.async_channel``: ``gnr web async``'s socket in the container, not the shared site folder;
-- ``compat.task_schedule``: GenroPy's older scheduler runs "every N minutes" tasks on SQLite.
+- ``compat.task_schedule``: GenroPy's older scheduler runs "every N minutes" tasks on SQLite;
+- ``compat.js_bundle``: concurrent first requests build a site's JS bundle without a 500.
 
 ``compat.upstream`` is the other half of living on upstream code: every private
 attribute of an upstream library we touch, written once, each guarded by a test.
@@ -46,6 +47,7 @@ PATCHES: dict[str, tuple[str, ...]] = {  # GenroPy module -> its fixes, applied 
     "gnr.app.gnrapp": ("genropy_asgi.compat.db_override:patch_gnrapp_module",),
     "gnr.web.daemon.siteregister": ("genropy_asgi.compat.register_store:patch_siteregister_module",),
     "gnr.web.daemon.siteregister_client": ("genropy_asgi.compat.register_client:patch_client_module",),
+    "gnr.web.gnrwebpage_proxy.jstools": ("genropy_asgi.compat.js_bundle:patch_jstools_module",),
 }
 
 _patches: dict[str, Patch] = {}

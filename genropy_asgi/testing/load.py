@@ -30,6 +30,7 @@ class Answer:
     status: int | None  # None: no HTTP answer (refused, reset, timed out)
     error: str = ""
     retry_after: str | None = None
+    body: str = ""  # the start of a non-200 answer's body, to say what went wrong
 
     @property
     def ok(self) -> bool:
@@ -91,7 +92,8 @@ class SteadyLoad:
     # -- a client ----------------------------------------------------------------------
     def _record(self, sent: float, kind: str, response: httpx.Response | None, error: str = "") -> None:
         answer = Answer(sent, time.monotonic(), kind, response.status_code if response is not None else None,
-                        error, response.headers.get("retry-after") if response is not None else None)
+                        error, response.headers.get("retry-after") if response is not None else None,
+                        response.text[:500] if response is not None and response.status_code != 200 else "")
         with self._lock:
             self.answers.append(answer)
 
