@@ -33,6 +33,9 @@ import httpx
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(REPO), str(HERE)]
+# every container the bench starts is removed by its own with-block or finally (as in the suite):
+# no reaper needed, and its image cannot be pulled where there is no registry
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 import procstats  # noqa: E402
 import wrk  # noqa: E402
