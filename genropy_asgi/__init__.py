@@ -11,6 +11,10 @@ imported lazily:
   anything else -> the GenroPy site through a2wsgi on a bounded thread pool;
 - ``GenropyProxy`` -- a GenroPy site mounted on a prefix;
 - ``gnrasgiserve`` (``genropy_asgi.launch.cli``) -- the drop-in for ``gnrwsgiserve``.
+
+PYTEST_DONT_REWRITE: the .pth imported this package before pytest starts, so pytest
+cannot rewrite its asserts (it has none) and would warn about it at every run; the
+testing plugin's own modules load later and are still rewritten.
 """
 
 from __future__ import annotations
