@@ -45,3 +45,14 @@ def snapshot(client) -> set[str]:
     return ({f"container {c.name}" for c in client.containers.list(all=True)}
             | {f"network {n.name}" for n in client.networks.list()}
             | {f"volume {v.name}" for v in client.volumes.list()})
+
+
+def assert_daemon_on_loopback_with_own_key(site) -> None:
+    """In a running image: gnrdaemon listens on 127.0.0.1 only, and the siteconfig's known
+    sample key was replaced."""
+    table = site.exec(["sh", "-c", "cat /proc/net/tcp /proc/net/tcp6"]).output.decode().upper()
+    listening = {line.split()[1] for line in table.splitlines()[1:] if len(line.split()) > 3 and line.split()[3] == "0A"}
+    daemon = {address for address in listening if address.endswith(f":{40404:04X}")}
+    assert daemon == {f"0100007F:{40404:04X}"}, listening  # 127.0.0.1 only
+    config = site.exec(["cat", "/var/lib/genropy/gnr/siteconfig/default.xml"]).output.decode()
+    assert 'hmac_key="known"' not in config

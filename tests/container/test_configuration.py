@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import assert_daemon_on_loopback_with_own_key
 from genropy_asgi.testing.client import GenroPage
 
 from genropy_asgi import settings
@@ -54,12 +55,7 @@ def test_env_and_mounted_siteconfig_change_what_the_server_does(image):
         debugger = httpx.get(url + "/index?__debugger__=yes&cmd=resource&f=debugger.js")
         assert "CONSOLE_MODE" not in debugger.text
         # the daemon of the mounted siteconfig was replaced: loopback and a random key
-        table = site.exec(["sh", "-c", "cat /proc/net/tcp /proc/net/tcp6"]).output.decode().upper()
-        listening = {line.split()[1] for line in table.splitlines()[1:] if len(line.split()) > 3 and line.split()[3] == "0A"}
-        daemon = {address for address in listening if address.endswith(f":{40404:04X}")}
-        assert daemon == {f"0100007F:{40404:04X}"}, listening  # 127.0.0.1 only
-        config = site.exec(["cat", "/var/lib/genropy/gnr/siteconfig/default.xml"]).output.decode()
-        assert 'hmac_key="known"' not in config
+        assert_daemon_on_loopback_with_own_key(site)
 
 
 def test_docker_stop_lets_a_15_s_rpc_finish_and_exits_zero(image, tmp_path):

@@ -13,6 +13,7 @@ import time
 
 import docker as docker_sdk
 import pytest
+from support import assert_daemon_on_loopback_with_own_key
 from genropy_asgi.testing import faults
 from genropy_asgi.testing.client import GenroPage
 from genropy_asgi.testing.containers import GenropyAsgiContainer
@@ -71,12 +72,7 @@ def test_a_gnrdaemon_restart_keeps_the_logged_in_users(image):
         print(f"\ngnrdaemon restarted: the logged-in page answered again after {time.monotonic() - started:.1f} s")
         logs = site.get_wrapped_container().logs().decode(errors="replace")
         assert "registers of demo saved" in logs and "restored" in logs
-        table = site.exec(["sh", "-c", "cat /proc/net/tcp /proc/net/tcp6"]).output.decode().upper()
-        listening = {line.split()[1] for line in table.splitlines()[1:] if len(line.split()) > 3 and line.split()[3] == "0A"}
-        daemon = {address for address in listening if address.endswith(f":{40404:04X}")}
-        assert daemon == {f"0100007F:{40404:04X}"}, listening  # 127.0.0.1 only
-        config = site.exec(["cat", "/var/lib/genropy/gnr/siteconfig/default.xml"]).output.decode()
-        assert 'hmac_key="known"' not in config
+        assert_daemon_on_loopback_with_own_key(site)
 
 
 def test_sixteen_clients_for_thirty_seconds_get_no_error(image):
