@@ -26,7 +26,8 @@ from types import ModuleType, SimpleNamespace
 TARGET_MODULE = "gnr.web.gnrwebpage_proxy.jstools"
 
 
-def makedirs_existing_ok(name: str, mode: int = 0o777, exist_ok: bool = True) -> None:
+def makedirs_existing_ok(name: str, mode: int = 0o777, **ignored: object) -> None:
+    """``os.makedirs`` that accepts a folder another request created meanwhile."""
     os.makedirs(name, mode, exist_ok=True)
 
 
@@ -50,6 +51,6 @@ def module_namespace(real: ModuleType, **replaced: object) -> SimpleNamespace:
 
 
 def patch_jstools_module(module: ModuleType) -> None:
-    module.os = module_namespace(os, makedirs=makedirs_existing_ok, path=os.path)
+    module.os = module_namespace(os, makedirs=makedirs_existing_ok)
     module.shutil = module_namespace(shutil, move=atomic_move)
     module.GENROPY_ASGI_JS_BUNDLE_COMPAT = "folder race and atomic bundle"
