@@ -255,6 +255,14 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_ASGI_GNR_API", Choice("adapter", "off"), "adapter", "`adapter`: keep GenroPy's `/_api` working "
       "on genro-routes 0.30; `off`: disable it (501)", BOTH),
     S("FORWARDED_ALLOW_IPS", Text(), "127.0.0.1", "proxies whose `X-Forwarded-*` headers are trusted", BOTH),
+    S("GENROPY_STATIC", Choice("native", "genropy"), "native", "GenroPy's static files (`_dojo`, `_gnr`, `_rsrc`, "
+      "`_pkg`, `_site`...): `native` serves them from the event loop (GenroPy's own resolution, compressed, "
+      "cached); `genropy`: GenroPy's own handler, in a WSGI thread — see [Static files](#static-files)", BOTH),
+    S("GENROPY_STATIC_COMPRESS_BYTES", Whole(0, SIZE_CEILING), 2 << 20, "largest static file compressed on the fly "
+      "(gzip, brotli) when it has no precompressed sibling (0: never)", BOTH, shown="`2097152` (2 MiB)"),
+    S("GENROPY_STATIC_CACHE_BYTES", Whole(0, SIZE_CEILING), 64 << 20, "memory per process for static bodies "
+      "(files, their compressed forms) kept between requests (0: read each time)", BOTH,
+      shown="`67108864` (64 MiB)"),
     S("GENROPY_MAX_FORM_BYTES", Whole(0, SIZE_CEILING), 1 << 20, "largest urlencoded form body, in bytes "
       "(413 beyond; 0: no limit) — see [Security](#security)", BOTH, shown="`1048576` (1 MiB)"),
     S("GENROPY_MAX_UPLOAD_BYTES", Whole(0, SIZE_CEILING), 100 << 20, "largest multipart body (uploads), in "

@@ -25,6 +25,10 @@ async server) have passed once, requests for the GenroPy site get 503 with
 500s while its gnrdaemon is still starting); the checks are re-run at most every
 ``READY_RECHECK`` seconds, shared by the requests waiting meanwhile.
 
+GenroPy's static files (``_dojo``, ``_gnr``, ``_rsrc``...) are answered here, on the event
+loop, before the bridge (``static_files``, ``GENROPY_STATIC=native``); whatever it does not
+take goes on to GenroPy.
+
 The set of ASGI prefixes is computed once, lazily, on the first request: mount
 applications before serving.
 """
@@ -39,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from a2wsgi import WSGIMiddleware
 from genro_asgi import BaseMiddleware
 
+from genropy_asgi.asgi.static_files import NativeStaticFiles, native_static_files
 from genropy_asgi.asgi.websocket_relay import ASYNC_SERVER_PATHS, WebSocketRelay
 from genropy_asgi.asgi.wsgi_bridge import WsgiBridge
 
@@ -93,6 +98,8 @@ class WsgiGatewayMiddleware(BaseMiddleware):
         self._site_ready = False
         self._ready_task: asyncio.Future | None = None
         self._ready_checked_at = 0.0
+        self._static: NativeStaticFiles | None = None
+        self._static_for: Any = None  # the site the native static server was built for
 
     @property
     def workers(self) -> int:
@@ -109,6 +116,13 @@ class WsgiGatewayMiddleware(BaseMiddleware):
         """The a2wsgi bridge around the server's current ``wsgi_app`` (``None`` if none)."""
         wsgi_app = getattr(self.server, "wsgi_app", None)
         return None if wsgi_app is None else self._bridge.around(wsgi_app)
+
+    def static_files(self) -> NativeStaticFiles | None:
+        """The native static server of the current site (``None``: GenroPy serves its statics)."""
+        site = getattr(self.server, "gnr_site", None) or getattr(self.server, "wsgi_app", None)
+        if site is not self._static_for:
+            self._static, self._static_for = native_static_files(self.server), site
+        return self._static
 
     def goes_to_wsgi(self, scope: Scope) -> bool:
         return first_segment(scope["path"]) not in self.prefixes
@@ -148,6 +162,9 @@ class WsgiGatewayMiddleware(BaseMiddleware):
                                 "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"1"),
                                             (b"content-length", str(len(NOT_READY_BODY)).encode())]})
                     await send({"type": "http.response.body", "body": NOT_READY_BODY})
+                    return
+                static = self.static_files()
+                if static is not None and await static.serve(scope, receive, send):
                     return
                 await bridge(scope, receive, send)
                 return

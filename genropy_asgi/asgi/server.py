@@ -44,6 +44,7 @@ from genropy_asgi.asgi.gateway import DEFAULT_WSGI_THREADS, WsgiGatewayMiddlewar
 from genropy_asgi.asgi.http_protocol import UVICORN_OPTIONS, configure
 from genropy_asgi.asgi.meta import ServerMetaApplication
 from genropy_asgi.asgi.request_guard import RequestLimits, guard_http, path_refusal, scope_raw_path
+from genropy_asgi.asgi.static_files import StaticOptions
 
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = settings.WEB_PORT
@@ -59,9 +60,11 @@ class GenropyAsgiServer(AsgiServer):
                  wsgi_threads: int | None = None, max_threads: int | None = None,
                  middleware: dict[str, Any] | None = None,
                  shutdown_timeout: float | None = None, limits: RequestLimits | None = None,
-                 **kwargs: Any) -> None:
+                 static: StaticOptions | None = None, **kwargs: Any) -> None:
         self.limits = limits if limits is not None else RequestLimits.from_environ(os.environ)
         """Body and header limits (default: the ``GENROPY_MAX_*`` variables)."""
+        self.static = static if static is not None else StaticOptions.from_environ(os.environ)
+        """How GenroPy's static files are answered (default: the ``GENROPY_STATIC*`` variables)."""
         self.server_dir = os.fspath(server_dir) if server_dir is not None else None
         self.file_config: ServerConfig = load_config(server_dir) if server_dir else ServerConfig()
         options = self.file_config.server

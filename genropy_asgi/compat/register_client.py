@@ -15,6 +15,13 @@ for a daemon that is restarting, then runs the call once more. One thread asks; 
 others wait for its answer. Calls that never reached the register are the ones
 retried: a register that is down accepts no connection.
 
+And one proxy per thread: GenroPy shares one Pyro proxy between every thread of a process,
+and a Pyro proxy holds its lock for a whole round trip, so under load the WSGI threads
+queue on that lock (58% of a loaded process's samples, bench/RESULTS.md). Each thread
+gets its own connection to the register (``SiteRegisterClient.pyroProxy``, GenroPy's own
+way to make one, with the HMAC key and the timeout of GenroPy's proxy); the register is
+Pyro's multiplex server, so connections cost no thread there.
+
 When to drop it: ``tests/compat/test_register_client.py`` fails the day GenroPy changes
 the client code this relies on.
 """
@@ -26,7 +33,9 @@ import sys
 import threading
 import time
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
+
+from genropy_asgi.compat import upstream
 
 TARGET_MODULE = "gnr.web.daemon.siteregister_client"
 DEFAULT_WAIT = 30.0
@@ -44,12 +53,31 @@ def wait_seconds() -> float:
 
 
 class ReconnectingRegister:
-    """``SiteRegisterClient.siteregister``: the register's Pyro proxy, found again when it moved."""
+    """``SiteRegisterClient.siteregister``: the register's Pyro proxy, one per thread, found again
+    when it moved.
 
-    def __init__(self, client: Any, proxy: Any, reinit: Any, errors: Any) -> None:
+    ``proxy`` is the one GenroPy made; ``make_proxy()`` makes another to the same register
+    (``None``: every thread shares ``proxy``, GenroPy's way).
+    """
+
+    def __init__(self, client: Any, proxy: Any, reinit: Any, errors: Any,
+                 make_proxy: Callable[[], Any] | None = None) -> None:
         self._client, self._proxy, self._reinit, self._errors = client, proxy, reinit, errors
+        self._make_proxy = make_proxy
         self._generation = 0
         self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _thread_proxy(self) -> Any:
+        """This thread's proxy to the register's current address."""
+        local = self._local.__dict__
+        if local.get("generation") != self._generation:
+            stale = local.get("proxy")
+            if stale is not None and stale is not self._proxy:
+                release(stale)
+            local["proxy"] = self._make_proxy() if self._make_proxy is not None else self._proxy
+            local["generation"] = self._generation
+        return local["proxy"]
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_pyro"):  # Pyro's own proxy attributes (timeouts, release...)
@@ -58,10 +86,10 @@ class ReconnectingRegister:
         def call(*args: Any, **kwargs: Any) -> Any:
             generation = self._generation
             try:
-                return getattr(self._proxy, name)(*args, **kwargs)
+                return getattr(self._thread_proxy(), name)(*args, **kwargs)
             except self._errors.CommunicationError as exc:
                 self._find_again(generation, exc)
-                return getattr(self._proxy, name)(*args, **kwargs)
+                return getattr(self._thread_proxy(), name)(*args, **kwargs)
 
         return call
 
@@ -111,7 +139,16 @@ def patch_client_module(module: ModuleType) -> None:
             wrapper._proxy = self.siteregister  # the new raw proxy GenroPy just made
             self.siteregister = wrapper
 
-        wrapper = ReconnectingRegister(self, self.siteregister, reinit, module.Pyro4.errors)
+        def thread_proxy() -> Any:
+            """Another connection to the register, made as GenroPy makes its own."""
+            template = wrapper._proxy
+            proxy = self.pyroProxy(str(upstream_uri(template)))
+            timeout = upstream.pyro_timeout(template)
+            if timeout:
+                upstream.set_pyro_timeout(proxy, timeout)
+            return proxy
+
+        wrapper = ReconnectingRegister(self, self.siteregister, reinit, module.Pyro4.errors, thread_proxy)
         self.siteregister = wrapper
 
     init_register.__wrapped__ = original_init_register  # type: ignore[attr-defined]  (GenroPy's, for the guard test)
@@ -120,6 +157,12 @@ def patch_client_module(module: ModuleType) -> None:
 
 
 def upstream_uri(proxy: Any) -> Any:
-    from genropy_asgi.compat import upstream
-
     return upstream.pyro_uri(proxy)
+
+
+def release(proxy: Any) -> None:
+    """Close a proxy's connection (Pyro's documented ``_pyroRelease``), whatever state it is in."""
+    try:
+        proxy._pyroRelease()
+    except Exception:
+        pass

@@ -45,5 +45,9 @@ def set_pyro_timeout(proxy: Any, seconds: float) -> None:
     setattr(proxy, PYRO_TIMEOUT, seconds)
 
 
+def pyro_timeout(proxy: Any) -> Any:
+    return getattr(proxy, PYRO_TIMEOUT, None)
+
+
 def pyro_uri(proxy: Any) -> Any:
     return getattr(proxy, PYRO_URI)

@@ -23,6 +23,7 @@ from typing import Any
 from genropy_asgi import settings
 from genropy_asgi.asgi.request_guard import RequestLimits
 from genropy_asgi.asgi.server import GenropyAsgiServer, database_check
+from genropy_asgi.asgi.static_files import StaticOptions
 from genropy_asgi.launch import LaunchError
 from genropy_asgi.launch.daemon import daemon_ping
 from genropy_asgi.launch.site import SiteLaunch
@@ -58,6 +59,13 @@ def request_limits(environ: Any = os.environ) -> RequestLimits:
         raise LaunchError(str(exc)) from None
 
 
+def static_options(environ: Any = os.environ) -> StaticOptions:
+    try:
+        return StaticOptions.from_environ(environ)
+    except settings.SettingError as exc:
+        raise LaunchError(str(exc)) from None
+
+
 def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiServer:
     """Step 6 (the GenroPy site) and the ASGI server around it, with readiness checks."""
     try:
@@ -79,6 +87,7 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
         wsgi_threads=setting("GENROPY_WSGI_THREADS", environ),
         shutdown_timeout=setting("GENROPY_SHUTDOWN_TIMEOUT", environ),
         limits=request_limits(environ),
+        static=static_options(environ),
     )
     server.gnr_site = site
     server.site_database = database_in_use(site.db)
