@@ -31,6 +31,9 @@ RUN set -eu; \
     /opt/venv/bin/python -c "import sys, gnr.web.gnrwsgisite_proxy.gnrwebsockethandler as w; \
 assert any(type(f).__name__ == '_PatchingFinder' for f in sys.meta_path), 'gnr_compat .pth not active'; \
 assert hasattr(w, 'GENROPY_ASGI_COMPAT'), 'wsproxy fix not applied'"
+# .br/.gz siblings of GenroPy's own JS/CSS trees, served by the native static server
+# (GENROPY_STATIC=native) without compressing at run time
+RUN /opt/venv/bin/python -m genropy_asgi.container.precompress --genropy
 
 FROM ${PYTHON_BASE}
 ARG VERSION=0.1.0

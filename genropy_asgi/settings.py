@@ -315,6 +315,8 @@ TABLE: tuple[Setting, ...] = (
       "(ini `genropy_database`)", TESTING),
     S("GENROPY_ASGI_REQUIREMENTS", Choice("install", "check"), "install", "the packages' `requirements.txt`: "
       "pip-installed at start, or only checked (ini `genropy_requirements`)", TESTING),
+    S("GENROPY_CHROMIUM", Text(), "/usr/bin/chromium", "the browser `genropy_asgi.testing.devtools` drives "
+      "(headless, DevTools protocol)", TESTING, shown="`/usr/bin/chromium` (Debian's `chromium`)"),
     # -- this repository's test suite -------------------------------------------------
     S("GENROPY_ASGI_TEST_PG", Text(), None, "DSN of a PostgreSQL to use instead of starting one", SUITE,
       shown="started by `scripts/test-postgres`"),

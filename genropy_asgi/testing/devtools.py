@@ -26,8 +26,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from genropy_asgi import settings
+
 CHROMIUM_VARIABLE = "GENROPY_CHROMIUM"
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
+DEFAULT_CHROMIUM = settings.setting(CHROMIUM_VARIABLE).default
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--disable-extensions", "--mute-audio", "--remote-debugging-port=0")
