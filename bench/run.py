@@ -43,7 +43,7 @@ import wrk  # noqa: E402
 from genropy_asgi.testing.local import (BIN, GnrDaemonProcess, GnrWorkspace, ManagedProcess,  # noqa: E402
                                         ServerProcess, free_port, wait_for_port)
 
-SECTIONS = ("gateway", "security", "servers", "scaling", "upstream", "streaming", "websocket", "container", "scaled",
+SECTIONS = ("gateway", "security", "page", "servers", "scaling", "upstream", "streaming", "websocket", "container", "scaled",
             "faults", "memory")
 
 
@@ -246,6 +246,91 @@ def section_security(bench: Bench) -> None:
                 f"The front costs {front:.1f} µs a request: /_server/health runs no GenroPy code, so its difference "
                 "is that cost; on GenroPy's own requests it is the last column (target: under 1%), and the "
                 "measured difference there is within their run-to-run noise.")
+
+
+# -- page load, as a person waits for it ------------------------------------------------------
+
+def page_contenders(bench: Bench) -> dict[str, ServerProcess]:
+    """Every server of the page-load table, started once (alternated in rounds)."""
+    asgi = [str(BIN / "gnrasgiserve"), "demo", "-p", "{port}", "-H", "127.0.0.1", "--nodebug"]
+    servers = {"gnrasgiserve, native statics": bench.asgi(),
+               "gnrasgiserve, GENROPY_STATIC=genropy": bench.server("gnrasgiserve-genropy", asgi,
+                                                                    {"GENROPY_STATIC": "genropy"}),
+               "gnrwsgiserve (werkzeug)": bench.wsgi()}
+    for workers in (1, 2):
+        for name, (argv, env) in scaling_contenders(workers).items():
+            if name.startswith("image") and workers == 1:
+                continue
+            port = free_port()
+            env = {k: v.replace("{port}", str(port)) for k, v in env.items()}
+            servers[name] = bench.server(name.split(":")[0].replace(" ", "-"), argv, env, port=port)
+    return servers
+
+
+def through_genropy(request_urls: list[str], native: bool) -> int:
+    """How many of a load's network requests GenroPy's WSGI handler answered."""
+    from urllib.parse import urlsplit
+
+    from genropy_asgi.asgi.static_rules import query_allows_native
+
+    if not native:
+        return len(request_urls)
+    return sum(1 for url in request_urls
+               if not (urlsplit(url).path.startswith("/_") and query_allows_native(urlsplit(url).query)))
+
+
+def section_page(bench: Bench) -> None:
+    """The demo's /index in headless Chromium: first visit (empty cache), then a repeat visit."""
+    from genropy_asgi.testing.devtools import Chromium, chromium_path
+
+    if chromium_path() is None:
+        print("bench: page: no Chromium (apt-get install chromium): section skipped", file=sys.stderr)
+        return
+    # the image's build step, on this venv: .br/.gz siblings of GenroPy's own JS/CSS (idempotent)
+    subprocess.run([sys.executable, "-m", "genropy_asgi.container.precompress", "--genropy"], check=True)
+    servers = page_contenders(bench)
+    figures: dict[str, dict[str, list[float]]] = {name: {} for name in servers}
+    try:
+        for name, server in servers.items():  # warm-up: first-use work of every server out of the figures
+            with Chromium() as browser:
+                browser.load(server.base_url + "/index")
+        for _ in range(bench.rounds + (0 if bench.smoke else 2)):
+            for name, server in servers.items():
+                native = name.startswith("gnrasgiserve, native") or name.startswith("image")
+                with Chromium() as browser:
+                    cpu = procstats.cpu_seconds(server.pid) + procstats.cpu_seconds(bench.daemon.pid)
+                    first = browser.load(server.base_url + "/index")
+                    cpu_first = procstats.cpu_seconds(server.pid) + procstats.cpu_seconds(bench.daemon.pid) - cpu
+                    repeat = browser.load(server.base_url + "/index")
+                for key, value in (
+                        ("first ms", first.load_ms), ("first requests", len(first.network_requests)),
+                        ("first through GenroPy", through_genropy([r.url for r in first.network_requests], native)),
+                        ("first KB", first.wire_bytes / 1024), ("first cpu ms", cpu_first * 1000),
+                        ("failed", len([r for r in first.failures if r.url.startswith(server.base_url)])),
+                        ("repeat ms", repeat.load_ms), ("repeat requests", len(repeat.network_requests))):
+                    figures[name].setdefault(key, []).append(value)
+    finally:
+        for server in servers.values():
+            server.stop()
+    medians = {name: {key: statistics.median(values) for key, values in f.items()} for name, f in figures.items()}
+    reference = {workers: medians[f"GenroPy serveprod: {workers} gthread worker(s)"] for workers in (1, 2)}
+    rows = []
+    for name, m in medians.items():
+        base = reference[2 if "2 " in name.split(":")[-1] else 1]
+        rows.append([name, f"{m['first ms']:.0f}", f"{m['first ms'] / base['first ms']:.2f}x",
+                     f"{m['first requests']:.0f}", f"{m['first through GenroPy']:.0f}", f"{m['first KB']:.0f}",
+                     f"{m['first KB'] / base['first KB']:.0%}", f"{m['first cpu ms']:.0f}",
+                     f"{m['first cpu ms'] / base['first cpu ms']:.2f}x", f"{m['repeat ms']:.0f}",
+                     f"{m['repeat ms'] / base['repeat ms']:.2f}x", f"{m['repeat requests']:.0f}", f"{m['failed']:.0f}"])
+    bench.table("Page load: the demo's /index in headless Chromium (medians)",
+                ["server", "first visit ms", "vs serveprod", "requests", "through GenroPy", "KB on the wire",
+                 "vs serveprod", "server + daemon CPU ms", "vs serveprod", "repeat visit ms", "vs serveprod",
+                 "repeat requests", "failed"], rows,
+                "First visit: a fresh profile (empty cache); repeat: the same browser loading the page again. "
+                "\"vs serveprod\": against GenroPy's serveprod with as many workers (2 for the 2-worker rows). "
+                "Server + daemon CPU: the server's process tree and gnrdaemon during the first visit. "
+                "Targets: first visit <= 1/3 of serveprod's, CPU <= 1/4, bytes <= 35%; repeat <= 3 requests, "
+                "<= 1/2 of serveprod's time.")
 
 
 # -- 2. one process ---------------------------------------------------------------------

@@ -130,32 +130,41 @@ class Chromium:
         self.call("Network.clearBrowserCache")
         self.call("Network.clearBrowserCookies")
 
-    def load(self, url: str, settle: float = 0.3) -> PageLoad:
-        """Navigate to ``url``; wait for the load event and ``settle`` quiet seconds after it."""
+    def load(self, url: str, settle: float = 0.5) -> PageLoad:
+        """Navigate to ``url``; wait for the load event, then for the network to be idle (no
+        request in flight) for ``settle`` seconds, so late requests (dojo's XHR loads) are done
+        and cached before the next load."""
         ident = next(self._ids)
         started = time.monotonic()
         self._socket.send(json.dumps({"id": ident, "method": "Page.navigate", "params": {"url": url}}))
         requests: dict[str, Request] = {}
+        in_flight: set[str] = set()
         load_ms = None
         deadline = started + self.timeout
-        quiet_until = None
+        idle_since = None
         while True:
             now = time.monotonic()
             if now > deadline:
-                raise TimeoutError(f"{url}: no load event after {self.timeout:g}s")
-            if quiet_until is not None and now >= quiet_until:
-                break
+                raise TimeoutError(f"{url}: no load event and idle network after {self.timeout:g}s")
+            if load_ms is not None and not in_flight:
+                idle_since = idle_since or now
+                if now - idle_since >= settle:
+                    break
+            else:
+                idle_since = None
             try:
-                message = json.loads(self._socket.recv(timeout=(quiet_until - now) if quiet_until else 1.0))
+                message = json.loads(self._socket.recv(timeout=0.05))
             except TimeoutError:
                 continue
             method, params = message.get("method"), message.get("params", {})
             if message.get("id") == ident and "error" in message:
                 raise RuntimeError(f"Page.navigate {url}: {message['error']}")
+            request_id = params.get("requestId")
             if method == "Network.requestWillBeSent":
-                requests.setdefault(params["requestId"], Request(url=params["request"]["url"]))
+                requests.setdefault(request_id, Request(url=params["request"]["url"]))
+                in_flight.add(request_id)
             elif method == "Network.responseReceived":
-                request = requests.setdefault(params["requestId"], Request(url=params["response"]["url"]))
+                request = requests.setdefault(request_id, Request(url=params["response"]["url"]))
                 response = params["response"]
                 request.status = response.get("status", 0)
                 request.from_cache = request.from_cache or bool(
@@ -163,16 +172,17 @@ class Chromium:
                 headers = {k.lower(): v for k, v in response.get("headers", {}).items()}
                 request.content_encoding = headers.get("content-encoding", "")
             elif method == "Network.requestServedFromCache":
-                requests.setdefault(params["requestId"], Request(url="")).from_cache = True
+                requests.setdefault(request_id, Request(url="")).from_cache = True
             elif method == "Network.loadingFinished":
-                if params["requestId"] in requests:
-                    requests[params["requestId"]].encoded_bytes = int(params.get("encodedDataLength", 0))
+                in_flight.discard(request_id)
+                if request_id in requests:
+                    requests[request_id].encoded_bytes = int(params.get("encodedDataLength", 0))
             elif method == "Network.loadingFailed":
-                if params["requestId"] in requests:
-                    requests[params["requestId"]].failed = params.get("errorText", "failed")
+                in_flight.discard(request_id)
+                if request_id in requests:
+                    requests[request_id].failed = params.get("errorText", "failed")
             elif method == "Page.loadEventFired" and load_ms is None:
                 load_ms = (time.monotonic() - started) * 1000
-                quiet_until = time.monotonic() + settle
         return PageLoad(url=url, load_ms=load_ms, requests=list(requests.values()))
 
     # -- lifetime ---------------------------------------------------------------------
