@@ -49,6 +49,9 @@ class Request:
     from_cache: bool = False
     content_encoding: str = ""
     failed: str = ""
+    kind: str = ""  # DevTools' resource type: Document, Script, Stylesheet, XHR, Image...
+    started_ms: float = 0.0  # from the navigation
+    finished_ms: float = 0.0
 
 
 @dataclass
@@ -69,6 +72,11 @@ class PageLoad:
     @property
     def wire_bytes(self) -> int:
         return sum(r.encoded_bytes for r in self.network_requests)
+
+    def sequential_xhr(self) -> list[Request]:
+        """The XHR loads made one after the other (dojo's loader), in order."""
+        return sorted((r for r in self.network_requests if r.kind == "XHR" and "/_" in r.url),
+                      key=lambda r: r.started_ms)
 
     @property
     def failures(self) -> list[Request]:
@@ -139,6 +147,7 @@ class Chromium:
         self._socket.send(json.dumps({"id": ident, "method": "Page.navigate", "params": {"url": url}}))
         requests: dict[str, Request] = {}
         in_flight: set[str] = set()
+        origin = None  # DevTools' monotonic clock at the first request
         load_ms = None
         deadline = started + self.timeout
         idle_since = None
@@ -161,7 +170,9 @@ class Chromium:
                 raise RuntimeError(f"Page.navigate {url}: {message['error']}")
             request_id = params.get("requestId")
             if method == "Network.requestWillBeSent":
-                requests.setdefault(request_id, Request(url=params["request"]["url"]))
+                origin = origin if origin is not None else params["timestamp"]
+                requests.setdefault(request_id, Request(url=params["request"]["url"], kind=params.get("type", ""),
+                                                        started_ms=(params["timestamp"] - origin) * 1000))
                 in_flight.add(request_id)
             elif method == "Network.responseReceived":
                 request = requests.setdefault(request_id, Request(url=params["response"]["url"]))
@@ -177,6 +188,7 @@ class Chromium:
                 in_flight.discard(request_id)
                 if request_id in requests:
                     requests[request_id].encoded_bytes = int(params.get("encodedDataLength", 0))
+                    requests[request_id].finished_ms = (params["timestamp"] - origin) * 1000
             elif method == "Network.loadingFailed":
                 in_flight.discard(request_id)
                 if request_id in requests:
