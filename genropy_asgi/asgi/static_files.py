@@ -51,6 +51,7 @@ logger = logging.getLogger("genropy_asgi.asgi.static_files")
 NATIVE = "native"
 GENROPY = "genropy"
 RESOLUTION_CACHE_SIZE = 8192  # paths; a resolution is a few hundred bytes
+RESOLUTION_TTL = 60.0  # seconds: a storage GenroPy re-points at run time (its storage table) is seen again
 STREAM_CHUNK = 256 * 1024
 GZIP_LEVEL = 6  # on the fly; the image's precompressed files use the maximum levels
 BROTLI_QUALITY = 5  # on the fly: about gzip's speed with brotli's ratio (11 is for build time)
@@ -217,7 +218,7 @@ class NativeStaticFiles:
         self.max_age = int(getattr(site, "cache_max_age", 0) or 0)
         self.compress_bytes = compress_bytes
         self.cache = BodyCache(cache_bytes)
-        self._targets: OrderedDict[str, StaticTarget | None] = OrderedDict()
+        self._targets: OrderedDict[str, tuple[float, StaticTarget | None]] = OrderedDict()
         self._compressing: dict[tuple, asyncio.Future] = {}
 
     # -- which requests ----------------------------------------------------------------
@@ -228,11 +229,14 @@ class NativeStaticFiles:
                 and not scope.get("root_path") and rules.query_allows_native(scope.get("query_string", b"")))
 
     async def target(self, path: str) -> StaticTarget | None:
-        if path in self._targets:
+        now = time.monotonic()
+        cached = self._targets.get(path)
+        if cached is not None and now - cached[0] < RESOLUTION_TTL:
             self._targets.move_to_end(path)
-            return self._targets[path]
+            return cached[1]
         found = await asyncio.get_running_loop().run_in_executor(None, self.resolver.resolve, path)
-        self._targets[path] = found
+        self._targets[path] = (now, found)
+        self._targets.move_to_end(path)
         while len(self._targets) > RESOLUTION_CACHE_SIZE:
             self._targets.popitem(last=False)
         return found

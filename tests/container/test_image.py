@@ -68,3 +68,25 @@ def test_several_workers_run_gunicorn_with_uvicorn_workers(image):
             with open_channel(site.get_url(), GenroPage(site.get_url())) as channel:
                 GenroPage(site.get_url()).rpc("add_note", title=f"pushed {attempt}")
                 assert f"<title>pushed {attempt}</title>" in next_publish(channel, "demo_note_saved")
+
+
+def test_statics_come_precompressed_from_the_image(image):
+    """The build's .br/.gz siblings of GenroPy's trees are what a browser gets (no on-the-fly work)."""
+    import brotli
+
+    with GenropyAsgiContainer(image) as site:
+        url = site.get_url()
+        shell = httpx.get(url + "/index").text
+        dojo = next(part for part in shell.split('"') if part.endswith("/dojo/dojo.js"))
+        sibling = site.exec(["python", "-c", "import gnr, os, sys; root = os.path.dirname(gnr.__file__); "
+                             f"p = os.path.join(root, 'dojo_libs', 'dojo_11', {dojo.split('/_dojo/11/')[1]!r}); "
+                             "sys.stdout.write(str(os.path.getsize(p + '.br')))"])
+        assert sibling.exit_code == 0, sibling.output
+        with httpx.stream("GET", url + dojo, headers={"Accept-Encoding": "br"}) as answer:
+            raw = b"".join(answer.iter_raw())  # as sent (httpx would decode .content)
+        assert answer.headers["content-encoding"] == "br"
+        assert len(raw) == int(sibling.output)  # the precompressed file, byte for byte
+        plain = httpx.get(url + dojo, headers={"Accept-Encoding": "identity"}).content
+        assert brotli.decompress(raw) == plain
+        assert "immutable" in httpx.get(url + next(p for p in shell.split('"') if "?mtime=" in p)).headers[
+            "cache-control"]
