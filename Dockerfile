@@ -69,6 +69,7 @@ RUN /opt/genropy-asgi/entrypoint/prepare-project.sh /opt/genropy/projects/demo \
 
 ENV PATH=/opt/venv/bin:$PATH \
     VIRTUAL_ENV=/opt/venv \
+    GENROPY_REVISION=${REVISION} \
     GENROPY_HOME=/var/lib/genropy \
     GENROPY_PROJECTS=/opt/genropy/projects \
     GNR_CURRENT_SITE=demo \
@@ -77,7 +78,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 
 USER 10001:0
 WORKDIR /var/lib/genropy
-EXPOSE 8080
+EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=5s --start-period=90s --retries=3 \
     CMD ["/opt/venv/bin/python", "-m", "genropy_asgi.container.healthcheck"]
 ENTRYPOINT ["/usr/bin/tini", "--", "/opt/venv/bin/python", "-m", "genropy_asgi.container.entrypoint"]

@@ -353,7 +353,10 @@ def section_page(bench: Bench) -> None:
 # -- 2. one process ---------------------------------------------------------------------
 
 def section_servers(bench: Bench) -> None:
-    servers = {"gnrwsgiserve (werkzeug)": bench.wsgi(), "gnrasgiserve (uvicorn)": bench.asgi()}
+    servers = {"gnrwsgiserve (werkzeug)": bench.wsgi(), "gnrasgiserve (uvicorn)": bench.asgi(),
+               "gnrasgiserve, GENROPY_REGISTER_PROXY=shared": bench.server(
+                   "gnrasgiserve-shared", [str(BIN / "gnrasgiserve"), "demo", "-p", "{port}", "-H", "127.0.0.1",
+                                           "--nodebug"], {"GENROPY_REGISTER_PROXY": "shared"})}
     try:
         scripts = {name: rpc_script(s.base_url) for name, s in servers.items()}
         for s in servers.values():
@@ -371,7 +374,8 @@ def section_servers(bench: Bench) -> None:
                 for name, m in medians.items():
                     rows.append([target, connections, name, f"{m['rps']:.1f}", f"{m['rps'] / base:.2f}x",
                                  f"{m['p50']:.0f}", f"{m['p99']:.0f}", m["errors"]])
-        bench.table("One process: gnrwsgiserve vs gnrasgiserve",
+        bench.table("One process: gnrwsgiserve vs gnrasgiserve (one register connection per thread, and "
+                    "GenroPy's one shared proxy)",
                     ["target", "c", "server", "req/s", "vs wsgi", "p50 ms", "p99 ms", "errors"], rows,
                     "Targets: ASGI >= WSGI on throughput, <= on p99.")
         bench.memory["gnrasgiserve, one process (after load)"] = f"{procstats.rss_mb(servers['gnrasgiserve (uvicorn)'].pid)[0]:.0f} MB"

@@ -10,6 +10,7 @@ GenroPy's own ``serveprod``).
 import os
 
 from genropy_asgi import settings
+from genropy_asgi.logs import JSON, log_format
 
 bind = settings.read(os.environ, "GENROPY_BIND")
 workers = settings.read(os.environ, "GENROPY_WORKERS")
@@ -17,5 +18,13 @@ worker_class = "genropy_asgi.asgi.gunicorn_worker.GenropyUvicornWorker"
 preload_app = False
 graceful_timeout = int(settings.read(os.environ, "GENROPY_SHUTDOWN_TIMEOUT"))
 timeout = 120
-accesslog = "-"
+accesslog = None  # each worker writes its own access lines, with the request id (genropy_asgi.asgi.observe)
 errorlog = "-"
+if log_format() == JSON:  # gunicorn's own lines as JSON records too (GENROPY_LOG_FORMAT)
+    logconfig_dict = {
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "genropy_asgi.logs.JsonFormatter"}},
+        "handlers": {"error_console": {"class": "logging.StreamHandler", "formatter": "json",
+                                       "stream": "ext://sys.stderr"}},
+        "loggers": {"gunicorn.error": {"handlers": ["error_console"], "level": "INFO", "propagate": False}},
+    }

@@ -227,6 +227,8 @@ TABLE: tuple[Setting, ...] = (
     S("GNR_DAEMON_HOST", Text(), None, "a shared gnrdaemon (mode `daemon` elsewhere): `serve`, `scheduler` "
       "and `taskworker` use it and start none of their own; needs `GNR_DAEMON_HMAC_KEY`",
       shown="unset: `serve` runs its own on 127.0.0.1"),
+    S("GENROPY_REGISTER_PROXY", Choice("thread", "shared"), "thread", "connections to gnrdaemon's register: one per "
+      "thread (`thread`), or GenroPy's one shared, locked proxy (`shared`)", BOTH),
     S("GENROPY_REGISTER_SNAPSHOT", Seconds(), 30.0, "seconds between saves of gnrdaemon's registers (sessions, "
       "pages) besides the save at stop: what a `kill -9` of gnrdaemon can lose (0: only at stop)"),
     S("GENROPY_DAEMON_WAIT", Seconds(), 0.0, "seconds to wait for gnrdaemon at start (a daemon started "
@@ -263,6 +265,16 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_STATIC_CACHE_BYTES", Whole(0, SIZE_CEILING), 64 << 20, "memory per process for static bodies "
       "(files, their compressed forms) kept between requests (0: read each time)", BOTH,
       shown="`67108864` (64 MiB)"),
+    S("GENROPY_METRICS_PORT", Whole(0, 65535), 9090, "Prometheus metrics on their own port, never the public "
+      "one (0: off) — see [Monitoring](#monitoring)", BOTH),
+    S("GENROPY_PUBLIC_METRICS", Flag(), False, "GenroPy's own `/metrics` (its webtool: 4 counters, no types) on "
+      "the public port", BOTH),
+    S("GENROPY_LOG_FORMAT", Choice("text", "json"), "text", "`json`: every line of the container one JSON object "
+      "(`time`, `level`, `program`, `message`, `request_id`...) — see [Monitoring](#monitoring)", BOTH),
+    S("GENROPY_ACCESS_LOG", Choice("on", "off", "all", synonyms={**{w: "on" for w in TRUE_WORDS},
+                                                                 **{w: "off" for w in FALSE_WORDS}}),
+      "on", "one line per request with its `X-Request-ID`: `on` (not the probes `/_server/health`, "
+      "`/_server/ready`, `/metrics`), `off`, or `all`", BOTH),
     S("GENROPY_MAX_FORM_BYTES", Whole(0, SIZE_CEILING), 1 << 20, "largest urlencoded form body, in bytes "
       "(413 beyond; 0: no limit) — see [Security](#security)", BOTH, shown="`1048576` (1 MiB)"),
     S("GENROPY_MAX_UPLOAD_BYTES", Whole(0, SIZE_CEILING), 100 << 20, "largest multipart body (uploads), in "
@@ -337,6 +349,12 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_SERVER_COMMAND", Text(), None, "the server program's command line", INTERNAL),
     S("GENROPY_DAEMON_ADDRESS", Text(), f"127.0.0.1:{DAEMON_PORT}", "where gnrdaemon is reached (host:port)",
       INTERNAL),
+    S("PROMETHEUS_MULTIPROC_DIR", Text(), None, "where every process of the container writes its metrics "
+      "(prometheus-client's multiprocess mode; emptied at start)", INTERNAL, shown="`$GENROPY_RUN/metrics`"),
+    S("GENROPY_PROGRAM", Text(), None, "the program a process's JSON records name (set by `prefix_output`)",
+      INTERNAL),
+    S("GENROPY_REVISION", Text(), None, "the source revision the image was built from (build arg `REVISION`)",
+      INTERNAL),
     S("GENROPY_DAEMON_AUTOSTART", Flag(), True, "supervisord starts a gnrdaemon of its own", INTERNAL),
     S("GENROPY_SOCKETS", Text(), None, "the folder of `gnr web async`'s Unix socket (`$GENROPY_RUN/sockets`: "
       "the container's own, never the shared site folder)", INTERNAL),
@@ -346,6 +364,7 @@ TABLE: tuple[Setting, ...] = (
       INTERNAL),
     S("GENROPY_ASYNC_AUTOSTART", Flag(), False, "supervisord starts `gnr web async`", INTERNAL),
     S("GENROPY_SCHEDULER_AUTOSTART", Flag(), False, "supervisord starts the task scheduler", INTERNAL),
+    S("GENROPY_METRICS_AUTOSTART", Flag(), True, "supervisord starts the metrics endpoint", INTERNAL),
     S("GENROPY_TASKWORKER_AUTOSTART", Flag(), False, "supervisord starts the task workers", INTERNAL),
     S("GENROPY_TASK_WORKER_SLOTS", Whole(1, 32), 1, "supervisord's task worker `numprocs`", INTERNAL),
 )

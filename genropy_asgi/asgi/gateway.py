@@ -55,6 +55,8 @@ DEFAULT_WSGI_THREADS = 16
 READY_RECHECK = 0.5
 """Seconds between two evaluations of the readiness checks while the site is not ready."""
 NOT_READY_BODY = b"Service starting: GenroPy's process set is not ready yet\n"
+SITE_METRICS_PATH = "/metrics"  # GenroPy's prometheus webtool (gnr/webtools/prometheus.py)
+NOT_FOUND_BODY = b"Not Found\n"
 
 logger = logging.getLogger("genropy_asgi.asgi.gateway")
 
@@ -162,6 +164,12 @@ class WsgiGatewayMiddleware(BaseMiddleware):
                                 "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"1"),
                                             (b"content-length", str(len(NOT_READY_BODY)).encode())]})
                     await send({"type": "http.response.body", "body": NOT_READY_BODY})
+                    return
+                if scope["path"] == SITE_METRICS_PATH and not getattr(self.server, "public_metrics", False):
+                    await send({"type": "http.response.start", "status": 404,  # metrics have their own port
+                                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                            (b"content-length", str(len(NOT_FOUND_BODY)).encode())]})
+                    await send({"type": "http.response.body", "body": NOT_FOUND_BODY})
                     return
                 static = self.static_files()
                 if static is not None and await static.serve(scope, receive, send):

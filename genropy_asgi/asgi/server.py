@@ -43,6 +43,9 @@ from genropy_asgi.asgi.config_file import ConfigFileError, ServerConfig, load_co
 from genropy_asgi.asgi.gateway import DEFAULT_WSGI_THREADS, WsgiGatewayMiddleware
 from genropy_asgi.asgi.http_protocol import UVICORN_OPTIONS, configure
 from genropy_asgi.asgi.meta import ServerMetaApplication
+from genropy_asgi.asgi.metrics import STORAGE_PREFIXES, RequestMetrics, metrics_port, process_metrics, \
+    request_kind
+from genropy_asgi.asgi.observe import ACCESS_VARIABLE, RequestObserver, uvicorn_logging
 from genropy_asgi.asgi.request_guard import RequestLimits, guard_http, path_refusal, scope_raw_path
 from genropy_asgi.asgi.static_files import StaticOptions
 
@@ -65,6 +68,13 @@ class GenropyAsgiServer(AsgiServer):
         """Body and header limits (default: the ``GENROPY_MAX_*`` variables)."""
         self.static = static if static is not None else StaticOptions.from_environ(os.environ)
         """How GenroPy's static files are answered (default: the ``GENROPY_STATIC*`` variables)."""
+        self.metrics: RequestMetrics | None = process_metrics() if metrics_port(os.environ) else None
+        """Request metrics of this process (``None``: ``GENROPY_METRICS_PORT=0``)."""
+        self.observer = RequestObserver(self.metrics, settings.read(os.environ, ACCESS_VARIABLE))
+        """Request id, metrics and access line of every request."""
+        self._metric_prefixes: tuple[frozenset[str], tuple[str, ...]] | None = None
+        self.public_metrics: bool = settings.read(os.environ, "GENROPY_PUBLIC_METRICS")
+        """GenroPy's own ``/metrics`` answered on the public port (default: 404 there)."""
         self.server_dir = os.fspath(server_dir) if server_dir is not None else None
         self.file_config: ServerConfig = load_config(server_dir) if server_dir else ServerConfig()
         options = self.file_config.server
@@ -227,6 +237,21 @@ class GenropyAsgiServer(AsgiServer):
 
     # -- serving ----------------------------------------------------------------
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Observed (id, metrics, access line), then the path rule and the body limits, for every route."""
+        if scope["type"] not in ("http", "websocket"):
+            await self._guarded(scope, receive, send)
+            return
+        if self._metric_prefixes is None:  # apps are mounted before serving
+            from genropy_asgi.asgi.gateway import asgi_prefixes
+            from genropy_asgi.asgi.static_files import site_of
+
+            site = site_of(self)
+            storage = tuple(getattr(site, "storageTypes", None) or STORAGE_PREFIXES)
+            self._metric_prefixes = (asgi_prefixes(self), storage)
+        kind = request_kind(scope, *self._metric_prefixes)
+        await self.observer(kind, scope, receive, send, self._guarded)
+
+    async def _guarded(self, scope: Any, receive: Any, send: Any) -> None:
         """The path rule and the body limits first, for every route (``request_guard``)."""
         kind = scope["type"]
         if kind == "http":
@@ -244,6 +269,7 @@ class GenropyAsgiServer(AsgiServer):
             "lifespan": "on",
             "proxy_headers": True,
             "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            **uvicorn_logging(),
             **UVICORN_OPTIONS,
         }
         options.update(overrides)

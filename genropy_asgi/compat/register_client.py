@@ -20,7 +20,8 @@ and a Pyro proxy holds its lock for a whole round trip, so under load the WSGI t
 queue on that lock (58% of a loaded process's samples, bench/RESULTS.md). Each thread
 gets its own connection to the register (``SiteRegisterClient.pyroProxy``, GenroPy's own
 way to make one, with the HMAC key and the timeout of GenroPy's proxy); the register is
-Pyro's multiplex server, so connections cost no thread there.
+Pyro's multiplex server, so connections cost no thread there. ``GENROPY_REGISTER_PROXY=shared``
+keeps GenroPy's one proxy (A/B, fallback).
 
 When to drop it: ``tests/compat/test_register_client.py`` fails the day GenroPy changes
 the client code this relies on.
@@ -39,6 +40,19 @@ from genropy_asgi.compat import upstream
 
 TARGET_MODULE = "gnr.web.daemon.siteregister_client"
 DEFAULT_WAIT = 30.0
+
+
+PROXY_VARIABLE = "GENROPY_REGISTER_PROXY"
+
+
+def proxy_per_thread() -> bool:
+    """``GENROPY_REGISTER_PROXY``: ``thread`` (default) or ``shared`` (GenroPy's one proxy)."""
+    from genropy_asgi import settings
+
+    try:
+        return settings.read(os.environ, PROXY_VARIABLE) == "thread"
+    except settings.SettingError:
+        return True
 
 
 def wait_seconds() -> float:
@@ -148,7 +162,8 @@ def patch_client_module(module: ModuleType) -> None:
                 upstream.set_pyro_timeout(proxy, timeout)
             return proxy
 
-        wrapper = ReconnectingRegister(self, self.siteregister, reinit, module.Pyro4.errors, thread_proxy)
+        wrapper = ReconnectingRegister(self, self.siteregister, reinit, module.Pyro4.errors,
+                                       thread_proxy if proxy_per_thread() else None)
         self.siteregister = wrapper
 
     init_register.__wrapped__ = original_init_register  # type: ignore[attr-defined]  (GenroPy's, for the guard test)

@@ -152,9 +152,13 @@ def write_state(plan: LaunchPlan) -> None:
     run = plan.env["GENROPY_RUN"]
     os.makedirs(run, exist_ok=True)
     os.makedirs(plan.env["TMPDIR"], exist_ok=True)
-    for leftover in ("fatal", "supervisord.pid", "supervisor.sock"):
+    for leftover in ("fatal", "supervisord.pid", "supervisor.sock", "restarts.json"):
         if os.path.lexists(os.path.join(run, leftover)):
             os.unlink(os.path.join(run, leftover))
+    metrics = plan.env.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics:  # a previous run's samples would be summed with this one's
+        shutil.rmtree(metrics, ignore_errors=True)
+        os.makedirs(metrics, exist_ok=True)
     write_config_folder(plan.config_dir, plan.files)
     with open(os.path.join(run, "port"), "w") as handle:
         handle.write(str(plan.port))

@@ -129,7 +129,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
     inputs = read_inputs(env, files, new_secret, mode)
     server_args, server_command = server_commands(inputs)
     child_env = child_environment(env, inputs, server_args, server_command)
-    command = mode_command(mode, args[1:], inputs)
+    command = json_logged(mode, mode_command(mode, args[1:], inputs), env, inputs)
     db = inputs.db
     db_target = None
     if db.get("implementation") == "postgres" and mode in DATABASE_MODES:
@@ -199,8 +199,10 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
         # workloads themselves; else GenroPy's older scheduler inside gnrdaemon
         tasks_async=processes.tasks or bool(where.scheduler_url) or mode in ("scheduler", "taskworker"),
     )
+    metrics_port = get(env, "GENROPY_METRICS_PORT")
     check_ports({"GNR_WSGI_OPT_port (the web port)": port, "GNR_DAEMON_PORT": daemon_port,
-                 **({"GNR_SCHEDULER_PORT": processes.scheduler_port} if processes.tasks else {})})
+                 **({"GNR_SCHEDULER_PORT": processes.scheduler_port} if processes.tasks else {}),
+                 **({"GENROPY_METRICS_PORT": metrics_port} if metrics_port and mode == "serve" else {})})
     return Inputs(
         site=site, home=home, app_dir=get(env, "GENROPY_APP_DIR"),
         venv_bin=os.path.join(get(env, "GENROPY_VENV"), "bin"), project_roots=project_roots,
@@ -279,6 +281,9 @@ def child_environment(env: Mapping[str, str], inputs: Inputs, server_args: list[
         "GENROPY_SCHEDULER_AUTOSTART": str(processes.tasks).lower(),
         "GENROPY_TASKWORKER_AUTOSTART": str(processes.tasks and processes.task_workers > 0).lower(),
         "GENROPY_TASK_WORKER_SLOTS": str(max(processes.task_workers, 1)),  # supervisord: numprocs >= 1
+        # the server processes write their metrics there; supervisord's "metrics" program serves them
+        "PROMETHEUS_MULTIPROC_DIR": os.path.join(home, "run", "metrics"),
+        "GENROPY_METRICS_AUTOSTART": str(bool(get(env, "GENROPY_METRICS_PORT"))).lower(),
         "GNR_SCHEDULER_HOST": "127.0.0.1",
         "GNR_SCHEDULER_PORT": str(processes.scheduler_port),
         "GNR_SCHEDULER_URL": inputs.placement.scheduler_url or f"http://127.0.0.1:{processes.scheduler_port}",
@@ -311,6 +316,19 @@ def mode_command(mode: str, rest: list[str], inputs: Inputs) -> list[str]:
     if mode in ("print-config", "check"):
         return []
     return [mode, *rest]
+
+
+LOGGED_MODES = {"serve": "supervisord", "daemon": "gnrdaemon", "async": "async", "scheduler": "taskscheduler",
+                "taskworker": "taskworker"}
+
+
+def json_logged(mode: str, command: list[str], env: Mapping[str, str], inputs: Inputs) -> list[str]:
+    """With ``GENROPY_LOG_FORMAT=json``, a long-running mode's program behind ``prefix_output``: its own
+    lines (supervisord's included) become JSON records like every other program's."""
+    if get(env, "GENROPY_LOG_FORMAT") != "json" or mode not in LOGGED_MODES or not command:
+        return command
+    return [os.path.join(inputs.venv_bin, "python"), "-m", "genropy_asgi.container.prefix_output",
+            LOGGED_MODES[mode], *command]
 
 
 def daemon_address(inputs: Inputs) -> str:

@@ -2,7 +2,10 @@
 
 ``prefix_output.py NAME COMMAND [ARGS...]``: the container's stdout interleaves
 gnrdaemon, the web server, the async server, the scheduler and the workers; every
-line says which one wrote it (``async | ...``). stderr is merged into stdout.
+line says which one wrote it (``async | ...``). stderr is merged into stdout. With
+``GENROPY_LOG_FORMAT=json`` each line becomes one JSON object instead (``genropy_asgi.logs``):
+``time``, ``level``, ``program``, ``message``; a line that already is one (our own
+processes') keeps its fields and gets the program's name.
 
 The program keeps the process supervisord started (this script forks the prefixer,
 then execs the program in place): supervisord's signals, its PID, ``kill -9`` and
@@ -65,13 +68,19 @@ def reap_group_when_the_program_dies(program_pid: int) -> None:
         reap(signal.SIGUSR1, None)
 
 
-def prefix_lines(name: str, read_fd: int) -> None:
-    """Copy ``read_fd`` to stdout line by line, ``NAME | `` before each line, until EOF."""
+def prefix_lines(name: str, read_fd: int, json_lines: bool = False) -> None:
+    """Copy ``read_fd`` to stdout line by line until EOF: ``NAME | `` before each line, or (json)
+    each line as one JSON object naming the program (``genropy_asgi.logs.parse_line``)."""
     prefix = f"{name} | ".encode()
     out = sys.stdout.buffer
+    if json_lines:
+        from genropy_asgi.logs import dumps, parse_line
     with os.fdopen(read_fd, "rb") as pipe:
         for line in pipe:
-            out.write(prefix + (line if line.endswith(b"\n") else line + b"\n"))
+            if json_lines:
+                out.write(dumps(parse_line(name, line.decode("utf-8", "replace"))).encode() + b"\n")
+            else:
+                out.write(prefix + (line if line.endswith(b"\n") else line + b"\n"))
             out.flush()
 
 
@@ -88,10 +97,13 @@ def main(argv: list[str]) -> int:
             signal.signal(signum, signal.SIG_IGN)  # this process only: it execs nothing
         reap_group_when_the_program_dies(program_pid)
         try:
-            prefix_lines(name, read_fd)
+            from genropy_asgi.logs import JSON, log_format
+
+            prefix_lines(name, read_fd, log_format() == JSON)
         finally:
             os._exit(0)
     os.close(read_fd)
+    os.environ["GENROPY_PROGRAM"] = name  # our own JSON records name their program the same way
     os.dup2(write_fd, 1)
     os.dup2(write_fd, 2)
     os.close(write_fd)

@@ -1,4 +1,5 @@
-"""How the entrypoint speaks: a ``genropy-asgi:`` line per step, one error line and an exit status."""
+"""How the entrypoint speaks: a ``genropy-asgi:`` line per step, one error line and an exit status
+(``GENROPY_LOG_FORMAT=json``: the same lines as JSON records of program ``entrypoint``)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,23 @@ class StartError(Exception):
         self.status = status
 
 
+PROGRAM = "entrypoint"
+
+
+def say(level: str, text: str) -> None:
+    from genropy_asgi.logs import JSON, dumps, log_format, record
+
+    if log_format() == JSON:
+        line = dumps(record(PROGRAM, level, text))
+    else:
+        line = f"genropy-asgi: error: {text}" if level == "ERROR" else f"genropy-asgi: {text}"
+    print(line, file=sys.stderr, flush=True)
+
+
 def fail(message: str, status: int) -> int:
-    print(f"genropy-asgi: error: {message}", file=sys.stderr, flush=True)
+    say("ERROR", message)
     return status
 
 
 def log(plan: LaunchPlan, message: str) -> None:
-    print(f"genropy-asgi: {plan.masked(message)}", file=sys.stderr, flush=True)
+    say("INFO", plan.masked(message))

@@ -90,6 +90,8 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
         static=static_options(environ),
     )
     server.gnr_site = site
+    if server.metrics is not None:
+        server.metrics.poll_register(site)
     server.site_database = database_in_use(site.db)
     logger.info("database: %s", describe_database(server.site_database))
     # a shared gnr web async (mode async), else the one whose socket GenroPy's sender knows
@@ -141,6 +143,9 @@ def create_app() -> GenropyAsgiServer:
     A launch problem is the same one line as ``gnrasgiserve``'s, then exit 1 (a
     traceback from inside uvicorn or gunicorn would bury it).
     """
+    from genropy_asgi.logs import configure_own_logger
+
+    configure_own_logger()  # a gunicorn worker or the reloader's child: the same lines as gnrasgiserve
     try:
         launch = SiteLaunch(argv_from_environ())
         launch.wait_for_daemon(setting("GENROPY_DAEMON_WAIT") or 0)

@@ -24,6 +24,7 @@ import webbrowser
 
 from genropy_asgi.launch.app_factory import check_settings, request_limits, setting
 from genropy_asgi.asgi.http_protocol import UVICORN_OPTIONS, configure
+from genropy_asgi.asgi.observe import uvicorn_logging
 from genropy_asgi.asgi.server import exit_zero_after_graceful_stop
 from genropy_asgi.launch import LaunchError
 from genropy_asgi.launch.site import SiteLaunch
@@ -87,18 +88,21 @@ def serve_with_reload(launch: SiteLaunch) -> None:
     logger.info("Reload on: watching %s", ", ".join(launch.watch_dirs()))
     config = configure(uvicorn.Config("genropy_asgi.launch.app_factory:create_app", factory=True, host=launch.host,
                                       port=launch.port, reload=True, reload_dirs=launch.watch_dirs(),
-                                      lifespan="on", **ssl_options(launch), **UVICORN_OPTIONS),
+                                      lifespan="on", **ssl_options(launch), **uvicorn_logging(), **UVICORN_OPTIONS),
                        request_limits())
     with exit_zero_after_graceful_stop():
         ChangeReload(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
 
 
 def serve(launch: SiteLaunch) -> None:
+    from genropy_asgi.asgi.metrics import metrics_port, serve_in_process
     from genropy_asgi.launch.app_factory import build_server
 
     sock = bind_socket(launch.host, launch.port)
     launch.start_async_server()
     server = build_server(launch)
+    if server.metrics is not None and serve_in_process(launch.host, metrics_port()):
+        logger.info("Metrics on %s:%s/metrics", launch.host, metrics_port())
     logger.info("Started server on %s:%s (uvicorn)\tDebug mode: %s", launch.host, launch.port,
                 "On" if launch.debug else "Off")
     logger.info("Connect at %s", launch.app_url)
@@ -109,11 +113,9 @@ def serve(launch: SiteLaunch) -> None:
 
 def configure_logging() -> None:
     """Our own logger only: GenroPy's loggers have their handlers (no duplicate lines)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s: %(levelname)s: %(name)s - %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    from genropy_asgi.logs import configure_own_logger
+
+    configure_own_logger()
 
 
 def main(argv: list[str] | None = None) -> int:
