@@ -275,3 +275,42 @@ def test_the_grace_period_derives_from_site_shutdown_timeout(scenario):
                 assert web[0]["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(settings.PRESTOP_SECONDS)]
             # the same budget for every one of our pods: the web pods' preStop pause included
             assert pod["terminationGracePeriodSeconds"] == settings.stop_grace_seconds(drain, settings.PRESTOP_SECONDS)
+
+
+SQLITE = {"database": {"type": "sqlite"}}
+
+
+def test_metrics_have_their_own_port_on_the_pods_and_the_service():
+    documents = render(SQLITE)
+    service = next(d for d in documents if d["kind"] == "Service")
+    assert {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"} in service["spec"]["ports"]
+    container = next(d for d in documents if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container["ports"]
+    config = next(d for d in documents if d["kind"] == "ConfigMap")["data"]
+    assert config["GENROPY_METRICS_PORT"] == "9090" and config["GENROPY_LOG_FORMAT"] == "text"
+    assert not [d for d in documents if d["kind"] == "ServiceMonitor"]
+    off = render({**SQLITE, "metrics": {"enabled": False}})
+    assert next(d for d in off if d["kind"] == "ConfigMap")["data"]["GENROPY_METRICS_PORT"] == "0"
+    assert [p["name"] for p in next(d for d in off if d["kind"] == "Service")["spec"]["ports"]] == ["http"]
+
+
+def test_service_monitor_and_dashboard_when_asked():
+    import json
+
+    documents = render({**SQLITE, "metrics": {"serviceMonitor": {"enabled": True, "interval": "15s",
+                                                       "labels": {"release": "kube-prometheus"}},
+                                    "dashboard": {"enabled": True}}})
+    monitor = next(d for d in documents if d["kind"] == "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus"
+    assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "15s"}]
+    service = next(d for d in documents if d["kind"] == "Service")
+    assert all(service["metadata"]["labels"].get(k) == v for k, v in monitor["spec"]["selector"]["matchLabels"].items())
+    board = next(d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard"))
+    assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(board["data"]["genropy-asgi.json"])
+    exprs = " ".join(t["expr"] for panel in dashboard["panels"] for t in panel["targets"])
+    for metric in ("genropy_http_requests_total", "genropy_http_request_duration_seconds_bucket",
+                   "genropy_http_requests_in_flight", "genropy_site_pages", "genropy_program_cpu_seconds_total",
+                   "genropy_program_resident_memory_bytes", "genropy_program_restarts_total", "genropy_build_info"):
+        assert metric in exprs, metric
