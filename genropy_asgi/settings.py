@@ -351,6 +351,8 @@ TABLE: tuple[Setting, ...] = (
       INTERNAL),
     S("PROMETHEUS_MULTIPROC_DIR", Text(), None, "where every process of the container writes its metrics "
       "(prometheus-client's multiprocess mode; emptied at start)", INTERNAL, shown="`$GENROPY_RUN/metrics`"),
+    S("GENROPY_STARTED_AT", Text(), None, "when the entrypoint started (epoch seconds): the server's `ready` "
+      "line says how long the start took", INTERNAL),
     S("GENROPY_PROGRAM", Text(), None, "the program a process's JSON records name (set by `prefix_output`)",
       INTERNAL),
     S("GENROPY_REVISION", Text(), None, "the source revision the image was built from (build arg `REVISION`)",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import logging
 import os
 import signal
 import socket
@@ -53,6 +54,8 @@ DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = settings.WEB_PORT
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 READY_CHECK_TIMEOUT = 5.0
+
+logger = logging.getLogger("genropy_asgi")
 
 class GenropyAsgiServer(AsgiServer):
     """An ``AsgiServer`` serving a GenroPy site (``wsgi_app``) and ASGI apps on one port."""
@@ -232,6 +235,8 @@ class GenropyAsgiServer(AsgiServer):
             except Exception as exc:
                 results[name] = f"{type(exc).__name__}: {exc}"
         if all(outcome == "ok" for outcome in results.values()):
+            if not self.ready_once:
+                logger.info("ready: %s%s", ", ".join(results), since_start())
             self.ready_once = True  # the gateway's start gate opens for good (a probe is enough)
         return results
 
@@ -309,6 +314,17 @@ def exit_zero_after_graceful_stop() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def since_start() -> str:
+    """`` (4.2 s after the container started)`` when the entrypoint said when (``GENROPY_STARTED_AT``)."""
+    import time
+
+    try:
+        started_at = float(os.environ.get("GENROPY_STARTED_AT") or "")
+    except ValueError:
+        return ""
+    return f" ({time.time() - started_at:.1f} s after the container started)"
 
 
 def database_check(db: Any) -> Callable[[], None]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
+import time
 import sys
 from contextlib import contextmanager
 from typing import Iterator
@@ -45,6 +46,7 @@ def wait_for_database(plan: LaunchPlan, db: DbTarget) -> None:
     except NotYet as exc:
         raise StartError(plan.masked(f"database {db.host}:{db.port} not reachable after {db.timeout:g}s "
                                      f"(GENROPY_DB_WAIT): {exc}")) from None
+    log(plan, "PostgreSQL answers")
 
 
 def wait_for_shared_daemon(plan: LaunchPlan) -> None:
@@ -81,6 +83,9 @@ def setup_lock(plan: LaunchPlan) -> Iterator[None]:
         yield
 
 
+STEP_NAMES = {"setup": "gnr db setup (tables)", "genropy_asgi.container.first_use": "first-use records"}
+
+
 def db_setup(plan: LaunchPlan) -> None:
     """``gnr db setup``, then GenroPy's first-use records (``genropy_asgi.container.first_use``), under one lock:
     the programs supervisord starts next build the site at the same time."""
@@ -88,8 +93,12 @@ def db_setup(plan: LaunchPlan) -> None:
     log(plan, f"database setup: {' '.join(steps[0][1:])}")
     with setup_lock(plan):
         for command in steps:
+            started = time.monotonic()
             result = subprocess.run(command, env=plan.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True)
+            if result.returncode == 0:
+                log(plan, f"{STEP_NAMES.get(command[-2], ' '.join(command[1:]))}: done in "
+                          f"{time.monotonic() - started:.1f}s")
             if result.returncode != 0:
                 what = " ".join([os.path.basename(command[0]), *command[1:]])
                 from genropy_asgi.container import project_requirements as reqs

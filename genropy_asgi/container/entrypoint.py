@@ -25,11 +25,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from typing import Callable
 
 from genropy_asgi.container.database_steps import db_setup, wait_for_database, wait_for_shared_daemon
 from genropy_asgi.container.plan import DATABASE_MODES, DiskFiles, LaunchPlan, PlanError, make_plan, unprivileged_uid
-from genropy_asgi.container.report import StartError, fail, log
+from genropy_asgi.container.report import STARTED, STARTED_AT_VARIABLE, StartError, fail, log
 from genropy_asgi.launch.gnrconfig import write_config_folder
 
 
@@ -234,7 +235,8 @@ def install_into(plan: LaunchPlan, target: str, requirements: list[str]) -> None
 
 def supervise(plan: LaunchPlan) -> int:
     """supervisord as a child: forward stop signals; exit 1 if a program was FATAL."""
-    child = subprocess.Popen(plan.command, env=plan.env)
+    started_at = time.time() - (time.monotonic() - STARTED)  # the programs' "ready" line counts from it
+    child = subprocess.Popen(plan.command, env={**plan.env, STARTED_AT_VARIABLE: f"{started_at:.3f}"})
 
     def forward(signum: int, frame: object) -> None:
         if child.poll() is None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from genropy_asgi.container.plan import LaunchPlan
 
@@ -21,6 +22,12 @@ class StartError(Exception):
 
 
 PROGRAM = "entrypoint"
+STARTED = time.monotonic()  # the entrypoint's start: each step line says how long since
+STARTED_AT_VARIABLE = "GENROPY_STARTED_AT"  # the same moment (epoch seconds) for the programs' "ready" line
+
+
+def elapsed() -> str:
+    return f"[+{time.monotonic() - STARTED:.1f}s]"
 
 
 def say(level: str, text: str) -> None:
@@ -39,4 +46,4 @@ def fail(message: str, status: int) -> int:
 
 
 def log(plan: LaunchPlan, message: str) -> None:
-    say("INFO", plan.masked(message))
+    say("INFO", f"{elapsed()} {plan.masked(message)}")

@@ -39,6 +39,7 @@ from genropy_asgi import settings
 DEFAULT_IMAGE = settings.setting("GENROPY_ASGI_IMAGE").default
 DEFAULT_POSTGRES_IMAGE = settings.setting("GENROPY_ASGI_POSTGRES_IMAGE").default
 CONTAINER_PORT = settings.WEB_PORT
+METRICS_PORT = settings.setting("GENROPY_METRICS_PORT").default
 PROJECTS_IN_CONTAINER = "/srv/projects"
 SECRETS_IN_CONTAINER = "/srv/secrets"
 IMAGE_UID, IMAGE_GID = 10001, 0
@@ -136,7 +137,8 @@ class GenropyAsgiContainer(DockerContainer):
         self._archive_used = False
         self._secrets_dir_added = False
         self.port = port
-        self.with_exposed_ports(port)
+        self.metrics_port = METRICS_PORT
+        self.with_exposed_ports(port, self.metrics_port)
         self.with_env("GNR_CURRENT_SITE", site_name)
         if requirements not in ("install", "check"):
             raise ValueError(f"requirements={requirements!r}: expected install or check")
@@ -276,6 +278,10 @@ class GenropyAsgiContainer(DockerContainer):
     def get_url(self) -> str:
         """Base URL of the site from the host, e.g. ``http://127.0.0.1:49153``."""
         return f"http://{self.get_container_host_ip()}:{self.get_exposed_port(self.port)}"
+
+    def get_metrics_url(self) -> str:
+        """The container's Prometheus metrics from the host (``GENROPY_METRICS_PORT``, default 9090)."""
+        return f"http://{self.get_container_host_ip()}:{self.get_exposed_port(self.metrics_port)}/metrics"
 
     def get_websocket_url(self) -> str:
         """GenroPy's real-time channel from the host (``ws://.../websocket``), as pages open it."""
