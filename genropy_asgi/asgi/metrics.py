@@ -129,12 +129,27 @@ def process_metrics() -> RequestMetrics:
         return _metrics
 
 
-def serve_in_process(host: str, port: int) -> bool:
+class MetricsPortTaken(OSError):
+    """``GENROPY_METRICS_PORT`` was asked for and cannot be bound; ``str()`` is the line to show."""
+
+
+def serve_in_process(host: str, port: int, environ: Any = os.environ) -> bool:
     """Serve this process's metrics on ``host:port`` (a thread), unless a multiprocess directory
-    says another program serves them. Returns whether it started."""
-    if not port or os.environ.get(MULTIPROC_VARIABLE):
+    says another program serves them. Returns whether it started.
+
+    A port that is taken: with ``GENROPY_METRICS_PORT`` set, ``MetricsPortTaken``; left at its
+    default (a second gnrasgiserve on the same machine), a warning and no metrics endpoint.
+    """
+    if not port or environ.get(MULTIPROC_VARIABLE):
         return False
     from prometheus_client import start_http_server
 
-    start_http_server(port, addr=host)
+    try:
+        start_http_server(port, addr=host)
+    except OSError as exc:
+        line = f"{PORT_VARIABLE}={port}: cannot listen on {host}:{port} ({exc.strerror or exc})"
+        if (environ.get(PORT_VARIABLE) or "").strip():
+            raise MetricsPortTaken(f"{line}: choose another port, or 0 for no metrics") from None
+        logger.warning("%s: metrics not served (set %s to another port, or 0)", line, PORT_VARIABLE)
+        return False
     return True

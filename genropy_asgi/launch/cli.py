@@ -95,14 +95,17 @@ def serve_with_reload(launch: SiteLaunch) -> None:
 
 
 def serve(launch: SiteLaunch) -> None:
-    from genropy_asgi.asgi.metrics import metrics_port, serve_in_process
+    from genropy_asgi.asgi.metrics import MetricsPortTaken, metrics_port, serve_in_process
     from genropy_asgi.launch.app_factory import build_server
 
     sock = bind_socket(launch.host, launch.port)
     launch.start_async_server()
     server = build_server(launch)
-    if server.metrics is not None and serve_in_process(launch.host, metrics_port()):
-        logger.info("Metrics on %s:%s/metrics", launch.host, metrics_port())
+    try:
+        if server.metrics is not None and serve_in_process(launch.host, metrics_port()):
+            logger.info("Metrics on %s:%s/metrics", launch.host, metrics_port())
+    except MetricsPortTaken as exc:
+        raise LaunchError(str(exc)) from None
     logger.info("Started server on %s:%s (uvicorn)\tDebug mode: %s", launch.host, launch.port,
                 "On" if launch.debug else "Off")
     logger.info("Connect at %s", launch.app_url)
