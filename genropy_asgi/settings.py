@@ -353,6 +353,10 @@ TABLE: tuple[Setting, ...] = (
       "(prometheus-client's multiprocess mode; emptied at start)", INTERNAL, shown="`$GENROPY_RUN/metrics`"),
     S("GENROPY_STARTED_AT", Text(), None, "when the entrypoint started (epoch seconds): the server's `ready` "
       "line says how long the start took", INTERNAL),
+    S("GENROPY_SUPERVISOR_USER", Text(), None, "supervisord's socket user (`python -m "
+      "genropy_asgi.container.supervisorctl` reads it)", INTERNAL),
+    S("GENROPY_SUPERVISOR_TOKEN", Text(), None, "supervisord's socket token, made at each start "
+      "(`$GENROPY_RUN/supervisor.token`, mode 0600)", INTERNAL, secret=True),
     S("GENROPY_PROGRAM", Text(), None, "the program a process's JSON records name (set by `prefix_output`)",
       INTERNAL),
     S("GENROPY_REVISION", Text(), None, "the source revision the image was built from (build arg `REVISION`)",

@@ -51,7 +51,8 @@ logger = logging.getLogger("genropy_asgi.asgi.static_files")
 NATIVE = "native"
 GENROPY = "genropy"
 RESOLUTION_CACHE_SIZE = 8192  # paths; a resolution is a few hundred bytes
-RESOLUTION_TTL = 60.0  # seconds: a storage GenroPy re-points at run time (its storage table) is seen again
+RESOLUTION_TTL = 600.0  # seconds: a storage GenroPy re-points at run time (its storage table) is seen again,
+#                         re-resolved in the background (the request is served with the resolution it has)
 STREAM_CHUNK = 256 * 1024
 GZIP_LEVEL = 6  # on the fly; the image's precompressed files use the maximum levels
 BROTLI_QUALITY = 5  # on the fly: about gzip's speed with brotli's ratio (11 is for build time)
@@ -220,6 +221,7 @@ class NativeStaticFiles:
         self.cache = BodyCache(cache_bytes)
         self._targets: OrderedDict[str, tuple[float, StaticTarget | None]] = OrderedDict()
         self._compressing: dict[tuple, asyncio.Future] = {}
+        self._refreshing: set[str] = set()
 
     # -- which requests ----------------------------------------------------------------
     @staticmethod
@@ -231,15 +233,30 @@ class NativeStaticFiles:
     async def target(self, path: str) -> StaticTarget | None:
         now = time.monotonic()
         cached = self._targets.get(path)
-        if cached is not None and now - cached[0] < RESOLUTION_TTL:
+        if cached is not None:
             self._targets.move_to_end(path)
+            if now - cached[0] >= RESOLUTION_TTL and path not in self._refreshing:
+                self._refreshing.add(path)  # the next requests get the new resolution
+                asyncio.ensure_future(self._refresh(path))
             return cached[1]
         found = await asyncio.get_running_loop().run_in_executor(None, self.resolver.resolve, path)
-        self._targets[path] = (now, found)
+        self._remember(path, now, found)
+        return found
+
+    async def _refresh(self, path: str) -> None:
+        try:
+            found = await asyncio.get_running_loop().run_in_executor(None, self.resolver.resolve, path)
+            self._remember(path, time.monotonic(), found)
+        except Exception as exc:  # keep the resolution we have
+            logger.warning("static: re-resolving %s failed: %s: %s", path, type(exc).__name__, exc)
+        finally:
+            self._refreshing.discard(path)
+
+    def _remember(self, path: str, when: float, found: StaticTarget | None) -> None:
+        self._targets[path] = (when, found)
         self._targets.move_to_end(path)
         while len(self._targets) > RESOLUTION_CACHE_SIZE:
             self._targets.popitem(last=False)
-        return found
 
     async def serve(self, scope: dict, receive: Any, send: Send) -> bool:
         if not self.candidate(scope):

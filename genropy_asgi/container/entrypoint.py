@@ -235,8 +235,12 @@ def install_into(plan: LaunchPlan, target: str, requirements: list[str]) -> None
 
 def supervise(plan: LaunchPlan) -> int:
     """supervisord as a child: forward stop signals; exit 1 if a program was FATAL."""
+    from genropy_asgi.container.supervisorctl import credentials, new_token
+
     started_at = time.time() - (time.monotonic() - STARTED)  # the programs' "ready" line counts from it
-    child = subprocess.Popen(plan.command, env={**plan.env, STARTED_AT_VARIABLE: f"{started_at:.3f}"})
+    new_token(plan.env["GENROPY_RUN"])
+    child = subprocess.Popen(plan.command, env={**plan.env, STARTED_AT_VARIABLE: f"{started_at:.3f}",
+                                                **credentials(plan.env["GENROPY_RUN"])})
 
     def forward(signum: int, frame: object) -> None:
         if child.poll() is None:
@@ -269,6 +273,7 @@ def main(argv: list[str]) -> int:
             log(plan, f"configuration of {plan.site} checked: ready to serve")
             return 0
         write_state(plan)
+        log(plan, f"configuration written: site {plan.site}, mode {plan.mode}, GenroPy config in {plan.config_dir}")
         if plan.mode in DATABASE_MODES or plan.mode == "daemon":  # the daemon may run GenroPy's older scheduler
             ensure_requirements(plan)
         for note in plan.notes:

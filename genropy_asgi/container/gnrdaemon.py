@@ -20,6 +20,7 @@ import signal
 import socket
 import sys
 import threading
+from typing import Any
 
 WILDCARDS = ("0.0.0.0", "::", "[::]", "")
 STOP_SECONDS = 10.0  # the registers' own save is a pickle of memory: well under this
@@ -62,7 +63,42 @@ def stop_children(signum: int, frame: object) -> None:
     os._exit(0)  # GenroPy's atexit stop would ask the (gone) registers again
 
 
+class DemotedRelationErrors:
+    """``logging`` filter: GenroPy's "The relation X - Y cannot be added" ERRORs, as WARNINGs.
+
+    gnrdaemon runs GenroPy's older task scheduler, which builds the site's application in
+    the daemon; there five relations of ``sys`` to ``adm`` tables fail to resolve
+    (``'NoneType' object has no attribute 'pkey'``) at every start, while the same model
+    loads whole in the site's own processes (the server logs none). Nothing in the daemon
+    uses those relations: a warning, not an error of a healthy start.
+    """
+
+    MESSAGE = "The relation %s - %s cannot be added"
+
+    def filter(self, record: Any) -> bool:
+        import logging
+
+        if record.levelno == logging.ERROR and str(record.msg).startswith(self.MESSAGE):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_known_noise() -> None:
+    """What a healthy gnrdaemon start printed as warnings or errors, demoted, each with its reason."""
+    import logging
+    import warnings
+
+    # Pyro4 4.82 (GenroPy's) calls threading.Event.isSet(), deprecated since Python 3.10: Pyro's code
+    warnings.filterwarnings("ignore", message=r"isSet\(\) is deprecated", category=DeprecationWarning)
+    # gnrdaemon forks its site registers (multiprocessing 'fork', GenroPy's design) from a process
+    # with threads; Python 3.12+ warns at every fork. The children use none of the parent's threads.
+    warnings.filterwarnings("ignore", message=r"This process .* is multi-threaded, use of fork\(\)",
+                            category=DeprecationWarning)
+    logging.getLogger("gnr.sql").addFilter(DemotedRelationErrors())
+
+
 def main() -> int:
+    quiet_known_noise()
     import Pyro4
     from gnr.web.daemon.handler import GnrDaemon, getFullOptions
 

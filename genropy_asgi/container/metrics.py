@@ -53,16 +53,21 @@ def write_restarts(path: str, counts: dict[str, int]) -> None:
 
 
 def supervisor_processes(socket_path: str) -> list[dict[str, Any]]:
-    """supervisord's ``getAllProcessInfo`` over its Unix socket (``[]`` when it does not answer)."""
+    """supervisord's ``getAllProcessInfo`` over its Unix socket (``[]`` when it does not answer), less
+    the programs this container does not run (switched off: never started)."""
     from xmlrpc.client import ServerProxy
 
     from supervisor.xmlrpc import SupervisorTransport
 
+    from genropy_asgi.container.supervisorctl import TOKEN_VARIABLE, USER_VARIABLE
+
+    transport = SupervisorTransport(os.environ.get(USER_VARIABLE), os.environ.get(TOKEN_VARIABLE),
+                                    f"unix://{socket_path}")
     try:
-        proxy = ServerProxy("http://127.0.0.1", transport=SupervisorTransport(None, None, f"unix://{socket_path}"))
-        return list(proxy.supervisor.getAllProcessInfo())
+        found = list(ServerProxy("http://127.0.0.1", transport=transport).supervisor.getAllProcessInfo())
     except Exception:
         return []
+    return [info for info in found if not (info.get("statename") == "STOPPED" and not info.get("start"))]
 
 
 def tree_usage(pid: int) -> tuple[float, int]:

@@ -65,8 +65,7 @@ def test_a_gnrdaemon_restart_keeps_the_logged_in_users(image):
                  rootenv="<GenRoBag></GenRoBag>::BAG")
         assert page.rpc("whoami") == "admin"
         started = time.monotonic()
-        restart = site.exec(["sh", "-c", "GENROPY_RUN=/var/lib/genropy/run /opt/venv/bin/supervisorctl "
-                                         "-c /opt/genropy-asgi/config/supervisord.conf restart gnrdaemon"])
+        restart = site.exec(["python", "-m", "genropy_asgi.container.supervisorctl", "restart", "gnrdaemon"])
         assert restart.exit_code == 0, restart.output.decode()
         assert page.rpc("whoami") == "admin"  # the same page and login, through the restarted daemon
         print(f"\ngnrdaemon restarted: the logged-in page answered again after {time.monotonic() - started:.1f} s")

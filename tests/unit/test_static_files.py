@@ -106,3 +106,27 @@ def test_what_is_not_a_regular_file_goes_on_to_genropy(tmp_path):
     assert serve(static, "/_x/folder")[0] is None
     assert serve(static, "/_x/missing.js")[0] is None
     assert serve(static, "/_x/missing.js", method="POST")[0] is None
+
+
+def test_an_old_resolution_is_served_and_refreshed_in_the_background(tmp_path, monkeypatch):
+    from genropy_asgi.asgi import static_files
+
+    (tmp_path / "a.css").write_text("a { color: red }")
+    static, resolver = static_over(tmp_path)
+    assert serve(static, "/_x/a.css")[0] == 200 and resolver.calls == 1
+    monkeypatch.setattr(static_files, "RESOLUTION_TTL", 0.0)  # every resolution is now old
+
+    async def twice():
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": "/_x/a.css", "query_string": b"", "root_path": "",
+                 "headers": []}
+        assert await static.serve(scope, None, send)  # served at once with the old resolution
+        calls_when_served = resolver.calls
+        await asyncio.sleep(0.2)  # the refresh ran meanwhile
+        return calls_when_served
+
+    assert asyncio.run(twice()) == 1 and resolver.calls == 2
