@@ -83,7 +83,8 @@ def test_supervisord_reads_the_config_with_the_entrypoint_environment(tmp_path, 
     env = {"GENROPY_RUN": str(tmp_path), "GENROPY_SITE_SPEC": "demo", "GENROPY_SERVER_COMMAND": "/bin/true",
            "GENROPY_STOP_WAIT": "40", "GENROPY_ASYNC_AUTOSTART": async_on, "GENROPY_SCHEDULER_AUTOSTART": tasks_on,
            "GENROPY_TASKWORKER_AUTOSTART": tasks_on, "GENROPY_TASK_WORKER_SLOTS": slots, "GNR_SCHEDULER_PORT": "14951",
-           "GENROPY_DAEMON_AUTOSTART": async_on}
+           "GENROPY_DAEMON_AUTOSTART": async_on, "GENROPY_METRICS_AUTOSTART": async_on,
+           "GENROPY_SUPERVISOR_USER": "genropy", "GENROPY_SUPERVISOR_TOKEN": "t0ken"}
     saved = dict(os.environ)
     os.environ.update(env)
     try:
@@ -98,6 +99,8 @@ def test_supervisord_reads_the_config_with_the_entrypoint_environment(tmp_path, 
     assert programs["async"].autostart is (async_on == "true")
     assert programs["gnrdaemon"].autostart is (async_on == "true")
     assert programs["taskscheduler"].autostart is (tasks_on == "true")
+    assert programs["metrics"].autostart is (async_on == "true")
+    assert [(c["username"], c["password"]) for c in options.server_configs] == [("genropy", "t0ken")]
     assert programs["async"].command.split()[-4:] == ["/opt/venv/bin/gnr", "web", "async", "demo"]
     assert programs["taskworker_0"].command.split()[1:4] == ["-m", HELPERS + "prefix_output", "taskworker_0"]
     assert "--host 127.0.0.1" in programs["taskscheduler"].command
