@@ -5,6 +5,7 @@ start and traffic where every line is a JSON record; healthy starts with no ERRO
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 from genropy_asgi.testing.client import GenroPage
@@ -43,10 +44,21 @@ def test_metrics_summed_over_two_workers_and_every_program(image):
             assert total(found["genropy_program_resident_memory_bytes"], "genropy_program_resident_memory_bytes",
                          program=program) > 1e6, program
         assert total(found["genropy_program_cpu_seconds"], "genropy_program_cpu_seconds_total", program="server") > 0
-        assert "genropy_program_restarts" in found
+        assert total(found["genropy_program_restarts"], "genropy_program_restarts_total", program="async") == 0
+        from genropy_asgi.testing import faults
+
+        container = site.get_wrapped_container()
+        faults.kill(container, faults.program_pid(container, "async"))  # supervisord restarts it
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            restarted = families(site.get_metrics_url())
+            if total(restarted["genropy_program_restarts"], "genropy_program_restarts_total", program="async") >= 1:
+                break
+            time.sleep(1)
+        assert total(restarted["genropy_program_restarts"], "genropy_program_restarts_total", program="async") == 1
         assert httpx.get(url + "/metrics").status_code == 404
-        logs = site.get_wrapped_container().logs().decode(errors="replace")
-        assert bad_lines(logs) == [], bad_lines(logs)
+        logs = site.get_wrapped_container().logs().decode(errors="replace").split("exited: async")[0]
+        assert bad_lines(logs) == [], bad_lines(logs)  # the healthy start, before the kill
         assert "/_server/ready" not in logs  # the healthcheck's probes are not access-logged
 
 
