@@ -91,16 +91,16 @@ def test_every_program_logs_with_its_name(tasks_site):
         assert f"\n{program} | " in logs, f"no line from {program}"
 
 
-def test_only_the_web_port_listens_beyond_loopback(tasks_site, docker):
+def test_only_the_web_and_metrics_ports_listen_beyond_loopback(tasks_site, docker):
     listeners = tasks_site.exec(["python", "-c", LISTENERS]).output.decode().strip().splitlines()
     public = [entry for entry in listeners if not entry.startswith(("127.", "::1 "))]
-    assert public == ["0.0.0.0 8080"], listeners
+    assert sorted(public) == ["0.0.0.0 8080", "0.0.0.0 9090"], listeners  # 9090: GENROPY_METRICS_PORT
     assert any(entry.endswith(" 14951") for entry in listeners)  # the scheduler is there, on loopback
     tasks_site.get_wrapped_container().reload()
     address = tasks_site.get_wrapped_container().attrs["NetworkSettings"]["IPAddress"]
     probe = docker.containers.run(tasks_site.site_image, entrypoint=["python", "-c", PROBE, address,
-                                                                     "8080", "40404", "14951"], remove=True)
-    assert probe.decode().strip().splitlines() == ["8080 open", "40404 ConnectionRefusedError",
+                                                                     "8080", "9090", "40404", "14951"], remove=True)
+    assert probe.decode().strip().splitlines() == ["8080 open", "9090 open", "40404 ConnectionRefusedError",
                                               "14951 ConnectionRefusedError"]
 
 
