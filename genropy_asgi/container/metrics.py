@@ -29,6 +29,7 @@ from typing import Any, Iterator
 from genropy_asgi import settings
 
 RESTARTS_FILE = "restarts.json"
+ALIVE_STATES = ("STARTING", "RUNNING")  # STARTING: spawned, not yet past its startsecs (it may already serve)
 _PID_IN_NAME = re.compile(r"_(\d+)\.db$")
 
 
@@ -100,7 +101,8 @@ class ProgramCollector:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        up = GaugeMetricFamily("genropy_program_up", "1 when supervisord has the program running", labels=["program"])
+        up = GaugeMetricFamily("genropy_program_up", "1 while the program's process runs (supervisord: STARTING "
+                               "or RUNNING)", labels=["program"])
         cpu = CounterMetricFamily("genropy_program_cpu_seconds", "CPU seconds of the program's processes (user + "
                                   "system, its children included)", labels=["program"])
         rss = GaugeMetricFamily("genropy_program_resident_memory_bytes", "Resident memory of the program's "
@@ -110,7 +112,7 @@ class ProgramCollector:
         counted = read_restarts(self.restarts_file)
         for info in supervisor_processes(self.socket_path):
             name = info.get("name", "")
-            running = info.get("statename") == "RUNNING" and info.get("pid")
+            running = info.get("statename") in ALIVE_STATES and info.get("pid")
             up.add_metric([name], 1.0 if running else 0.0)
             if running:
                 seconds, resident = tree_usage(int(info["pid"]))
