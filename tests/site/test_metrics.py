@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from genropy_asgi.testing.client import GenroPage
+from genropy_asgi.testing.client import GenroPage, open_channel
 from genropy_asgi.testing.local import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -43,6 +43,11 @@ def test_requests_are_counted_by_kind_and_status(measured):
         page.rpc("note_count")
     assert httpx.get(server.base_url + "/_dojo/11/dojo/dojo/dojo.js").status_code == 200
     assert httpx.get(server.base_url + "/_server/health").status_code == 200
+    try:  # a websocket (this server relays none: refused before the handshake, counted all the same)
+        with open_channel(server.base_url, page):
+            pass
+    except Exception:
+        pass
     assert httpx.get(server.base_url + "/_dojo/11/dojo/dojo/no-such-file.js").status_code == 404
     after = scrape(port)
     requests = after["genropy_http_requests"]
@@ -56,8 +61,9 @@ def test_requests_are_counted_by_kind_and_status(measured):
     assert moved(kind="static", status="200") >= 1
     assert moved(kind="server", status="200") >= 1
     assert moved(kind="static", status="404") >= 1
+    assert moved(kind="websocket") >= 1
     duration = after["genropy_http_request_duration_seconds"]
-    for kind in ("rpc", "page", "static"):
+    for kind in ("rpc", "page", "static", "websocket", "server"):
         buckets = [s for s in duration if s.name.endswith("_bucket") and s.labels["kind"] == kind]
         assert len({s.labels["le"] for s in buckets}) > 5 and any(s.labels["le"] == "+Inf" for s in buckets), kind
     assert value(after["genropy_http_requests_in_flight"], "genropy_http_requests_in_flight") >= 0
