@@ -24,7 +24,8 @@ if log_format() == JSON:  # gunicorn's own lines as JSON records too (GENROPY_LO
     logconfig_dict = {
         "version": 1, "disable_existing_loggers": False,
         "formatters": {"json": {"()": "genropy_asgi.logs.JsonFormatter"}},
-        "handlers": {"error_console": {"class": "logging.StreamHandler", "formatter": "json",
-                                       "stream": "ext://sys.stderr"}},
+        # gunicorn merges this with its defaults, whose root logger uses "console": define both
+        "handlers": {name: {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+                     for name in ("console", "error_console")},
         "loggers": {"gunicorn.error": {"handlers": ["error_console"], "level": "INFO", "propagate": False}},
     }

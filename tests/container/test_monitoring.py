@@ -8,6 +8,7 @@ import json
 import time
 
 import httpx
+import pytest
 from genropy_asgi.testing.client import GenroPage
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -68,8 +69,9 @@ def test_metrics_summed_over_two_workers_and_every_program(image):
         assert "/_server/ready" not in logs  # the healthcheck's probes are not access-logged
 
 
-def test_json_logs_every_line_one_record(image):
-    with GenropyAsgiContainer(image, env={"GENROPY_LOG_FORMAT": "json"}) as site:
+@pytest.mark.parametrize("workers", ["1", "2"])  # one uvicorn process; gunicorn with its own logging config
+def test_json_logs_every_line_one_record(image, workers):
+    with GenropyAsgiContainer(image, env={"GENROPY_LOG_FORMAT": "json", "GENROPY_WORKERS": workers}) as site:
         page = GenroPage(site.get_url())
         page.rpc("note_count")
         answer = httpx.get(site.get_url() + "/index", headers={"X-Request-ID": "trace-me-42"})
