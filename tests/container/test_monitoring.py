@@ -76,7 +76,14 @@ def test_json_logs_every_line_one_record(image, workers):
         page.rpc("note_count")
         answer = httpx.get(site.get_url() + "/index", headers={"X-Request-ID": "trace-me-42"})
         assert answer.headers["x-request-id"] == "trace-me-42"
-        logs = site.get_wrapped_container().logs().decode(errors="replace")
+        # the access line is written once the response is sent, then travels through
+        # supervisord's pipe and prefix_output: wait for it rather than read once
+        deadline = time.monotonic() + 20
+        while True:
+            logs = site.get_wrapped_container().logs().decode(errors="replace")
+            if "trace-me-42" in logs or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
     records = []
     for line in logs.splitlines():
         record = json.loads(line)  # every line: one JSON object
