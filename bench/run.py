@@ -92,9 +92,9 @@ class Bench:
 
 def rpc_script(base_url: str) -> str:
     """A wrk script calling the demo page's note_count RPC with a real page_id and cookies."""
-    from genropy_asgi.testing.client import GenroPage
+    from genropy_asgi.testing.client import GenropyPage
 
-    page = GenroPage(base_url)
+    page = GenropyPage(base_url)
     cookie = "; ".join(f"{name}={value}" for name, value in page.client.cookies.items())
     return wrk.post_script(f"method=note_count&page_id={page.page_id}", cookie)
 
@@ -179,7 +179,7 @@ def section_security(bench: Bench) -> None:
     """GenroPy's markup check (the regex vs page_args_compat) and the front's cost per request."""
     import re
 
-    from genropy_asgi.testing.client import GenroPage
+    from genropy_asgi.testing.client import GenropyPage
 
     from genropy_asgi.compat.page_args import MARKUP_PATTERN, looks_like_markup
 
@@ -188,7 +188,7 @@ def section_security(bench: Bench) -> None:
     rows = []
     server = bench.asgi()
     try:
-        page = GenroPage(server.base_url)
+        page = GenropyPage(server.base_url)
         for size in sizes + [1_000_000]:
             value = "x" * size
             before = "(minutes)"
@@ -656,7 +656,7 @@ def seconds_until(check, limit: float = 120) -> float:
 def section_scaled(bench: Bench) -> None:
     import docker
 
-    from genropy_asgi.testing.client import GenroPage
+    from genropy_asgi.testing.client import GenropyPage
     from genropy_asgi.testing.topology import Topology
 
     client = docker.from_env()
@@ -676,7 +676,7 @@ def section_scaled(bench: Bench) -> None:
                 rows.append([name, connections, f"{statistics.median(r['rps'] for r in runs):.1f}",
                              f"{statistics.median(r['p99'] for r in runs):.0f}", sum(r["errors"] for r in runs)])
             if len(urls) > 1:
-                page = GenroPage(urls[0])
+                page = GenropyPage(urls[0])
                 page.rpc("login_doLogin", login=f"<GenRoBag><user>admin</user><password>{topology.admin_password}"
                          "</password></GenRoBag>::BAG", rootenv="<GenRoBag></GenRoBag>::BAG")
                 web1 = topology.named("web-1")

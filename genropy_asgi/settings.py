@@ -327,6 +327,13 @@ TABLE: tuple[Setting, ...] = (
       "(ini `genropy_database`)", TESTING),
     S("GENROPY_ASGI_REQUIREMENTS", Choice("install", "check"), "install", "the packages' `requirements.txt`: "
       "pip-installed at start, or only checked (ini `genropy_requirements`)", TESTING),
+    S("GENROPY_ASGI_ISOLATION", Choice("test", "session"), "test", "`test`: each test that uses the site starts "
+      "from its database as it was when the site became ready (PostgreSQL: a template database cloned; "
+      "SQLite: the files copied back); `session`: tests share it (ini `genropy_isolation`)", TESTING),
+    S("GENROPY_ASGI_REUSE", Flag(), False, "keep the site's containers for the next run with the same image, "
+      "project and settings, and take them over then (ini `genropy_reuse`, or `--genropy-reuse`)", TESTING),
+    S("GENROPY_ASGI_ADMIN_USER", Text(), "admin", "the admin login the site's container defines, with a "
+      "generated password (fixture `genropy_admin`; ini `genropy_admin_user`)", TESTING),
     S("GENROPY_CHROMIUM", Text(), "/usr/bin/chromium", "the browser `genropy_asgi.testing.devtools` drives "
       "(headless, DevTools protocol)", TESTING, shown="`/usr/bin/chromium` (Debian's `chromium`)"),
     # -- this repository's test suite -------------------------------------------------

@@ -14,6 +14,9 @@ from pathlib import Path
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # the reaper image cannot be pulled here
 os.environ.setdefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")  # this VM has /.dockerenv
+# ...and its Docker engine runs here, not on a host around it: published ports are reached on
+# 127.0.0.1 (testcontainers would otherwise guess Docker-in-Docker and use the bridge gateway)
+os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
 
 import pytest  # noqa: E402
 

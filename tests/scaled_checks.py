@@ -5,28 +5,28 @@ from __future__ import annotations
 
 import httpx
 
-from genropy_asgi.testing.client import GenroPage, next_publish, open_channel
+from genropy_asgi.testing.client import GenropyPage
 
 PROOF = b"shared-by-every-pod"
 
 
-def logged_in_page(base_url: str, password: str, user: str = "admin") -> GenroPage:
-    page = GenroPage(base_url)
+def logged_in_page(base_url: str, password: str, user: str = "admin") -> GenropyPage:
+    page = GenropyPage(base_url)
     page.rpc("login_doLogin", login=f"<GenRoBag><user>{user}</user><password>{password}</password></GenRoBag>::BAG",
              rootenv="<GenRoBag></GenRoBag>::BAG")
     assert page.rpc("whoami") == user
     return page
 
 
-def through(page: GenroPage, base_url: str) -> GenroPage:
+def through(page: GenropyPage, base_url: str) -> GenropyPage:
     """The same page (page_id, cookies) reached through another pod."""
-    moved = object.__new__(GenroPage)
+    moved = object.__new__(GenropyPage)
     moved.__dict__.update(page.__dict__)
     moved.client = httpx.Client(base_url=base_url, timeout=60, cookies=page.client.cookies)
     return moved
 
 
-def upload_proof(page: GenroPage) -> str:
+def upload_proof(page: GenropyPage) -> str:
     """A file uploaded with GenroPy's own upload RPC into the instance's site folder; its URL path."""
     uploaded = page.client.post("/index", data={"method": "rpc.upload_file", "page_id": page.page_id,
                                                 "uploadPath": "site:uploads", "filename": "proof.txt"},
@@ -42,7 +42,7 @@ def served(base_url: str, file_url: str) -> bool:
 
 def assert_live_update_across(watch_url: str, save_url: str) -> None:
     """A page open through one pod gets the live update of a note saved through another."""
-    watcher = GenroPage(watch_url)
-    with open_channel(watch_url, watcher) as channel:
-        GenroPage(save_url).rpc("add_note", title="pushed across pods")
-        assert "<title>pushed across pods</title>" in next_publish(channel, "demo_note_saved")
+    watcher = GenropyPage(watch_url)
+    with watcher.channel() as channel:
+        GenropyPage(save_url).rpc("add_note", title="pushed across pods")
+        assert "<title>pushed across pods</title>" in channel.next_publish_text("demo_note_saved")

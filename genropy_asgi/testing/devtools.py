@@ -197,6 +197,28 @@ class Chromium:
                 load_ms = (time.monotonic() - started) * 1000
         return PageLoad(url=url, load_ms=load_ms, requests=list(requests.values()))
 
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the page (promises awaited)."""
+        answer = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in answer:
+            details = answer["exceptionDetails"]
+            raise RuntimeError(f"{expression}: {details.get('exception', {}).get('description') or details.get('text')}")
+        return answer.get("result", {}).get("value")
+
+    def wait_for(self, expression: str, timeout: float = 30.0) -> Any:
+        """Poll a JavaScript expression until it is truthy; its value. ``TimeoutError`` else."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                value = self.evaluate(expression)
+            except RuntimeError:  # not defined yet (the page is still building)
+                value = None
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{expression!r} still falsy after {timeout:g}s")
+            time.sleep(0.1)
+
     # -- lifetime ---------------------------------------------------------------------
     def close(self) -> None:
         if self._socket is not None:

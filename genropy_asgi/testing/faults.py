@@ -21,7 +21,7 @@ from typing import Callable
 
 import httpx
 
-from genropy_asgi.testing.client import GenroPage
+from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.load import SteadyLoad
 
 # command-line fragment of each supervised program (the process that prefix_output execs)
@@ -112,7 +112,7 @@ def kill_under_load(site, program: str, rpc: str, clients: int = 2) -> Outcome:
         time.sleep(1)
         started = time.monotonic()
         kill(container, pid)
-        seconds = serving_again(site, lambda: bool(GenroPage(site.get_url()).rpc(rpc)), started)
+        seconds = serving_again(site, lambda: GenropyPage(site.get_url()).rpc(rpc) is not None, started)
         time.sleep(1)
     failed = steady.failures(since=started)
     return Outcome(seconds, failed, len(steady.snapshot()), steady.summary(failed), {"pid": pid})

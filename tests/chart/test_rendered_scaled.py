@@ -19,7 +19,6 @@ Figures (seconds, requests) are printed, never asserted as timings.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
@@ -33,7 +32,7 @@ from test_chart import CHART, kind, render
 
 from scaled_checks import assert_live_update_across, logged_in_page, served, through, upload_proof
 
-from genropy_asgi.testing.client import GenroPage
+from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.containers import remove_all
 
 pytestmark = pytest.mark.docker
@@ -152,7 +151,7 @@ def test_any_web_pod_serves_any_user_across_rolls_and_a_daemon_restart(cluster):
     # a bounded load of the user's RPCs over the pods in the endpoints, while they roll
     failures, done, stop = [], [0], threading.Event()
 
-    pages: dict[str, GenroPage] = {}
+    pages: dict[str, GenropyPage] = {}
 
     def load() -> None:
         while not stop.is_set():
@@ -194,7 +193,7 @@ def test_any_web_pod_serves_any_user_across_rolls_and_a_daemon_restart(cluster):
     # twice in a minute whatever the number of web pods
     deadline, minutes = time.monotonic() + 90, {}
     while time.monotonic() < deadline and not minutes:
-        titles = json.loads(through(page, cluster.web["web-1"]).rpc("note_titles"))
+        titles = through(page, cluster.web["web-1"]).rpc("note_titles")
         stamps = [title.removeprefix("scheduled ")[:16] for title in titles if title.startswith("scheduled ")]
         minutes = {stamp: stamps.count(stamp) for stamp in stamps}
         time.sleep(3)

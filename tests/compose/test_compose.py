@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from genropy_asgi.testing.client import GenroPage, next_publish, open_channel
+from genropy_asgi.testing.client import GenropyPage
 from support import REPO
 
 
@@ -23,7 +23,7 @@ def test_up_serves_keeps_data_across_restart_and_down_v_removes_it(project):
     project.run("up", "-d", "--wait")
     assert httpx.get(project.url + "/index").status_code == 200
     assert httpx.get(project.url + "/_server/ready").json()["ready"] is True
-    GenroPage(project.url).rpc("add_note", title="kept across restarts")
+    GenropyPage(project.url).rpc("add_note", title="kept across restarts")
     # generated secrets: 0440 root:0, each only where it is used
     modes = project.run("exec", "-T", "site", "stat", "-c", "%a %u:%g %n", "/run/genropy-secrets/db_password",
                         "/run/genropy-admin/admin_password").stdout.split("\n")
@@ -34,14 +34,14 @@ def test_up_serves_keeps_data_across_restart_and_down_v_removes_it(project):
 
     project.run("restart")
     wait_ready(project.url)
-    assert "kept across restarts" in GenroPage(project.url).rpc("note_titles")
+    assert "kept across restarts" in GenropyPage(project.url).rpc("note_titles")
 
     project.run("down", "-v")
     volumes = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={project.name}"],
                              capture_output=True, text=True).stdout.split()
     assert volumes == []
     project.run("up", "-d", "--wait")
-    assert "kept across restarts" not in GenroPage(project.url).rpc("note_titles")
+    assert "kept across restarts" not in GenropyPage(project.url).rpc("note_titles")
 
 
 def test_an_edited_page_shows_on_the_next_request(project):
@@ -51,7 +51,7 @@ def test_an_edited_page_shows_on_the_next_request(project):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if "Edited by the developer" in GenroPage(project.url).rpc_raw("main").text:
+            if "Edited by the developer" in GenropyPage(project.url).rpc_raw("main").text:
                 return
         except (httpx.HTTPError, AssertionError):
             pass
@@ -63,10 +63,10 @@ def test_live_updates_reach_a_page_on_the_site_port(project):
     """docker compose up runs gnr web async by default: /websocket on the site's own port."""
     project.run("up", "-d", "--wait")
     wait_ready(project.url)
-    watcher = GenroPage(project.url)
-    with open_channel(project.url, watcher) as channel:
-        GenroPage(project.url).rpc("add_note", title="pushed in compose")
-        assert "<title>pushed in compose</title>" in next_publish(channel, "demo_note_saved")
+    watcher = GenropyPage(project.url)
+    with watcher.channel() as channel:
+        GenropyPage(project.url).rpc("add_note", title="pushed in compose")
+        assert "<title>pushed in compose</title>" in channel.next_publish_text("demo_note_saved")
 
 
 SERVER_UID = ("python3 -c \"import glob; print(*sorted({open(p + '/status').read().split('Uid:')[1].split()[0] "
@@ -133,7 +133,7 @@ def test_a_project_with_requirements_that_says_sqlite_runs_on_postgresql(project
     project.env.update({"GENROPY_PROJECT_DIR": "./shelf", "GENROPY_PROJECT_NAME": "shelf",
                         "GNR_CURRENT_SITE": "shelfsite", "TEST_WHEELS_DIR": str(wheels)})
     project.run("up", "-d", "--wait")
-    page = GenroPage(project.url)
+    page = GenropyPage(project.url)
     page.rpc("add_book", title="Composed", pages="1001")
     assert page.rpc("pages_in_words") == "1,001"
     assert page.rpc("database_in_use") == "postgres shelf"
@@ -142,7 +142,7 @@ def test_a_project_with_requirements_that_says_sqlite_runs_on_postgresql(project
     wait_ready(project.url)
     logs = project.run("logs", "--no-color", "site-check", "site").stdout
     assert logs.count("installing the packages' requirements: humanize") == 1  # cached in the volume
-    assert "1,001" == GenroPage(project.url).rpc("pages_in_words")
+    assert "1,001" == GenropyPage(project.url).rpc("pages_in_words")
 
 
 def test_ports_are_published_on_loopback_only(project):
@@ -184,7 +184,7 @@ def test_remotedb_through_an_ssh_tunnel(project, tmp_path):
                 "INSERT INTO demo.demo_note (id, title) VALUES ('remote-only', 'only in the remote database')")
     project.run("--profile", "remotedb", "up", "-d", "--wait", "site-remotedb")
     try:
-        titles = GenroPage(url).rpc("note_titles")
+        titles = GenropyPage(url).rpc("note_titles")
     except httpx.HTTPError as exc:
         logs = project.run("--profile", "remotedb", "logs", "--no-color", "--tail", "120", "site-remotedb").stdout
         raise AssertionError(f"{exc}\n--- site-remotedb logs ---\n{logs}") from exc

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from support import assert_daemon_on_loopback_with_own_key
-from genropy_asgi.testing.client import GenroPage
+from genropy_asgi.testing.client import GenropyPage
 
 from genropy_asgi import settings
 from genropy_asgi.testing.containers import GenropyAsgiContainer
@@ -74,7 +74,7 @@ def test_docker_stop_lets_a_15_s_rpc_finish_and_exits_zero(image, tmp_path):
         "        time.sleep(float(seconds))\n"
         "        return 'finished'\n")
     with GenropyAsgiContainer(image, project_dir=project) as site:
-        page = GenroPage(site.get_url(), page="slow")
+        page = GenropyPage(site.get_url(), "slow")
         outcome = {}
 
         def slow_call():

@@ -15,7 +15,7 @@ import docker as docker_sdk
 import pytest
 from support import assert_daemon_on_loopback_with_own_key
 from genropy_asgi.testing import faults
-from genropy_asgi.testing.client import GenroPage
+from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.containers import GenropyAsgiContainer
 from genropy_asgi.testing.load import SteadyLoad
 
@@ -52,7 +52,7 @@ def test_a_killed_program_comes_back_and_the_site_serves(image, workers, program
             assert not outcome.failed, outcome.summary  # pages never needed it
         if program == "gunicorn worker":  # the other worker serves; lost at most what the killed one held
             assert len(outcome.failed) <= 2 and all(a.status is None for a in outcome.failed), outcome.summary
-        page = GenroPage(site.get_url())
+        page = GenropyPage(site.get_url())
         page.rpc("add_note", title=f"after killing {program}")
         assert f"after killing {program}" in page.rpc("note_titles")
 
@@ -60,7 +60,7 @@ def test_a_killed_program_comes_back_and_the_site_serves(image, workers, program
 def test_a_gnrdaemon_restart_keeps_the_logged_in_users(image):
     """supervisord restarts gnrdaemon (SIGTERM: registers saved, then restored): nobody is logged out."""
     with GenropyAsgiContainer(image).with_secret("GNR_ADMIN_PASSWORD", "restart-Admin-1") as site:
-        page = GenroPage(site.get_url())
+        page = GenropyPage(site.get_url())
         page.rpc("login_doLogin", login="<GenRoBag><user>admin</user><password>restart-Admin-1</password></GenRoBag>::BAG",
                  rootenv="<GenRoBag></GenRoBag>::BAG")
         assert page.rpc("whoami") == "admin"
@@ -125,6 +125,6 @@ def test_a_postgresql_restart_is_survived(image, postgres_image):
         site.get_wrapped_container().reload()
         assert site.get_wrapped_container().status == "running"
         assert not outcome.extra["failed_after_first"], outcome.extra["failed_after_first"]
-        page = GenroPage(site.get_url())
+        page = GenropyPage(site.get_url())
         page.rpc("add_note", title="after the database restart")
         assert "after the database restart" in page.rpc("note_titles")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
-from genropy_asgi.testing.client import GenroPage, next_publish, open_channel
+from genropy_asgi.testing.client import GenropyPage
 
 from genropy_asgi.testing.containers import GenropyAsgiContainer
 
@@ -18,7 +18,7 @@ def test_serves_the_demo_on_sqlite(image):
         assert info["site"] == "demo" and info["versions"]["genropy"] == "26.10.26"
         assert info["versions"]["python"].startswith("3.13")
         assert httpx.get(url + "/_server/ready").status_code == 200
-        page = GenroPage(url)
+        page = GenropyPage(url)
         page.rpc("add_note", title="in the container")
         assert "in the container" in page.rpc("note_titles")
         deadline = time.monotonic() + 60  # the image's HEALTHCHECK turns healthy
@@ -35,7 +35,7 @@ def test_serves_the_demo_on_sqlite(image):
 
 def test_serves_the_demo_on_postgresql(image, postgres_image):
     with GenropyAsgiContainer(image).with_postgres(image=postgres_image) as site:
-        page = GenroPage(site.get_url())
+        page = GenropyPage(site.get_url())
         page.rpc("add_note", title="stored in the postgres container")
         rows = site.postgres.exec(["psql", "-U", "genropy", "-d", "demo", "-At", "-c",
                                    "SELECT title FROM demo.demo_note"]).output.decode()
@@ -59,15 +59,15 @@ def test_several_workers_run_gunicorn_with_uvicorn_workers(image):
              "print(sum(b'gunicorn' in c and b'prefix_output' not in c for c in cmdlines))")
     with GenropyAsgiContainer(image, env={"GENROPY_WORKERS": "2"}) as site:
         assert int(site.exec(["python", "-c", count]).output.decode()) == 3  # master + 2 workers
-        page = GenroPage(site.get_url())
+        page = GenropyPage(site.get_url())
         for title in ("one", "two", "three", "four"):  # each worker built its own site
             page.rpc("add_note", title=title)
         assert all(t in page.rpc("note_titles") for t in ("one", "two", "three", "four"))
         # the real-time channel through whichever worker takes each connection
         for attempt in range(4):
-            with open_channel(site.get_url(), GenroPage(site.get_url())) as channel:
-                GenroPage(site.get_url()).rpc("add_note", title=f"pushed {attempt}")
-                assert f"<title>pushed {attempt}</title>" in next_publish(channel, "demo_note_saved")
+            with GenropyPage(site.get_url()).channel() as channel:
+                GenropyPage(site.get_url()).rpc("add_note", title=f"pushed {attempt}")
+                assert f"<title>pushed {attempt}</title>" in channel.next_publish_text("demo_note_saved")
 
 
 def test_statics_come_precompressed_from_the_image(image):

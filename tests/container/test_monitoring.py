@@ -9,7 +9,7 @@ import time
 
 import httpx
 import pytest
-from genropy_asgi.testing.client import GenroPage
+from genropy_asgi.testing.client import GenropyPage
 from prometheus_client.parser import text_string_to_metric_families
 
 from genropy_asgi.testing.containers import GenropyAsgiContainer
@@ -37,7 +37,7 @@ def test_metrics_summed_over_two_workers_and_every_program(image):
 
         calls = 0
         for attempt in range(20):  # new clients (new connections) until both workers have counted
-            page = GenroPage(url)
+            page = GenropyPage(url)
             for _ in range(3):
                 page.rpc("note_count")
                 calls += 1
@@ -72,7 +72,7 @@ def test_metrics_summed_over_two_workers_and_every_program(image):
 @pytest.mark.parametrize("workers", ["1", "2"])  # one uvicorn process; gunicorn with its own logging config
 def test_json_logs_every_line_one_record(image, workers):
     with GenropyAsgiContainer(image, env={"GENROPY_LOG_FORMAT": "json", "GENROPY_WORKERS": workers}) as site:
-        page = GenroPage(site.get_url())
+        page = GenropyPage(site.get_url())
         page.rpc("note_count")
         answer = httpx.get(site.get_url() + "/index", headers={"X-Request-ID": "trace-me-42"})
         assert answer.headers["x-request-id"] == "trace-me-42"

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from genropy_asgi.testing.client import GenroPage
+from genropy_asgi.testing.client import GenropyPage
 
 from genropy_asgi.testing.containers import GenropyAsgiContainer, GenropySiteDidNotStart
 from support import REPO
@@ -51,7 +51,7 @@ def test_requirements_installed_at_start_on_sqlite(image, wheels):
     site = with_wheelhouse(GenropyAsgiContainer(image, project_dir=SHELF, site_name=SITE), wheels)
     site.with_env("GNR_ADMIN_USER", "boss").with_secret("GNR_ADMIN_PASSWORD", "shelf-Admin-42")
     with site:
-        page = GenroPage(site.get_url())
+        page = GenropyPage(site.get_url())
         page.rpc("login_doLogin", login="<GenRoBag><user>boss</user><password>shelf-Admin-42</password></GenRoBag>::BAG",
                  rootenv="<GenRoBag></GenRoBag>::BAG")
         assert page.rpc("whoami") == "boss"
@@ -68,12 +68,12 @@ def test_requirements_installed_at_start_on_sqlite(image, wheels):
 def test_gnr_db_implementation_postgres_wins_over_the_instance(image, postgres_image, wheels):
     site = with_wheelhouse(GenropyAsgiContainer(image, project_dir=SHELF, site_name=SITE), wheels)
     with site.with_postgres(image=postgres_image) as site:
-        page = GenroPage(site.get_url())
+        page = GenropyPage(site.get_url())
         page.rpc("add_book", title="In PostgreSQL", pages="10")
         assert page.rpc("database_in_use") == "postgres shelf"
-        ready = GenroPage(site.get_url()).client.get("/_server/ready").json()
+        ready = GenropyPage(site.get_url()).client.get("/_server/ready").json()
         assert ready["database"]["implementation"] == "postgres" and ready["database"]["dbname"] == "shelf"
-        info = GenroPage(site.get_url()).client.get("/_server/info").json()
+        info = GenropyPage(site.get_url()).client.get("/_server/info").json()
         assert "site" in info["databases"] and "password" not in str(info["site_database"])
         tables = site.postgres.exec(["psql", "-U", "genropy", "-d", "shelf", "-Atc",
                                      "select count(*) from information_schema.tables where table_schema='shelf'"])
@@ -120,7 +120,7 @@ def test_a_derived_image_bakes_the_project_and_its_requirements(image, docker, w
     try:
         assert result.returncode == 0, result.stderr[-3000:]
         with GenropyAsgiContainer(tag, site_name=SITE, requirements="check") as site:  # nothing to install
-            page = GenroPage(site.get_url())
+            page = GenropyPage(site.get_url())
             page.rpc("add_book", title="Baked", pages="2500")
             assert page.rpc("pages_in_words") == "2,500"
             assert site.exec(["id", "-u"]).output.decode().strip() == "10001"
@@ -160,9 +160,9 @@ def test_docker_run_as_the_owner_serves(image, docker, tmp_path, wheels):
         "GENROPY_PROJECTS", "/srv/projects").with_volume_mapping(str(project), "/srv/projects/shelf", "rw")
     site.with_kwargs(user="4321:0")
     with site:
-        page = GenroPage(site.get_url())
+        page = GenropyPage(site.get_url())
         page.rpc("add_book", title="Mine", pages="3")
-        assert page.rpc("book_count") == "1"
+        assert page.rpc("book_count") == 1
     data = project / "instances" / SITE / "data"
     assert data.stat().st_uid == 4321 and all(p.stat().st_uid == 4321 for p in data.iterdir())
 

@@ -7,12 +7,11 @@ broad name from the host.
 
 from __future__ import annotations
 
-import json
 import time
 
 import httpx
 import pytest
-from genropy_asgi.testing.client import GenroPage, next_publish, open_channel
+from genropy_asgi.testing.client import GenropyPage
 
 from genropy_asgi.testing import faults
 from genropy_asgi.testing.containers import GenropyAsgiContainer
@@ -55,10 +54,10 @@ def async_server_pids(site, kill: bool = False) -> list[int]:
 
 
 def assert_push_arrives(url: str, title: str) -> None:
-    watcher = GenroPage(url)
-    with open_channel(url, watcher) as channel:
-        GenroPage(url).rpc("add_note", title=title)
-        message = next_publish(channel, "demo_note_saved")
+    watcher = GenropyPage(url)
+    with watcher.channel() as channel:
+        GenropyPage(url).rpc("add_note", title=title)
+        message = channel.next_publish_text("demo_note_saved")
     assert f"<title>{title}</title>" in message
 
 
@@ -74,11 +73,11 @@ def test_websocket_through_the_published_port_gets_the_push_of_a_save(tasks_site
 
 
 def test_the_scheduled_task_of_the_demo_package_leaves_a_record(tasks_site):
-    page = GenroPage(tasks_site.get_url())
+    page = GenropyPage(tasks_site.get_url())
     deadline = time.monotonic() + 120
     titles: list[str] = []
     while time.monotonic() < deadline:
-        titles = json.loads(page.rpc("note_titles"))
+        titles = page.rpc("note_titles")
         if any(title.startswith("scheduled ") for title in titles):
             return
         time.sleep(2)

@@ -14,7 +14,7 @@ import sys
 import pytest
 from support import DEMO_PROJECT, start_server
 
-from genropy_asgi.testing.client import GenroPage
+from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.local import GnrWorkspace, ManagedProcess, wait_for_port
 
 
@@ -25,7 +25,7 @@ def start_daemon(workspace: GnrWorkspace, extra: dict, name: str) -> ManagedProc
     return daemon
 
 
-def log_in(page: GenroPage, password: str) -> None:
+def log_in(page: GenropyPage, password: str) -> None:
     page.rpc("login_doLogin", login=f"<GenRoBag><user>tester</user><password>{password}</password></GenRoBag>::BAG",
              rootenv="<GenRoBag></GenRoBag>::BAG")
 
@@ -44,7 +44,7 @@ def restart_under_a_logged_in_user(workspace: GnrWorkspace, extra: dict) -> str:
     daemon = start_daemon(workspace, extra, "gnrdaemon-1")
     server = start_server(workspace, "gnrasgiserve", "--nodebug", env={"GENROPY_DAEMON_WAIT": "20"})
     try:
-        page = GenroPage(server.base_url)
+        page = GenropyPage(server.base_url)
         log_in(page, "restart-Pass-1")
         assert page.rpc("whoami") == "tester"
         daemon.signal(signal.SIGTERM)

@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from genropy_asgi.testing.client import GenroPage, open_channel
+from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.local import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -38,13 +38,13 @@ def measured(demo_workspace, gnr_daemon):
 def test_requests_are_counted_by_kind_and_status(measured):
     server, port = measured
     before = scrape(port)["genropy_http_requests"]
-    page = GenroPage(server.base_url)
+    page = GenropyPage(server.base_url)
     for _ in range(3):
         page.rpc("note_count")
     assert httpx.get(server.base_url + "/_dojo/11/dojo/dojo/dojo.js").status_code == 200
     assert httpx.get(server.base_url + "/_server/health").status_code == 200
     try:  # a websocket (this server relays none: refused before the handshake, counted all the same)
-        with open_channel(server.base_url, page):
+        with page.channel():
             pass
     except Exception:
         pass
@@ -71,7 +71,7 @@ def test_requests_are_counted_by_kind_and_status(measured):
 
 def test_the_register_and_the_build_are_reported(measured):
     server, port = measured
-    GenroPage(server.base_url)  # a page in gnrdaemon's register
+    GenropyPage(server.base_url)  # a page in gnrdaemon's register
     deadline = time.monotonic() + 40  # counted every 15 s
     while time.monotonic() < deadline:
         found = scrape(port)

@@ -9,7 +9,7 @@ import httpx
 import psycopg2
 import pytest
 from support import DEMO_PROJECT, start_server
-from genropy_asgi.testing.client import GenroPage
+from genropy_asgi.testing.client import GenropyPage
 
 from genropy_asgi.testing.local import GnrDaemonProcess, GnrWorkspace
 
@@ -43,7 +43,7 @@ def pg_site(pg_dsn, tmp_path_factory):
 
 
 def test_rpc_writes_into_postgresql(pg_site, pg_dsn):
-    page = GenroPage(pg_site.base_url)
+    page = GenropyPage(pg_site.base_url)
     page.rpc("add_note", title="stored in postgres")
     titles = [row[0] for row in sql(pg_dsn, "demo", "SELECT title FROM demo.demo_note")]
     assert "stored in postgres" in titles

@@ -7,14 +7,13 @@ One workspace with ``wsgi websockets`` on and ``tasks async_impl="true"``: gnrda
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 
 import pytest
 
 from genropy_asgi.testing.local import BIN, GnrDaemonProcess, GnrWorkspace, ManagedProcess, free_port
-from genropy_asgi.testing.client import GenroPage, next_publish, open_channel
+from genropy_asgi.testing.client import GenropyPage
 from support import DEMO_PROJECT, start_server
 
 WEBSOCKETS_ON = {"debug": "False::B", "reload": "False::B", "websockets": "True::B"}
@@ -63,11 +62,11 @@ def realtime_shell(server, headers) -> str:
 
 
 def test_a_save_in_another_connection_is_pushed_to_the_page(realtime):
-    watcher = GenroPage(realtime.base_url)
-    with open_channel(realtime.base_url, watcher) as channel:
-        writer = GenroPage(realtime.base_url)
+    watcher = GenropyPage(realtime.base_url)
+    with watcher.channel() as channel:
+        writer = GenropyPage(realtime.base_url)
         writer.rpc("add_note", title="pushed over the relay")
-        message = next_publish(channel, "demo_note_saved")
+        message = channel.next_publish_text("demo_note_saved")
     assert "<command>publish</command>" in message
     assert "<title>pushed over the relay</title>" in message
 
@@ -76,24 +75,24 @@ def test_the_async_servers_push_entry_is_not_published(realtime):
     """POST /wsproxy (gnr web async's unauthenticated push entry) from outside reaches no page."""
     import httpx
 
-    watcher = GenroPage(realtime.base_url)
+    watcher = GenropyPage(realtime.base_url)
     envelope = ("<GenRoBag><command>publish</command><data><topic>intruder</topic></data></GenRoBag>")
-    with open_channel(realtime.base_url, watcher) as channel:
+    with watcher.channel() as channel:
         response = httpx.post(realtime.base_url + "/wsproxy", data={"page_id": "*", "envelope": envelope},
                               timeout=30)
         assert response.status_code != 200 or "intruder" not in response.text
         with pytest.raises(TimeoutError):
-            next_publish(channel, "intruder", timeout=3)
-        GenroPage(realtime.base_url).rpc("add_note", title="after the intruder")  # the channel still works
-        assert "<title>after the intruder</title>" in next_publish(channel, "demo_note_saved")
+            channel.next_publish_text("intruder", timeout=3)
+        GenropyPage(realtime.base_url).rpc("add_note", title="after the intruder")  # the channel still works
+        assert "<title>after the intruder</title>" in channel.next_publish_text("demo_note_saved")
 
 
 def test_the_scheduled_task_writes_its_note(realtime):
-    page = GenroPage(realtime.base_url)
+    page = GenropyPage(realtime.base_url)
     deadline = time.monotonic() + 90
     titles: list[str] = []
     while time.monotonic() < deadline:
-        titles = json.loads(page.rpc("note_titles").replace("&quot;", '"'))
+        titles = page.rpc("note_titles")
         if any(title.startswith("scheduled ") for title in titles):
             return
         time.sleep(1)

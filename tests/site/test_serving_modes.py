@@ -14,7 +14,7 @@ import httpx
 import pytest
 import websockets
 from support import DEMO_PROJECT, start_server
-from genropy_asgi.testing.client import GenroPage
+from genropy_asgi.testing.client import GenropyPage
 
 from genropy_asgi.testing.local import (GnrDaemonProcess, GnrWorkspace, ManagedProcess, free_port,
                                         wait_for_port)
@@ -36,14 +36,14 @@ def own_site(tmp_path_factory):
 def test_reload_shows_an_edited_page_on_the_next_request(own_site):
     server = start_server(own_site, "gnrasgiserve", "--reload", "--nodebug", name="reload")
     try:
-        assert "GenroPy demo on genropy-asgi" in GenroPage(server.base_url).rpc_raw("main").text
+        assert "GenroPy demo on genropy-asgi" in GenropyPage(server.base_url).rpc_raw("main").text
         page_file = own_site.project_dir / "packages" / "demo" / "webpages" / "index.py"
         page_file.write_text(page_file.read_text().replace("GenroPy demo on genropy-asgi", "Edited while running"))
         deadline = time.monotonic() + 60
         text = ""
         while time.monotonic() < deadline:
             try:
-                text = GenroPage(server.base_url).rpc_raw("main").text
+                text = GenropyPage(server.base_url).rpc_raw("main").text
                 if "Edited while running" in text:
                     break
             except (httpx.HTTPError, AssertionError):
@@ -140,7 +140,7 @@ def test_genropy_proxy_mounts_the_site_on_a_prefix(own_site):
                 return await socket.recv()
 
         assert asyncio.run(talk()) == "echo:next to GenroPy"
-        page = GenroPage(base + "/legacy")
+        page = GenropyPage(base + "/legacy")
         assert int(page.rpc("note_count")) >= 0
         assert "dojo.registerModulePath" in page.shell
         info = httpx.get(base + "/_server/info").json()

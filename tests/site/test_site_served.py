@@ -7,7 +7,7 @@ import re
 
 import httpx
 import pytest
-from genropy_asgi.testing.client import GenroPage
+from genropy_asgi.testing.client import GenropyLoginFailed, GenropyPage
 
 pytestmark = pytest.mark.site
 
@@ -28,14 +28,14 @@ def test_index_is_the_page_gnrwsgiserve_serves(asgi_site, wsgi_site):
 
 
 def test_page_structure_rpc(asgi_site):
-    page = GenroPage(asgi_site.base_url)
+    page = GenropyPage(asgi_site.base_url)
     response = page.rpc_raw("main")
     assert response.status_code == 200
     assert "GenroPy demo on genropy-asgi" in response.text
 
 
 def test_rpc_writes_and_reads_the_database(asgi_site):
-    page = GenroPage(asgi_site.base_url)
+    page = GenropyPage(asgi_site.base_url)
     before = int(page.rpc("note_count"))
     page.rpc("add_note", title="written through ASGI")
     assert int(page.rpc("note_count")) == before + 1
@@ -43,26 +43,26 @@ def test_rpc_writes_and_reads_the_database(asgi_site):
 
 
 def test_both_servers_share_one_database(asgi_site, wsgi_site):
-    GenroPage(asgi_site.base_url).rpc("add_note", title="seen by werkzeug too")
-    assert "seen by werkzeug too" in GenroPage(wsgi_site.base_url).rpc("note_titles")
+    GenropyPage(asgi_site.base_url).rpc("add_note", title="seen by werkzeug too")
+    assert "seen by werkzeug too" in GenropyPage(wsgi_site.base_url).rpc("note_titles")
 
 
 def test_login_through_the_sites_own_rpc_and_cookies_survive(asgi_site, tester_password):
-    page = GenroPage(asgi_site.base_url)
+    page = GenropyPage(asgi_site.base_url)
     assert page.rpc("whoami").startswith("guest_")
     assert "demo" in page.client.cookies  # GenroPy's connection cookie came back
     page.rpc("login_doLogin",
              login=f"<GenRoBag><user>tester</user><password>{tester_password}</password></GenRoBag>::BAG",
              rootenv="<GenRoBag></GenRoBag>::BAG")
     assert page.rpc("whoami") == "tester"
-    again = GenroPage(asgi_site.base_url, client=page.client)  # a new page, same browser
+    again = GenropyPage(asgi_site.base_url, client=page.client)  # a new page, same browser
     assert again.rpc("whoami") == "tester"
 
 
 def test_wrong_password_is_refused(asgi_site):
-    page = GenroPage(asgi_site.base_url)
-    page.rpc("login_doLogin", login="<GenRoBag><user>tester</user><password>nope</password></GenRoBag>::BAG",
-             rootenv="<GenRoBag></GenRoBag>::BAG")
+    page = GenropyPage(asgi_site.base_url)
+    with pytest.raises(GenropyLoginFailed, match="login of 'tester' refused"):
+        page.client.login("tester", "nope")
     assert page.rpc("whoami").startswith("guest_")
 
 
