@@ -44,7 +44,7 @@ from genropy_asgi.testing.local import (BIN, GnrDaemonProcess, GnrWorkspace, Man
                                         ServerProcess, free_port, wait_for_port)
 
 SECTIONS = ("gateway", "security", "page", "servers", "scaling", "upstream", "streaming", "websocket", "container", "scaled",
-            "faults", "memory")
+            "faults", "memory", "testing")
 
 
 class Bench:
@@ -778,6 +778,89 @@ def environment_facts() -> list[str]:
             f"- python {platform.python_version()} (host), genropy {version('genropy')}, genro-asgi {version('genro-asgi')}, "
             f"uvicorn {version('uvicorn')}, a2wsgi {version('a2wsgi')}, gunicorn {version('gunicorn')}",
             "- load: wrk on the same 2 cores (it takes CPU from the servers), 127.0.0.1"]
+
+
+# -- the testing module: a user's suite, per-test isolation, reuse -------------------------------
+
+def section_testing(bench: Bench) -> None:
+    """The ledger user suite (20 tests, per-test isolation) as a user runs it; what one
+    isolation step costs by strategy; a reused second run."""
+    import re
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from projects.ledger_suite.checkout import run_pytest, user_project
+
+    from genropy_asgi.testing.containers import GenropyAsgiContainer
+
+    env = {"GENROPY_ASGI_POSTGRES_IMAGE": os.environ.get("GENROPY_ASGI_POSTGRES_IMAGE",
+                                                         "genropy-asgi/postgres:17-trixie")}
+    rows = []
+    for database in ("sqlite", "postgres"):
+        folder = user_project(Path(tempfile.mkdtemp(prefix="bench-suite-")), database)
+        t0 = time.perf_counter()
+        result = run_pytest(folder, env=env)
+        wall = time.perf_counter() - t0
+        passed = re.search(r"(\d+) passed", result.stdout)
+        start = re.search(r"site 'ledgersite' started in ([\d.]+) s", result.stdout)
+        rows.append([f"the 20-test suite, {database}", f"{wall:.1f} s",
+                     f"{passed.group(1) if passed else 0} passed; the site's start {start.group(1) if start else '?'} s "
+                     f"of it; Chromium and pytest's own start included"])
+    steps = 3 if bench.smoke else 10
+    for database in ("sqlite", "postgres"):
+        site = GenropyAsgiContainer(project_dir=REPO / "tests" / "projects" / "ledger", site_name="ledgersite")
+        if database == "postgres":
+            site.with_postgres(image=env["GENROPY_ASGI_POSTGRES_IMAGE"])
+        with site:
+            site.client().page("/index").rpc("add_entry", title="kept", amount=1)
+            site.snapshot_database()
+            strategies = {"copy the files back" if database == "sqlite" else
+                          "tables copied back (the module's)": site.restore_database}
+            if database == "postgres":  # the alternative: a template database cloned per test
+                name = site.site_database()["dbname"]
+
+                def psql(*statements: str) -> None:
+                    argv = ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-U", site.postgres.username, "-d", "postgres"]
+                    for statement in statements:
+                        argv += ["-c", statement]
+                    code, output = site.postgres.get_wrapped_container().exec_run(argv)
+                    assert code == 0, output
+
+                psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'",
+                     f'CREATE DATABASE "{name}_tpl" TEMPLATE "{name}"')
+                for strategy in ("FILE_COPY", "WAL_LOG"):
+                    strategies[f"template database cloned, {strategy}"] = lambda strategy=strategy: psql(
+                        f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                        f'CREATE DATABASE "{name}" TEMPLATE "{name}_tpl" STRATEGY {strategy}')
+            for label, restore in strategies.items():
+                times = []
+                for _ in range(steps):
+                    page = site.client().page("/index")
+                    page.rpc("add_entry", title="dropped", amount=2)
+                    t0 = time.perf_counter()
+                    restore()
+                    times.append((time.perf_counter() - t0) * 1000)
+                    assert page.rpc("entry_count") == 1  # correct: only the snapshot's row
+                rows.append([f"one isolation step, {database}: {label}", f"{statistics.median(times):.0f} ms",
+                             f"median of {steps}, the row written since is gone"])
+    folder = user_project(Path(tempfile.mkdtemp(prefix="bench-reuse-")), "postgres")
+    try:
+        first = run_pytest(folder, "--genropy-reuse", env=env)
+        t0 = time.perf_counter()
+        second = run_pytest(folder, "--genropy-reuse", env=env)
+        wall = time.perf_counter() - t0
+        reused = re.search(r"site 'ledgersite' (\w+) in ([\d.]+) s", second.stdout)
+        rows.append(["the suite again with --genropy-reuse, postgres", f"{wall:.1f} s",
+                     f"site {reused.group(1)} in {reused.group(2)} s" if reused and first.returncode == 0 else
+                     "failed: " + (second.stdout or first.stdout)[-300:]])
+    finally:
+        import docker
+
+        client = docker.from_env()
+        for container in client.containers.list(all=True, filters={"label": "org.genropy-asgi.testing"}):
+            GenropyAsgiContainer._remove_kept(client, container)
+    bench.table("The testing module: a user's suite (ledger project, 20 tests, per-test isolation)",
+                ["figure", "value", "what"], rows,
+                "Targets: the PostgreSQL suite under 30 s; the reused start under 2 s.")
 
 
 def main() -> int:

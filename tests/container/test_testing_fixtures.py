@@ -7,40 +7,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from projects.ledger_suite.checkout import run_pytest, user_project
 
 from genropy_asgi.testing.containers import LABEL, REUSE_LABEL, GenropyAsgiContainer, ReaperUnavailable
-
-REPO = Path(__file__).resolve().parents[2]
-LEDGER = REPO / "tests" / "projects" / "ledger"
-SUITE = REPO / "tests" / "projects" / "ledger_suite" / "ledger_user_suite.py"
-
-
-def user_project(folder: Path, database: str, suite: str | None = None) -> Path:
-    """A user's checkout: their GenroPy project, a pytest.ini naming it, their tests."""
-    shutil.copytree(LEDGER, folder / "ledger")
-    (folder / "pytest.ini").write_text(textwrap.dedent(f"""\
-        [pytest]
-        genropy_project = ledger
-        genropy_site = ledgersite
-        genropy_database = {database}
-        """))
-    (folder / "tests").mkdir()
-    (folder / "tests" / "test_ledger.py").write_text(suite or SUITE.read_text())
-    return folder
-
-
-def run_pytest(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    environment = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W",
-                           "error::pytest.PytestAssertRewriteWarning", *args], cwd=folder, env=environment,
-                          capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
