@@ -211,7 +211,9 @@ TABLE: tuple[Setting, ...] = (
     S("GNR_DB_PASSWORD", Text(), None, "PostgreSQL password", secret=True),
     S("GNR_DB_NAME", Text(), None, "database name", shown="the instance's `<db dbname>`, else the instance's name"),
     S("GENROPY_DB_WAIT", Seconds(), 60.0, "seconds to wait for PostgreSQL at start"),
-    S("GENROPY_DB_SETUP", Choice("auto", "never"), "auto", "`auto`: `gnr db setup` before serving; `never`"),
+    S("GENROPY_DB_SETUP", Choice("auto", "always", "never"), "auto", "`auto`: `gnr db setup` (and the first-use "
+      "records) before serving, skipped while the packages' models, the instance's configuration and the versions "
+      "are those of the last setup of this database (recorded in the database); `always`; `never`"),
     S("GNR_REMOTEDB", Text(), None, "serve with `--remotedb NAME`"),
     S("GNR_REMOTEDB_<NAME>_DB_*", Text(), None, "the remote database: `_DB_NAME`, `_DB_USER`, `_DB_PASSWORD` "
       "(secret), `_DB_HOST`, `_DB_PORT`, `_DB_IMPLEMENTATION`", shown="port 5432, postgres", family=True),
@@ -346,6 +348,9 @@ TABLE: tuple[Setting, ...] = (
     # -- set by the entrypoint for its programs -----------------------------------------
     S("GENROPY_ASGI_ARGV", Text(), None, "the `gnrasgiserve` arguments as a JSON list, read by "
       "`genropy_asgi.launch.app_factory:create_app()` (gunicorn workers, the `--reload` child)", INTERNAL),
+    S("GENROPY_IMAGE_FLAVOUR", Choice("full", "slim"), "full", "the image's flavour, set by its build "
+      "(`FLAVOUR`): GenroPy's bundled packages' requirements that the flavour leaves out are not missing",
+      INTERNAL),
     S("GENROPY_APP_DIR", Text(), "/opt/genropy-asgi", "the image's own files (config, entrypoint)", INTERNAL),
     S("GENROPY_VENV", Text(), "/opt/venv", "the image's virtual environment", INTERNAL),
     S("GENROPY_RUN", Text(), "/var/lib/genropy/run", "runtime files (port, locks, the fatal marker)", INTERNAL),

@@ -86,12 +86,62 @@ def setup_lock(plan: LaunchPlan) -> Iterator[None]:
 STEP_NAMES = {"setup": "gnr db setup (tables)", "genropy_asgi.container.first_use": "first-use records"}
 
 
+class SetupRecord:
+    """The last setup's fingerprint, kept with the database (``model_fingerprint``)."""
+
+    def __init__(self, plan: LaunchPlan) -> None:
+        from genropy_asgi.container import model_fingerprint as mf
+        from genropy_asgi.container.entrypoint import instance_folder
+
+        self.plan, self.mf = plan, mf
+        folder = instance_folder(plan)
+        self.dbname = (plan.db.name or mf.instance_dbname(folder)) if plan.db is not None else None
+        self.data_folder = os.path.realpath(os.path.join(folder, "data")) if folder and plan.db is None else None
+        database = ({"implementation": "postgres", "host": plan.db.host, "port": plan.db.port, "dbname": self.dbname}
+                    if plan.db is not None else {"implementation": "sqlite", "site": plan.site})
+        self.value = mf.fingerprint(mf.model_files(plan.project_roots, folder), mf.versions(), database)
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.dbname) if self.plan.db is not None else bool(self.data_folder)
+
+    def matches(self) -> bool:
+        if not self.usable:
+            return False
+        if self.plan.db is None:
+            return self.mf.sqlite_record_matches(self.data_folder, self.value)
+        connection = connect(self.plan.db)
+        try:
+            return self.mf.postgres_record_matches(connection, self.dbname, self.value)
+        finally:
+            connection.close()
+
+    def write(self) -> None:
+        if not self.usable:
+            return
+        if self.plan.db is None:
+            self.mf.write_sqlite_record(self.data_folder, self.value)
+            return
+        connection = connect(self.plan.db)
+        connection.autocommit = True
+        try:
+            self.mf.write_postgres_record(connection, self.dbname, self.value)
+        finally:
+            connection.close()
+
+
 def db_setup(plan: LaunchPlan) -> None:
     """``gnr db setup``, then GenroPy's first-use records (``genropy_asgi.container.first_use``), under one lock:
-    the programs supervisord starts next build the site at the same time."""
+    the programs supervisord starts next build the site at the same time. With
+    ``GENROPY_DB_SETUP=auto`` both are skipped while the database's setup record matches."""
     steps = plan.db_setup_commands
-    log(plan, f"database setup: {' '.join(steps[0][1:])}")
     with setup_lock(plan):
+        record = SetupRecord(plan)
+        if plan.db_setup_when_changed and plan.mode != "dbsetup" and record.matches():
+            log(plan, f"database setup: skipped, the model is unchanged since this database's last setup "
+                      f"({record.value[:12]}; GENROPY_DB_SETUP=always to force it)")
+            return
+        log(plan, f"database setup: {' '.join(steps[0][1:])}")
         for command in steps:
             started = time.monotonic()
             result = subprocess.run(command, env=plan.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -108,3 +158,4 @@ def db_setup(plan: LaunchPlan) -> None:
                     raise StartError(f"{what}: {reqs.describe_missing_module(*missing)}", status=2)
                 sys.stderr.write(plan.masked(result.stdout[-4000:]))
                 raise StartError(f"{what} failed (exit {result.returncode}); its output is above")
+        record.write()

@@ -199,7 +199,15 @@ def ensure_requirements(plan: LaunchPlan) -> None:
     except (OSError, ValueError) as exc:  # ET.ParseError is a ValueError
         raise StartError(f"{config}: not a readable instanceconfig ({exc})", status=2) from exc
     files = reqs.requirement_files(packages, plan.project_roots)
-    missing = reqs.missing_requirements(files)
+    from genropy_asgi import settings
+    from genropy_asgi.container.flavours import left_out
+
+    left = left_out(settings.read(plan.env, "GENROPY_IMAGE_FLAVOUR"))
+
+    def missing_now() -> dict[str, list[str]]:
+        return reqs.missing_requirements(files, bundled_left_out=left)
+
+    missing = missing_now()
     if missing and plan.requirements == "install":
         target = os.path.join(plan.python_packages, reqs.requirements_key(missing))
         if not os.path.isdir(target):
@@ -208,7 +216,7 @@ def ensure_requirements(plan: LaunchPlan) -> None:
 
         site.addsitedir(target)
         plan.env["GENROPY_PYTHON_PACKAGES"] = target
-        missing = reqs.missing_requirements(files)
+        missing = missing_now()
     if missing:
         raise StartError(f"missing Python requirements of the instance's packages: {reqs.describe_missing(missing)}; "
                          "build a derived image (README: Run your own project) or set "

@@ -55,6 +55,7 @@ class LaunchPlan:
     workers: int
     db: DbTarget | None
     db_setup: bool
+    db_setup_when_changed: bool  # GENROPY_DB_SETUP=auto: skipped while the model is unchanged
     debug: bool
     secrets: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -78,7 +79,7 @@ class LaunchPlan:
         payload = {
             "mode": self.mode, "site": self.site, "home": self.home, "config_dir": self.config_dir,
             "command": self.command, "server_command": self.server_command, "port": self.port,
-            "workers": self.workers, "debug": self.debug, "db_setup": self.db_setup,
+            "workers": self.workers, "debug": self.debug, "db_setup": self.db_setup, "db_setup_when_changed": self.db_setup_when_changed,
             "wait_for_db": None if self.db is None else {"host": self.db.host, "port": self.db.port,
                                                          "timeout": self.db.timeout},
             "env": self.env, "files": self.files, "notes": self.notes, "settings": self.settings,
@@ -111,6 +112,7 @@ class Inputs:
     shutdown: float
     db_wait: float
     db_setup: bool
+    db_setup_when_changed: bool
     placement: Placement
     site_data: str
     async_port: int
@@ -139,7 +141,8 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         mode=mode, site=inputs.site, home=inputs.home, config_dir=child_env["GENRO_GNRFOLDER"],
         files=render_config_folder(inputs.setup), command=command, env=child_env, server_command=server_command,
         port=inputs.port, workers=inputs.workers, db=db_target,
-        db_setup=inputs.db_setup and mode in DATABASE_MODES and mode != "dbsetup" and not inputs.remotedb, debug=inputs.debug,
+        db_setup=inputs.db_setup and mode in DATABASE_MODES and mode != "dbsetup" and not inputs.remotedb,
+        db_setup_when_changed=inputs.db_setup_when_changed, debug=inputs.debug,
         secrets=inputs.secrets.values, notes=plan_notes(env, inputs), project_roots=inputs.project_roots,
         requirements=inputs.requirements, python_packages=os.path.join(inputs.home, "python"),
         venv_bin=inputs.venv_bin, settings=settings.snapshot(env, settings.IMAGE),
@@ -210,7 +213,8 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
         daemon_port=daemon_port, db=db, remotedb=remotedb, setup=setup, processes=processes,
         debug=bool(debug_requested), port=port, host=listen_host(env), workers=get(env, "GENROPY_WORKERS"),
         threads=get(env, "GENROPY_WSGI_THREADS"), shutdown=get(env, "GENROPY_SHUTDOWN_TIMEOUT"),
-        db_wait=get(env, "GENROPY_DB_WAIT"), db_setup=get(env, "GENROPY_DB_SETUP") == "auto",
+        db_wait=get(env, "GENROPY_DB_WAIT"), db_setup=get(env, "GENROPY_DB_SETUP") != "never",
+        db_setup_when_changed=get(env, "GENROPY_DB_SETUP") == "auto",
         placement=where, site_data=(get(env, "GENROPY_SITE_DATA") or "").rstrip("/"),
         async_port=get(env, "GENROPY_ASYNC_PORT"),
     )

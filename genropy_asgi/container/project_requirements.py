@@ -93,10 +93,21 @@ def installed_version(name: str) -> str | None:
 
 
 def missing_requirements(files: Mapping[str, str],
-                         installed: Callable[[str], str | None] = installed_version) -> dict[str, list[str]]:
-    """``{requirement: [packages wanting it]}`` for requirements nothing installed satisfies."""
+                         installed: Callable[[str], str | None] = installed_version,
+                         bundled_left_out: Iterable[str] = (), gnr_projects: str | None = None) -> dict[str, list[str]]:
+    """``{requirement: [packages wanting it]}`` for requirements nothing installed satisfies.
+
+    ``bundled_left_out``: normalized names the image's flavour leaves out on purpose
+    (``genropy_asgi.container.flavours``); GenroPy's bundled packages (under
+    ``gnr_projects``) asking for one of them are not missing anything. A project's own
+    package asking for one still is (and gets it installed).
+    """
     from packaging.requirements import InvalidRequirement, Requirement
 
+    from genropy_asgi.container.flavours import normalized
+
+    left_out = set(bundled_left_out)
+    bundled = os.path.join(gnr_projects or gnr_projects_dir(), "") if left_out else None
     missing: dict[str, list[str]] = {}
     for package, path in files.items():
         for line in read_requirements(path):
@@ -104,6 +115,8 @@ def missing_requirements(files: Mapping[str, str],
                 requirement = Requirement(line)
             except InvalidRequirement:
                 missing.setdefault(line, []).append(package)
+                continue
+            if bundled and path.startswith(bundled) and normalized(requirement.name) in left_out:
                 continue
             version = installed(requirement.name)
             if version is None or (requirement.specifier and not requirement.specifier.contains(version, True)):

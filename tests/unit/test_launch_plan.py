@@ -171,7 +171,7 @@ def test_debug_needs_an_explicit_yes():
     ({"GNR_REMOTEDB_prod_DB_NAME": "x"}, [], "GNR_REMOTEDB_prod_DB_USER is required for the remote database prod"),
     ({"GNR_REMOTEDB_prod_DB_NAME": "x", "GNR_REMOTEDB_prod_DB_USER": "u", "GNR_REMOTEDB_prod_SSH_HOST": "h"}, [],
      "GNR_REMOTEDB_prod_SSH_USER is required with GNR_REMOTEDB_prod_SSH_HOST"),
-    ({"GENROPY_DB_SETUP": "maybe"}, [], "GENROPY_DB_SETUP='maybe': expected one of auto, never"),
+    ({"GENROPY_DB_SETUP": "maybe"}, [], "GENROPY_DB_SETUP='maybe': expected one of auto, always, never"),
     ({"GENROPY_ALLOW_DEBUG": "perhaps"}, [], "GENROPY_ALLOW_DEBUG='perhaps': expected true or false"),
 ])
 def test_bad_input_is_one_line_naming_the_variable(env, args, expected):

@@ -54,3 +54,15 @@ def test_an_undeclared_import_is_named_with_its_importer_and_the_file_to_fix():
     assert "'imdb' imported by /srv/projects/cineclub/packages/cine/model/cast.py" in line
     assert "/srv/projects/cineclub/packages/cine/requirements.txt" in line and "\n" not in line
     assert missing_module("ImportError: cannot import name 'x'", ["/srv/projects"]) is None
+
+
+def test_what_the_flavour_leaves_out_is_not_missing_for_genropys_own_packages(tmp_path):
+    bundled = tmp_path / "gnr_projects" / "gnrcore" / "packages" / "sys"
+    own = tmp_path / "mine" / "packages" / "shop"
+    for folder in (bundled, own):
+        folder.mkdir(parents=True)
+        (folder / "requirements.txt").write_text("PyPDF2\npdf2image>=1\n")
+    files = {"gnrcore:sys": str(bundled / "requirements.txt"), "shop": str(own / "requirements.txt")}
+    missing = missing_requirements(files, lambda name: None, bundled_left_out={"pypdf2", "pdf2image"},
+                                   gnr_projects=str(tmp_path / "gnr_projects"))
+    assert missing == {"PyPDF2": ["shop"], "pdf2image>=1": ["shop"]}  # the project's own still asks
