@@ -25,12 +25,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Callable
 
 from genropy_asgi.container.database_steps import db_setup, wait_for_database, wait_for_shared_daemon
 from genropy_asgi.container.plan import DATABASE_MODES, DiskFiles, LaunchPlan, PlanError, make_plan, unprivileged_uid
 from genropy_asgi.container.report import STARTED, STARTED_AT_VARIABLE, StartError, fail, log
+from genropy_asgi.container.supervisorctl import SOCKET_FILE
 from genropy_asgi.launch.gnrconfig import write_config_folder
 
 
@@ -153,7 +155,7 @@ def write_state(plan: LaunchPlan) -> None:
     run = plan.env["GENROPY_RUN"]
     os.makedirs(run, exist_ok=True)
     os.makedirs(plan.env["TMPDIR"], exist_ok=True)
-    for leftover in ("fatal", "supervisord.pid", "supervisor.sock", "restarts.json"):
+    for leftover in ("fatal", "supervisord.pid", SOCKET_FILE, "restarts.json"):
         if os.path.lexists(os.path.join(run, leftover)):
             os.unlink(os.path.join(run, leftover))
     metrics = plan.env.get("PROMETHEUS_MULTIPROC_DIR")
@@ -243,7 +245,7 @@ def install_into(plan: LaunchPlan, target: str, requirements: list[str]) -> None
 
 def supervise(plan: LaunchPlan) -> int:
     """supervisord as a child: forward stop signals; exit 1 if a program was FATAL."""
-    from genropy_asgi.container.supervisorctl import credentials, new_token
+    from genropy_asgi.container.supervisorctl import credentials, new_token, wake
 
     started_at = time.time() - (time.monotonic() - STARTED)  # the programs' "ready" line counts from it
     new_token(plan.env["GENROPY_RUN"])
@@ -256,6 +258,8 @@ def supervise(plan: LaunchPlan) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
+    threading.Thread(target=wake, args=(plan.env["GENROPY_RUN"], lambda: child.poll() is None),
+                     name="wake-supervisord", daemon=True).start()
     status = child.wait()
     fatal_marker = os.path.join(plan.env["GENROPY_RUN"], "fatal")
     if os.path.exists(fatal_marker):

@@ -27,6 +27,7 @@ import sys
 from typing import Any, Iterator
 
 from genropy_asgi import settings
+from genropy_asgi.container.supervisorctl import SOCKET_FILE
 
 RESTARTS_FILE = "restarts.json"
 ALIVE_STATES = ("STARTING", "RUNNING")  # STARTING: spawned, not yet past its startsecs (it may already serve)
@@ -165,7 +166,7 @@ def main() -> int:
         return 2
     run = settings.read(os.environ, "GENROPY_RUN")
     port = settings.read(os.environ, "GENROPY_METRICS_PORT")
-    start_http_server(port, addr="0.0.0.0", registry=registry(directory, os.path.join(run, "supervisor.sock"),
+    start_http_server(port, addr="0.0.0.0", registry=registry(directory, os.path.join(run, SOCKET_FILE),
                                                                restarts_path(run)))
     print(f"metrics on :{port}/metrics", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

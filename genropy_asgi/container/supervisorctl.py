@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import sys
+import time
+from typing import Callable
 
 USER = "genropy"
 USER_VARIABLE = "GENROPY_SUPERVISOR_USER"
@@ -33,6 +36,25 @@ def new_token(run: str) -> str:
     with os.fdopen(descriptor, "w") as handle:
         handle.write(token)
     return token
+
+
+SOCKET_FILE = "supervisor.sock"
+
+
+def wake(run: str, alive: Callable[[], bool], limit: float = 10.0) -> bool:
+    """Connect once to supervisord's socket as soon as it listens, so its loop starts the
+    programs now: supervisord only spawns them after its first poll, which otherwise waits
+    out its one-second timeout (a second of every container start). True if it connected."""
+    path = os.path.join(run, SOCKET_FILE)
+    deadline = time.monotonic() + limit
+    while alive() and time.monotonic() < deadline:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.connect(path)
+            return True
+        except OSError:  # not listening yet
+            time.sleep(0.01)
+    return False
 
 
 def credentials(run: str) -> dict[str, str]:
