@@ -23,6 +23,12 @@ way to make one, with the HMAC key and the timeout of GenroPy's proxy); the regi
 Pyro's multiplex server, so connections cost no thread there. ``GENROPY_REGISTER_PROXY=shared``
 keeps GenroPy's one proxy (A/B, fallback).
 
+And no second lost at each start: GenroPy asks gnrdaemon for the site's register
+(``getSite(create=True)``), and while gnrdaemon is still forking it (the first answer of
+every start) sleeps a whole second before asking again: a second of every server
+start and every gnr web async start (bench/RESULTS.md, the cold start's profile). The
+same question is asked again after 50 ms, growing to GenroPy's one second.
+
 When to drop it: ``tests/compat/test_register_client.py`` fails the day GenroPy changes
 the client code this relies on.
 """
@@ -129,6 +135,43 @@ class ReconnectingRegister:
             sys.stderr.write(f"genropy-asgi: site register found again at {self._client.siteregister_uri}\n")
 
 
+FIRST_RETRY = 0.05  # seconds before asking gnrdaemon again for the register it is starting
+LAST_RETRY = 1.0  # GenroPy's own pause
+
+
+class ModuleClock:
+    """``time`` as the client module sees it: everything is the real ``time``, but
+    ``sleep`` is capped while ``check_register_uri`` runs in this thread."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    def sleep(self, seconds: float) -> None:
+        cap = getattr(self.local, "cap", None)
+        time.sleep(seconds if cap is None else min(seconds, cap))
+
+
+def check_register_uri(original: Callable[[Any, Any], Any], clock: ModuleClock) -> Callable[[Any, Any], Any]:
+    """GenroPy's ``checkSiteRegisterServerUri`` with short pauses: its ``time.sleep(1)``
+    (after an answer without the register's address) lasts 50 ms, then twice as long at
+    each new try of the same client, up to GenroPy's second."""
+
+    def check(self: Any, daemon_proxy: Any) -> Any:
+        pause = self.__dict__.get("_genropy_asgi_pause", FIRST_RETRY)
+        self._genropy_asgi_pause = min(pause * 2, LAST_RETRY)
+        clock.local.cap = pause
+        try:
+            return original(self, daemon_proxy)
+        finally:
+            clock.local.cap = None
+
+    check.__wrapped__ = original  # type: ignore[attr-defined]  (GenroPy's, for the guard test)
+    return check
+
+
 def patch_client_module(module: ModuleType) -> None:
     client_class = module.SiteRegisterClient
     original_init_register = client_class.initSiteRegister
@@ -168,6 +211,10 @@ def patch_client_module(module: ModuleType) -> None:
 
     init_register.__wrapped__ = original_init_register  # type: ignore[attr-defined]  (GenroPy's, for the guard test)
     client_class.initSiteRegister = init_register
+    if getattr(module, "time", None) is time:  # the module's own ``import time``
+        clock = ModuleClock()
+        module.time = clock
+        client_class.checkSiteRegisterServerUri = check_register_uri(client_class.checkSiteRegisterServerUri, clock)
     module.GENROPY_ASGI_REGISTER_CLIENT_COMPAT = "reconnects"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import Pyro4
@@ -120,3 +121,34 @@ def test_every_thread_finds_the_register_again_after_it_moved(servers, monkeypat
         answers = list(pool.map(wrapper.echo, map(str, range(64))))
     assert [value for value, _ in answers] == [str(n) for n in range(64)]
     assert second.register.connections  # the calls reached the new register
+
+
+def test_genropy_still_sleeps_a_second_while_gnrdaemon_starts_the_register():
+    """What the short-pause fix replaces: the one-second sleep of checkSiteRegisterServerUri,
+    through the module's ``time``."""
+    from gnr.web.daemon import siteregister_client
+
+    source = inspect.getsource(siteregister_client.SiteRegisterClient.checkSiteRegisterServerUri.__wrapped__)
+    assert source.count("time.sleep(1)") == 2 and "create=True" in source
+    assert isinstance(siteregister_client.time, register_client.ModuleClock)
+
+
+def test_the_register_is_asked_again_after_50_ms_then_longer():
+    from gnr.web.daemon import siteregister_client
+
+    answers = iter([{}, {}, {"server_uri": "PYRO:x@h:1", "register_uri": "PYRO:SiteRegister@h:2"}])
+
+    class Daemon:
+        def getSite(self, *args, **kwargs):
+            return next(answers)
+
+    class Site:
+        currentDomainIdentifier = "demo"
+
+    client = siteregister_client.SiteRegisterClient.__new__(siteregister_client.SiteRegisterClient)
+    client.site, client.storage_path, client.siteregisterserver_uri = Site(), "/tmp/x.pik", None
+    started = time.monotonic()
+    while not client.checkSiteRegisterServerUri(Daemon()):
+        pass
+    assert time.monotonic() - started < 0.5  # 50 + 100 ms, not GenroPy's 2 s
+    assert client.siteregister_uri == "PYRO:SiteRegister@h:2"
