@@ -874,7 +874,7 @@ def section_testing(bench: Bench) -> None:
 
         client = docker.from_env()
         for container in client.containers.list(all=True, filters={"label": "org.genropy-asgi.testing"}):
-            GenropyAsgiContainer._remove_kept(client, container)
+            GenropyAsgiContainer.remove_kept(client, container)
     bench.table("The testing module: a user's suite (ledger project, 20 tests, per-test isolation)",
                 ["figure", "value", "what"], rows,
                 "Targets: the PostgreSQL suite under 30 s; the reused start under 2 s.")

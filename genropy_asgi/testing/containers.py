@@ -39,7 +39,7 @@ import tarfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
@@ -189,9 +189,19 @@ def remove_all(containers: list, network: Any = None, volumes: tuple = ()) -> No
         volume.remove(force=True)
 
 
+def project_tree(source: Path) -> Iterator[tuple[Path, list[str], list[str]]]:
+    """``(folder relative to source, its sub-folders, its files)`` of what is copied of a
+    project: no VCS, venvs, caches, compiled files or an instance's previous data/site."""
+    for folder, dirs, files in os.walk(source):
+        relative = Path(folder).relative_to(source)
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_IN_PROJECTS
+                         and not (relative.parent.name == "instances" and d in SKIPPED_IN_INSTANCES))
+        yield relative, dirs, sorted(name for name in files if not name.endswith(".pyc"))
+
+
 def project_archive(source: Path, destination: str) -> bytes:
     """The project as one tar for ``destination``, owned by the image's user (GenroPy writes
-    the instance's data/ and site/), without VCS, venvs, caches or a previous run's data."""
+    the instance's data/ and site/)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         def add_dir(path: str) -> None:
@@ -200,16 +210,11 @@ def project_archive(source: Path, destination: str) -> bytes:
             tar.addfile(info)
 
         add_dir(destination)
-        for folder, dirs, files in os.walk(source):
-            relative = Path(folder).relative_to(source)
-            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_IN_PROJECTS
-                             and not (relative.parent.name == "instances" and d in SKIPPED_IN_INSTANCES))
+        for relative, dirs, files in project_tree(source):
             for name in dirs:
                 add_dir(f"{destination}/{relative / name}")
-            for name in sorted(files):
-                if name.endswith(".pyc"):
-                    continue
-                data = (Path(folder) / name).read_bytes()
+            for name in files:
+                data = (source / relative / name).read_bytes()
                 info = tarfile.TarInfo(f"{destination}/{relative / name}".lstrip("/"))
                 info.size, info.mode, info.uid, info.gid = len(data), 0o664, IMAGE_UID, IMAGE_GID
                 tar.addfile(info, io.BytesIO(data))
@@ -219,14 +224,10 @@ def project_archive(source: Path, destination: str) -> bytes:
 def tree_digest(source: Path) -> str:
     """A hash of the project's files as ``project_archive`` copies them (the reuse key)."""
     digest = hashlib.sha256()
-    for folder, dirs, files in sorted(os.walk(source)):
-        relative = Path(folder).relative_to(source)
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_IN_PROJECTS
-                         and not (relative.parent.name == "instances" and d in SKIPPED_IN_INSTANCES))
-        for name in sorted(files):
-            if not name.endswith(".pyc"):
-                digest.update(f"{relative / name}\0".encode())
-                digest.update(hashlib.sha256((Path(folder) / name).read_bytes()).digest())
+    for relative, _dirs, files in project_tree(source):
+        for name in files:
+            digest.update(f"{relative / name}\0".encode())
+            digest.update(hashlib.sha256((source / relative / name).read_bytes()).digest())
     return digest.hexdigest()
 
 
@@ -377,10 +378,7 @@ class GenropyAsgiContainer(DockerContainer):
                 self._seed_projects_volume(client, labels)
             super().start()
         except BaseException:
-            if not self.reuse:
-                self.stop()
-            else:
-                self.remove()
+            self.remove()  # even with reuse: a container that did not start is not kept
             raise
         return self
 
@@ -414,7 +412,7 @@ class GenropyAsgiContainer(DockerContainer):
             if wanted and found is None and container.labels.get(LABEL) == "site":
                 found = container
             elif not wanted:
-                self._remove_kept(client, container)
+                self.remove_kept(client, container)
         if found is None:
             return False
         adopt_container(self, found)
@@ -438,8 +436,8 @@ class GenropyAsgiContainer(DockerContainer):
         return True
 
     @staticmethod
-    def _remove_kept(client: Any, container: Any) -> None:
-        """A kept container of other inputs, with its network and volumes."""
+    def remove_kept(client: Any, container: Any) -> None:
+        """A kept container (``reuse``), with its network and volumes."""
         networks = list(container.attrs.get("NetworkSettings", {}).get("Networks", {}))
         mounts = [m["Name"] for m in container.attrs.get("Mounts", []) if m.get("Type") == "volume"]
         container.remove(force=True, v=True)

@@ -56,7 +56,7 @@ def test_reuse_keeps_the_site_for_the_next_run(tmp_path, image, docker):
         assert len(now) == 1 and now[0].id != kept[0].id
     finally:
         for container in docker.containers.list(all=True, filters={"label": LABEL}):
-            GenropyAsgiContainer._remove_kept(docker, container)
+            GenropyAsgiContainer.remove_kept(docker, container)
 
 
 def test_testcontainers_conventions(image, docker):

@@ -52,3 +52,22 @@ def test_an_error_envelope_raises_with_genropys_kind_and_message():
 def test_an_http_error_raises_with_its_status():
     with pytest.raises(GenropyRpcError, match="sell: HTTP 413"):
         serve(httpx.Response(413, text="<h1>Request Entity Too Large</h1>")).rpc("sell")
+
+
+def test_the_reuse_key_ignores_what_is_not_copied(tmp_path):
+    """The project's hash (reuse key) covers exactly what is copied: not .git, venvs,
+    compiled files or an instance's data."""
+    from genropy_asgi.testing.containers import project_archive, tree_digest
+
+    project = tmp_path / "shop"
+    (project / "packages" / "shop").mkdir(parents=True)
+    (project / "packages" / "shop" / "main.py").write_text("# shop\n")
+    before = tree_digest(project)
+    for noise in (".git/HEAD", ".venv/lib/x.py", "packages/shop/__pycache__/main.cpython-313.pyc",
+                  "instances/shop/data/shop.db", "packages/shop/x.pyc"):
+        (project / noise).parent.mkdir(parents=True, exist_ok=True)
+        (project / noise).write_text("noise")
+    assert tree_digest(project) == before
+    assert b"noise" not in project_archive(project, "/srv/projects/shop")
+    (project / "packages" / "shop" / "main.py").write_text("# changed\n")
+    assert tree_digest(project) != before
