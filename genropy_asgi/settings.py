@@ -285,6 +285,19 @@ TABLE: tuple[Setting, ...] = (
       "bytes (431 beyond)", BOTH),
     S("GENROPY_HEADER_TIMEOUT", Seconds(above_zero=True, maximum=3600), 10.0, "seconds a client may take to "
       "send a request's headers (then 408 and closed)", BOTH),
+    S("GENROPY_BODY_TIMEOUT", Seconds(above_zero=True, maximum=3600), 30.0, "seconds a request body may take "
+      "beyond what `GENROPY_BODY_MIN_RATE` allows (then 408 and closed); bodies up to 1 MiB and every "
+      "urlencoded form are received before a WSGI thread is taken", BOTH),
+    S("GENROPY_BODY_MIN_RATE", Whole(0, SIZE_CEILING), 10240, "bytes per second a request body must keep up "
+      "once `GENROPY_BODY_TIMEOUT` has passed (0: the timeout bounds the whole body)", BOTH),
+    S("GENROPY_ALLOWED_ORIGINS", Text(), None, "comma-separated origins (`https://app.example.com`) whose pages "
+      "may open GenroPy's websocket besides the site's own (the `Host` it is reached by); `*`: any", BOTH),
+    S("GENROPY_WS_MAX_MESSAGE_BYTES", Whole(1024, 64 << 20), 1 << 20, "largest websocket message on GenroPy's "
+      "real-time channel, each way (close 1009 beyond)", BOTH, shown="`1048576` (1 MiB)"),
+    S("GENROPY_WS_MAX_CONNECTIONS", Whole(1, 1_000_000), 1000, "open websockets to GenroPy's real-time channel "
+      "per server process (close 1013 beyond)", BOTH),
+    S("GENROPY_WS_MAX_PER_CLIENT", Whole(1, 1_000_000), 50, "open websockets per client address, per server "
+      "process (close 1008 beyond)", BOTH),
     # -- GenroPy's other programs ---------------------------------------------------
     S("GENROPY_TASKS", Flag(), False, "run the task scheduler and workers (writes `<tasks async_impl=\"true\"/>` "
       "into environment.xml)"),

@@ -43,8 +43,10 @@ from typing import TYPE_CHECKING, Any
 from a2wsgi import WSGIMiddleware
 from genro_asgi import BaseMiddleware
 
-from genropy_asgi.asgi.static_files import NativeStaticFiles, native_static_files
-from genropy_asgi.asgi.websocket_relay import ASYNC_SERVER_PATHS, WebSocketRelay
+from genropy_asgi.asgi.site_sessions import SiteSessions
+from genropy_asgi.asgi.static_files import NativeStaticFiles, native_static_files, site_of
+from genropy_asgi.asgi.websocket_policy import WebSocketLimits
+from genropy_asgi.asgi.websocket_relay import ASYNC_SERVER_PATHS, ConnectionCount, WebSocketRelay
 from genropy_asgi.asgi.wsgi_bridge import WsgiBridge
 
 if TYPE_CHECKING:
@@ -55,7 +57,8 @@ DEFAULT_WSGI_THREADS = 16
 READY_RECHECK = 0.5
 """Seconds between two evaluations of the readiness checks while the site is not ready."""
 NOT_READY_BODY = b"Service starting: GenroPy's process set is not ready yet\n"
-SITE_METRICS_PATH = "/metrics"  # GenroPy's prometheus webtool (gnr/webtools/prometheus.py)
+SITE_METRICS_PATH = "/metrics"  # GenroPy's prometheus webtool's alias route (gnr/webtools/prometheus.py)
+SITE_METRICS_TOOL = "prometheus"  # ... and its name under /_tools/
 NOT_FOUND_BODY = b"Not Found\n"
 
 logger = logging.getLogger("genropy_asgi.asgi.gateway")
@@ -64,6 +67,22 @@ logger = logging.getLogger("genropy_asgi.asgi.gateway")
 def first_segment(path: str) -> str:
     """``/api/x`` -> ``api``; ``/`` -> ``""``."""
     return path.lstrip("/").partition("/")[0]
+
+
+def site_metrics_route(path: str, static_routes: dict[str, str] | None = None) -> bool:
+    """Does GenroPy answer ``path`` with its metrics webtool? GenroPy drops empty segments
+    (``//metrics``, ``/metrics/``), takes any first segment starting with ``_tools`` as its
+    tools' route (``/_tools/prometheus``, ``/_toolsX/prometheus/x``) and maps each webtool's
+    alias URL (``/metrics``) to it."""
+    segments = [segment for segment in path.split("/") if segment]
+    if not segments:
+        return False
+    if segments[0].startswith("_tools"):
+        return len(segments) > 1 and segments[1] == SITE_METRICS_TOOL
+    normalised = "/" + "/".join(segments)
+    if normalised == SITE_METRICS_PATH:
+        return True
+    return bool(static_routes) and static_routes.get(normalised) == SITE_METRICS_TOOL
 
 
 def asgi_prefixes(server: Any) -> frozenset[str]:
@@ -102,6 +121,8 @@ class WsgiGatewayMiddleware(BaseMiddleware):
         self._ready_checked_at = 0.0
         self._static: NativeStaticFiles | None = None
         self._static_for: Any = None  # the site the native static server was built for
+        self._websockets = ConnectionCount()
+        self._sessions: SiteSessions | None = None
 
     @property
     def workers(self) -> int:
@@ -126,6 +147,12 @@ class WsgiGatewayMiddleware(BaseMiddleware):
             self._static, self._static_for = native_static_files(self.server), site
         return self._static
 
+    def site_static_routes(self) -> dict[str, str] | None:
+        """GenroPy's webtools alias routes (URL -> tool name) of the current site."""
+        site = getattr(self.server, "gnr_site", None)
+        routes = getattr(site, "webtools_static_routes", None)
+        return routes if isinstance(routes, dict) else None
+
     def goes_to_wsgi(self, scope: Scope) -> bool:
         return first_segment(scope["path"]) not in self.prefixes
 
@@ -134,7 +161,11 @@ class WsgiGatewayMiddleware(BaseMiddleware):
         segment = first_segment(scope["path"])
         address = getattr(self.server, "async_address", None)
         if segment in ASYNC_SERVER_PATHS and segment not in self.prefixes and address:
-            return WebSocketRelay(address)
+            site = site_of(self.server)
+            if site is not None and (self._sessions is None or self._sessions.site is not site):
+                self._sessions = SiteSessions(site)
+            limits = getattr(self.server, "ws_limits", None) or WebSocketLimits()
+            return WebSocketRelay(address, limits, self._sessions if site is not None else None, self._websockets)
         return None
 
     async def site_is_ready(self) -> bool:
@@ -165,7 +196,8 @@ class WsgiGatewayMiddleware(BaseMiddleware):
                                             (b"content-length", str(len(NOT_READY_BODY)).encode())]})
                     await send({"type": "http.response.body", "body": NOT_READY_BODY})
                     return
-                if scope["path"] == SITE_METRICS_PATH and not getattr(self.server, "public_metrics", False):
+                if not getattr(self.server, "public_metrics", False) and site_metrics_route(
+                        scope["path"], self.site_static_routes()):
                     await send({"type": "http.response.start", "status": 404,  # metrics have their own port
                                 "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                             (b"content-length", str(len(NOT_FOUND_BODY)).encode())]})

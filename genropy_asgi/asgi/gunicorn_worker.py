@@ -22,12 +22,22 @@ from uvicorn_worker import UvicornWorker
 from genropy_asgi.asgi.http_protocol import UVICORN_OPTIONS
 
 
+def websocket_max_size() -> int:
+    import os
+
+    from genropy_asgi.asgi.websocket_policy import WebSocketLimits
+
+    return WebSocketLimits.from_environ(os.environ).max_message_bytes
+
+
 class GenropyUvicornWorker(UvicornWorker):
     """``uvicorn_worker.UvicornWorker`` with one-at-a-time accepts."""
 
     ACCEPT_BURST = 1
 
-    CONFIG_KWARGS: dict[str, Any] = {"loop": "auto", **UVICORN_OPTIONS}  # limits: from the environment
+    CONFIG_KWARGS: dict[str, Any] = {"loop": "auto", **UVICORN_OPTIONS,  # limits: from the environment
+                                     "proxy_headers": False,  # the server's ForwardedHeaders decides
+                                     "ws_max_size": websocket_max_size()}
 
     async def _serve(self) -> None:
         queue_length = self.config.backlog

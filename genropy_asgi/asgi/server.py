@@ -41,6 +41,7 @@ from genropy_asgi import settings
 from genropy_asgi.compat import upstream
 from genropy_asgi.asgi.applications import ApiApplication, AsgiCallableApplication
 from genropy_asgi.asgi.config_file import ConfigFileError, ServerConfig, load_config, resolve_object
+from genropy_asgi.asgi.forwarded import ForwardedHeaders
 from genropy_asgi.asgi.gateway import DEFAULT_WSGI_THREADS, WsgiGatewayMiddleware
 from genropy_asgi.asgi.http_protocol import UVICORN_OPTIONS, configure
 from genropy_asgi.asgi.meta import ServerMetaApplication
@@ -49,6 +50,7 @@ from genropy_asgi.asgi.metrics import STORAGE_PREFIXES, RequestMetrics, metrics_
 from genropy_asgi.asgi.observe import ACCESS_VARIABLE, RequestObserver, uvicorn_logging
 from genropy_asgi.asgi.request_guard import RequestLimits, guard_http, path_refusal, scope_raw_path
 from genropy_asgi.asgi.static_files import StaticOptions
+from genropy_asgi.asgi.websocket_policy import WebSocketLimits
 
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = settings.WEB_PORT
@@ -69,6 +71,10 @@ class GenropyAsgiServer(AsgiServer):
                  static: StaticOptions | None = None, **kwargs: Any) -> None:
         self.limits = limits if limits is not None else RequestLimits.from_environ(os.environ)
         """Body and header limits (default: the ``GENROPY_MAX_*`` variables)."""
+        self.forwarded = ForwardedHeaders(self._observed, settings.read(os.environ, "FORWARDED_ALLOW_IPS"))
+        """uvicorn's proxy headers for ``FORWARDED_ALLOW_IPS`` peers; other peers' forwarded headers dropped."""
+        self.ws_limits = WebSocketLimits.from_environ(os.environ)
+        """GenroPy's real-time channel: allowed origins, message size, connection caps (``GENROPY_WS_*``)."""
         self.static = static if static is not None else StaticOptions.from_environ(os.environ)
         """How GenroPy's static files are answered (default: the ``GENROPY_STATIC*`` variables)."""
         self.metrics: RequestMetrics | None = process_metrics() if metrics_port(os.environ) else None
@@ -242,7 +248,11 @@ class GenropyAsgiServer(AsgiServer):
 
     # -- serving ----------------------------------------------------------------
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Observed (id, metrics, access line), then the path rule and the body limits, for every route."""
+        """Forwarded headers only from trusted proxies; then observed (id, metrics, access line), the
+        path rule and the body limits, for every route."""
+        await self.forwarded(scope, receive, send)
+
+    async def _observed(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self._guarded(scope, receive, send)
             return
@@ -272,8 +282,8 @@ class GenropyAsgiServer(AsgiServer):
             "port": self.config_port if self.config_port is not None else DEFAULT_PORT,
             "timeout_graceful_shutdown": self.shutdown_timeout_seconds,
             "lifespan": "on",
-            "proxy_headers": True,
-            "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            "proxy_headers": False,  # self.forwarded decides, with uvicorn's middleware (forwarded.py)
+            "ws_max_size": self.ws_limits.max_message_bytes,
             **uvicorn_logging(),
             **UVICORN_OPTIONS,
         }

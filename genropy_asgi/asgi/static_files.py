@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from genropy_asgi import settings
+from genropy_asgi.asgi import served_roots as served_roots_module
 from genropy_asgi.asgi import static_rules as rules
 
 logger = logging.getLogger("genropy_asgi.asgi.static_files")
@@ -93,19 +94,29 @@ def compress(data: bytes, coding: str, best: bool = False) -> bytes:
 
 @dataclass
 class StaticTarget:
-    """A URL path resolved by GenroPy: the file, its root, and whether the file lies inside it."""
+    """A storage URL resolved by GenroPy: its class (``served_roots``), and for a native one
+    the file, its root, and whether the file lies inside the root and the served roots."""
 
-    fullpath: str
-    root: str
-    contained: bool
-    identity: tuple[int, int] | None  # (st_dev, st_ino) when ``contained`` was decided
+    policy: str  # served_roots.NATIVE / GENROPY / REFUSED
+    fullpath: str = ""
+    root: str = ""
+    contained: bool = False
+    identity: tuple[int, int] | None = None  # (st_dev, st_ino) when ``contained`` was decided
+    served_roots: tuple[str, ...] = ()
 
 
-def contained_in(fullpath: str, root: str) -> bool:
-    """Does ``fullpath``, symlinks resolved, lie inside ``root`` (symlinks resolved)?"""
+LEAVE_TO_GENROPY = StaticTarget(served_roots_module.GENROPY)
+REFUSE = StaticTarget(served_roots_module.REFUSED)
+
+
+def contained_in(fullpath: str, root: str, served_roots: tuple[str, ...] = ()) -> bool:
+    """Does ``fullpath``, symlinks resolved, lie inside ``root`` (symlinks resolved) and, when
+    ``served_roots`` (real paths) are given, inside one of them?"""
     real_root = os.path.realpath(root)
     real = os.path.realpath(fullpath)
-    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+    if not served_roots_module.inside(real, real_root):
+        return False
+    return not served_roots or served_roots_module.inside_any(real, served_roots)
 
 
 def file_identity(path: str) -> tuple[int, int] | None:
@@ -124,40 +135,79 @@ class GenropySiteFiles:
         from gnr.lib.services.storage import BaseLocalService
 
         self._local_service = BaseLocalService
+        self._served_roots: tuple[str, ...] | None = None
+        self._protected: tuple[str, ...] | None = None
 
-    def resolve(self, path: str) -> StaticTarget | None:
-        """``None``: not a local static file of GenroPy's; the request goes to GenroPy."""
+    def is_storage_url(self, path: str) -> bool:
+        """Does GenroPy's dispatcher send ``path`` to its storage handler (any method)? Loop side:
+        ``storageType`` only compares the first segment with the site's storage prefixes."""
+        path_list = self.site.get_path_list(path)
+        return bool(path_list) and bool(self.site.storageType(list(path_list)))
+
+    def resolve(self, path: str) -> StaticTarget:
+        """The class of a storage URL and, for a native one, its file."""
         site = self.site
         if site.lookup_webtools_static_route(path):
-            return None
+            return LEAVE_TO_GENROPY
         path_list = site.get_path_list(path)
-        if len(path_list) < 2 or not path_list[0].startswith("_") or ":" in path_list[0]:
-            return None
+        if not path_list:
+            return LEAVE_TO_GENROPY
         storage_type = site.storageType(list(path_list))
         if not storage_type:
-            return None
-        fullpath = self._local_path(path_list, storage_type)
-        if not fullpath:
-            return None
+            return LEAVE_TO_GENROPY
+        node = self._node(path_list, storage_type)
+        if node is None:
+            return LEAVE_TO_GENROPY  # an unknown package, version or resource: GenroPy answers it
+        service = node.service
+        local = isinstance(service, self._local_service)
+        name = str(getattr(service, "service_name", "") or "")
+        base = getattr(service, "base_path", None) if local else None
+        policy = served_roots_module.storage_policy(
+            name, base if isinstance(base, str) and base != "SYMBOLIC" else None, self.protected())
+        if policy != served_roots_module.NATIVE:
+            return StaticTarget(policy)
+        fullpath = self._internal_path(node) if local else None
+        if not fullpath or len(path_list) < 2:
+            return LEAVE_TO_GENROPY
         fullpath = os.path.normpath(fullpath)
         root = self._root(path_list, storage_type, fullpath)
         if root is None:
-            return None
-        return StaticTarget(fullpath, root, contained_in(fullpath, root), file_identity(fullpath))
+            return LEAVE_TO_GENROPY
+        served = self.served_roots()
+        return StaticTarget(policy, fullpath, root, contained_in(fullpath, root, served), file_identity(fullpath),
+                            served)
 
-    def _local_path(self, path_list: list[str], storage_type: str) -> str | None:
+    def served_roots(self) -> tuple[str, ...]:
+        """Real paths of GenroPy's code trees and the site's folders (the allow-list)."""
+        if self._served_roots is None:
+            self._served_roots = tuple(sorted(served_roots_of(self.site)))
+        return self._served_roots
+
+    def protected(self) -> tuple[str, ...]:
+        if self._protected is None:
+            self._protected = tuple(protected_folders())
+        return self._protected
+
+    def _node(self, path_list: list[str], storage_type: str) -> Any:
         site = self.site
         site.currentDomain = site.rootDomain  # what the dispatcher sets for static routes
         try:
-            node = site.storageNodeFromPathList(list(path_list), storage_type)
-        except Exception:  # an unknown package, version or resource: GenroPy answers it
+            return site.storageNodeFromPathList(list(path_list), storage_type)
+        except Exception:
             return None
-        if node is None or not isinstance(node.service, self._local_service):
-            return None
+
+    @staticmethod
+    def _internal_path(node: Any) -> str | None:
         try:
             return node.internal_path or None
         except Exception:
             return None
+
+    def _local_path(self, path_list: list[str], storage_type: str) -> str | None:
+        node = self._node(path_list, storage_type)
+        if node is None or not isinstance(node.service, self._local_service):
+            return None
+        return self._internal_path(node)
 
     def _root(self, path_list: list[str], storage_type: str, fullpath: str) -> str | None:
         """The folder GenroPy resolves for the URL's fixed leading segments."""
@@ -167,6 +217,41 @@ class GenropySiteFiles:
                     os.path.normpath(os.path.join(root, *path_list[fixed:])) == fullpath:
                 return os.path.normpath(root)
         return None
+
+
+def served_roots_of(site: Any) -> set[str]:
+    """GenroPy's code trees (dojo, gnrjs, resources, packages) and the site's own folders."""
+    folders: list[Any] = [getattr(site, "site_path", None), getattr(site, "site_static_dir", None)]
+    for mapping in (getattr(site, "dojo_path", None), getattr(site, "gnr_path", None),
+                    getattr(site, "resources", None)):
+        if isinstance(mapping, dict):
+            folders.extend(mapping.values())
+    try:
+        folders.extend(package.packageFolder for package in site.gnrapp.packages.values())
+    except Exception:  # a site without packages
+        pass
+    roots = set()
+    for folder in folders:
+        if isinstance(folder, str) and folder:
+            real = os.path.realpath(os.path.expanduser(folder))
+            if real != os.sep and os.path.isdir(real):
+                roots.add(real)
+    return roots
+
+
+def protected_folders() -> list[str]:
+    """Folders no configured storage may expose: GenroPy's configuration, the register store,
+    the temporary folder."""
+    import tempfile
+
+    folders = [tempfile.gettempdir(), os.environ.get("GENROPY_REGISTER_STORE", "")]
+    try:
+        from gnr.core.gnrconfig import gnrConfigPath
+
+        folders.append(gnrConfigPath() or "")
+    except Exception:
+        pass
+    return [folder for folder in folders if folder]
 
 
 class BodyCache:
@@ -214,12 +299,14 @@ class NativeStaticFiles:
     """Serves GenroPy's static files from the event loop; ``serve`` says whether it answered."""
 
     def __init__(self, site: Any, compress_bytes: int, cache_bytes: int,
-                 resolver: GenropySiteFiles | None = None) -> None:
+                 resolver: GenropySiteFiles | None = None, native: bool = True) -> None:
         self.resolver = resolver or GenropySiteFiles(site)
+        self.native = native
+        """Answer native storages' files here (``False``: ``GENROPY_STATIC=genropy``; refusals still apply)."""
         self.max_age = int(getattr(site, "cache_max_age", 0) or 0)
         self.compress_bytes = compress_bytes
         self.cache = BodyCache(cache_bytes)
-        self._targets: OrderedDict[str, tuple[float, StaticTarget | None]] = OrderedDict()
+        self._targets: OrderedDict[str, tuple[float, StaticTarget]] = OrderedDict()
         self._compressing: dict[tuple, asyncio.Future] = {}
         self._refreshing: set[str] = set()
 
@@ -230,7 +317,7 @@ class NativeStaticFiles:
         return (scope.get("method") in ("GET", "HEAD") and scope["path"].startswith("/_")
                 and not scope.get("root_path") and rules.query_allows_native(scope.get("query_string", b"")))
 
-    async def target(self, path: str) -> StaticTarget | None:
+    async def target(self, path: str) -> StaticTarget:
         now = time.monotonic()
         cached = self._targets.get(path)
         if cached is not None:
@@ -252,18 +339,23 @@ class NativeStaticFiles:
         finally:
             self._refreshing.discard(path)
 
-    def _remember(self, path: str, when: float, found: StaticTarget | None) -> None:
+    def _remember(self, path: str, when: float, found: StaticTarget) -> None:
         self._targets[path] = (when, found)
         self._targets.move_to_end(path)
         while len(self._targets) > RESOLUTION_CACHE_SIZE:
             self._targets.popitem(last=False)
 
     async def serve(self, scope: dict, receive: Any, send: Send) -> bool:
-        if not self.candidate(scope):
-            return False
+        """Answer ``scope`` when it is ours: a refused storage (404, any method) or a native file."""
         path = scope["path"]
+        if scope.get("root_path") or not self.resolver.is_storage_url(path):
+            return False
         target = await self.target(path)
-        if target is None:
+        if target.policy == served_roots_module.REFUSED:
+            logger.warning("static: %s %s names a storage that is never served: refused", scope.get("method"), path)
+            await self._send_simple(send, 404, NOT_FOUND_BODY)
+            return True
+        if target.policy != served_roots_module.NATIVE or not self.native or not self.candidate(scope):
             return False
         try:
             found = os.stat(target.fullpath)
@@ -273,10 +365,10 @@ class NativeStaticFiles:
             return False
         if (found.st_dev, found.st_ino) != target.identity:  # replaced since it was checked
             target.contained = await asyncio.get_running_loop().run_in_executor(
-                None, contained_in, target.fullpath, target.root)
+                None, contained_in, target.fullpath, target.root, target.served_roots)
             target.identity = (found.st_dev, found.st_ino)
         if not target.contained:
-            logger.warning("static: %s resolves outside its root %s: refused", path, target.root)
+            logger.warning("static: %s resolves outside its served roots (%s): refused", path, target.root)
             await self._send_simple(send, 404, NOT_FOUND_BODY)
             return True
         await self._answer(scope, send, target.fullpath, found)
@@ -422,12 +514,13 @@ def read_exactly(path: str, offset: int, length: int) -> bytes:
 
 
 def native_static_files(server: Any) -> NativeStaticFiles | None:
-    """The native static server of ``server`` (``None``: mode ``genropy``, or no GenroPy site)."""
+    """The storage front of ``server``'s GenroPy site (``None``: no site): it refuses the storages
+    never served in every mode, and serves native ones from the loop in mode ``native``."""
     options = getattr(server, "static", None) or StaticOptions()
     site = site_of(server)
-    if options.mode != NATIVE or site is None:
+    if site is None:
         return None
-    return NativeStaticFiles(site, options.compress_bytes, options.cache_bytes)
+    return NativeStaticFiles(site, options.compress_bytes, options.cache_bytes, native=options.mode == NATIVE)
 
 
 def site_of(server: Any) -> Any:

@@ -16,6 +16,12 @@ side to that socket, both directions:
 - close codes and reasons cross over: a page closing with 4001 closes the
   upstream with 4001, the async server closing with 1011 closes the page with 1011.
 
+Before any of that, ``websocket_policy``'s rules (``ChannelGuard``): the handshake's ``Host``
+and ``Origin``, connection caps, message sizes; and, when the server serves a GenroPy site,
+a GenroPy session cookie at the handshake, and each message from the browser parsed as
+GenroPy will parse it and refused (close 1008) when it is not one GenroPy's pages send or
+acts for a page not of the socket's own session (``site_sessions``).
+
 The protocol work is the ``websockets`` library's; this is the relay between it
 and the ASGI connection.
 """
@@ -25,22 +31,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import urllib.parse
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from genropy_asgi.asgi import websocket_policy as policy
+from genropy_asgi.asgi.site_sessions import SiteSessions
 
 logger = logging.getLogger("genropy_asgi.asgi.websocket_relay")
 
 ASYNC_SERVER_PATHS = frozenset({"websocket", "wsproxy"})
 """First path segments of GenroPy's async server (``gnr web async``)."""
 
-MAX_MESSAGE_SIZE = 16 * 1024 * 1024  # uvicorn's default ws_max_size: the same limit on both legs
 UPSTREAM_QUEUE = 4  # messages read ahead from the async server while the browser is slow
 OPEN_TIMEOUT = 10.0
 FORWARDED_HEADERS = frozenset({"cookie", "origin", "user-agent", "accept-language", "authorization",
                                "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"})
-"""Request headers the async server sees as the browser sent them (handshake headers are re-made)."""
+"""Request headers the async server sees as the browser sent them (handshake headers are re-made;
+the ``X-Forwarded-*`` ones only from a trusted proxy: the server drops them otherwise)."""
 
 
 def tcp_address(address: str) -> tuple[str, int] | None:
@@ -98,8 +108,11 @@ def upstream_headers(scope: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]
 
 
 def upstream_uri(scope: dict[str, Any], host: str) -> str:
-    query = scope.get("query_string", b"").decode("latin-1")
-    return f"ws://{host}{scope['path']}" + (f"?{query}" if query else "")
+    if not policy.valid_host(host):
+        host = "localhost"  # the handshake rule refused it already; never paste it into a URI
+    path = urllib.parse.quote(scope["path"], safe="/;:@&=+$,!~*'()")
+    query = urllib.parse.quote(scope.get("query_string", b"").decode("latin-1"), safe="=&%+;,/:@!~*'()")
+    return f"ws://{host}{path}" + (f"?{query}" if query else "")
 
 
 async def deny(scope: dict[str, Any], send: Any, status: int, text: str) -> None:
@@ -114,29 +127,123 @@ async def deny(scope: dict[str, Any], send: Any, status: int, text: str) -> None
         await send({"type": "websocket.close", "code": 1011})
 
 
+class ConnectionCount:
+    """Open relayed websockets of this process, in all and per client address (loop side)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.per_client: dict[str, int] = {}
+
+    def refusal(self, client: str, limits: policy.WebSocketLimits) -> tuple[int, str] | None:
+        if self.total >= limits.max_connections:
+            return policy.CLOSE_TRY_AGAIN, f"over {limits.max_connections} websockets ({policy.MAX_CONNECTIONS_VARIABLE})"
+        if self.per_client.get(client, 0) >= limits.max_per_client:
+            return policy.CLOSE_POLICY, f"over {limits.max_per_client} websockets from {client} " \
+                                        f"({policy.MAX_PER_CLIENT_VARIABLE})"
+        return None
+
+    def add(self, client: str) -> None:
+        self.total += 1
+        self.per_client[client] = self.per_client.get(client, 0) + 1
+
+    def remove(self, client: str) -> None:
+        self.total -= 1
+        left = self.per_client.get(client, 1) - 1
+        if left:
+            self.per_client[client] = left
+        else:
+            self.per_client.pop(client, None)
+
+
+class ChannelGuard:
+    """GenroPy's protocol rules for one socket: bound to a page of its session, messages checked."""
+
+    def __init__(self, sessions: SiteSessions, connections: frozenset[str]) -> None:
+        self.sessions = sessions
+        self.connections = connections
+        self.user: str | None = None
+        self.bound = False
+        self._users: dict[str, str | None] = {}
+
+    async def refusal(self, text: str) -> str | None:
+        message = policy.parse_message(text)
+        if isinstance(message, str):
+            return message
+        page_id = message.binds_page
+        if page_id is not None:
+            owner = await self._owner(page_id) if page_id else None
+            if owner is None or owner.connection_id not in self.connections:
+                return f"{message.command} for page {page_id[:40]!r}, not one of this session's"
+            self.bound, self.user = True, owner.user
+        refused = policy.message_refusal(message, self.bound)
+        if refused is not None:
+            return refused
+        target = message.target_page
+        if target is not None:
+            if target not in self._users:
+                owner = await self._owner(target)
+                self._users[target] = owner.user if owner is not None else None
+            if self._users[target] is None or self._users[target] != self.user:
+                return "route to a page of another user"
+        return None
+
+    async def _owner(self, page_id: str):
+        return await asyncio.get_running_loop().run_in_executor(None, self.sessions.page_owner, page_id)
+
+
 class WebSocketRelay:
     """One browser WebSocket relayed to the async server: its Unix socket in this container,
-    or the ``host:port`` of a shared one (``GENROPY_ASYNC_ADDRESS``)."""
+    or the ``host:port`` of a shared one (``GENROPY_ASYNC_ADDRESS``). ``sessions``: the GenroPy
+    site's (``None``: a plain relay, only the transport rules apply)."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, limits: policy.WebSocketLimits | None = None,
+                 sessions: SiteSessions | None = None, count: ConnectionCount | None = None) -> None:
         self.address = address
+        self.limits = limits or policy.WebSocketLimits()
+        self.sessions = sessions
+        self.count = count or ConnectionCount()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        upstream = await self.open_upstream(scope, send)
-        if upstream is None:
+        headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope.get("headers", [])]
+        refused = policy.handshake_refusal(dict(headers), scope.get("scheme", "ws"), self.limits)
+        guard: ChannelGuard | None = None
+        if refused is None and self.sessions is not None:
+            connections = await asyncio.get_running_loop().run_in_executor(
+                None, self.sessions.connections, policy.cookie_header(headers))
+            if not connections:
+                refused = "no GenroPy session (open a page of the site first)"
+            guard = ChannelGuard(self.sessions, connections)
+        if refused is not None:
+            logger.warning("WebSocket %s refused: %s", scope["path"], refused)
+            await deny(scope, send, 403, f"Forbidden: {refused}\n")
             return
-        async with upstream:
-            await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
-            await Pump(upstream, receive, send).run()
+        client = str((scope.get("client") or ("?",))[0])
+        over = self.count.refusal(client, self.limits)
+        if over is not None:
+            logger.warning("WebSocket %s refused: %s", scope["path"], over[1])
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": over[0], "reason": over[1][:120]})
+            return
+        self.count.add(client)
+        try:
+            upstream = await self.open_upstream(scope, send)
+            if upstream is None:
+                return
+            async with upstream:
+                await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
+                await Pump(upstream, receive, send, guard, self.limits.max_message_bytes).run()
+        finally:
+            self.count.remove(client)
 
     async def open_upstream(self, scope: dict[str, Any], send: Any) -> ClientConnection | None:
         host, headers = upstream_headers(scope)
         options = dict(subprotocols=scope.get("subprotocols") or None, additional_headers=headers,
                        user_agent_header=None, compression=None, open_timeout=OPEN_TIMEOUT,
-                       ping_interval=None, max_size=MAX_MESSAGE_SIZE, max_queue=UPSTREAM_QUEUE, proxy=None)
+                       ping_interval=None, max_size=self.limits.max_message_bytes, max_queue=UPSTREAM_QUEUE,
+                       proxy=None)
         tcp = tcp_address(self.address)
         try:
             if tcp is not None:  # over TCP, the handshake still names the browser's Host
@@ -159,10 +266,13 @@ class WebSocketRelay:
 class Pump:
     """Both directions of an accepted relay; the first side to close closes the other."""
 
-    def __init__(self, upstream: ClientConnection, receive: Any, send: Any) -> None:
+    def __init__(self, upstream: ClientConnection, receive: Any, send: Any, guard: ChannelGuard | None = None,
+                 max_message_bytes: int = 0) -> None:
         self.upstream = upstream
         self.receive = receive
         self.send = send
+        self.guard = guard
+        self.max_message_bytes = max_message_bytes
         self.client_gone = False
 
     async def run(self) -> None:
@@ -185,8 +295,17 @@ class Pump:
             kind = message["type"]
             if kind == "websocket.receive":
                 text = message.get("text")
+                data = text if text is not None else message.get("bytes") or b""
+                refused = await self.refusal(text, data)
+                if refused is not None:
+                    code, reason = refused
+                    logger.warning("WebSocket message refused, closing (%s): %s", code, reason)
+                    self.client_gone = True
+                    await self.send({"type": "websocket.close", "code": code, "reason": reason[:120]})
+                    await self.upstream.close(1000, "")
+                    return
                 try:
-                    await self.upstream.send(text if text is not None else message.get("bytes") or b"")
+                    await self.upstream.send(data)
                 except ConnectionClosed:
                     return  # upstream closed meanwhile: upstream_to_browser tells the browser
             elif kind == "websocket.disconnect":
@@ -194,6 +313,18 @@ class Pump:
                 await self.upstream.close(sendable_close_code(message.get("code"), 1001),
                                           message.get("reason") or "")
                 return
+
+    async def refusal(self, text: str | None, data: str | bytes) -> tuple[int, str] | None:
+        """(close code, reason) when this browser message may not go upstream."""
+        size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+        if self.max_message_bytes and size > self.max_message_bytes:
+            return policy.CLOSE_TOO_BIG, f"message over {self.max_message_bytes} bytes ({policy.MAX_MESSAGE_VARIABLE})"
+        if self.guard is None:
+            return None
+        if text is None:
+            return 1003, "GenroPy's channel takes text messages"
+        refused = await self.guard.refusal(text)
+        return None if refused is None else (policy.CLOSE_POLICY, refused)
 
     async def upstream_to_browser(self) -> None:
         try:

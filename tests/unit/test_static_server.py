@@ -9,6 +9,7 @@ import gzip
 import os
 from types import SimpleNamespace
 
+from genropy_asgi.asgi.served_roots import NATIVE, REFUSED
 from genropy_asgi.asgi.static_files import BodyCache, NativeStaticFiles, StaticTarget, contained_in
 
 
@@ -19,11 +20,16 @@ class FolderResolver:
         self.root = str(root)
         self.calls = 0
 
-    def resolve(self, path: str) -> StaticTarget | None:
+    def is_storage_url(self, path: str) -> bool:
+        return path.startswith(("/_x/", "/_raw_/"))
+
+    def resolve(self, path: str) -> StaticTarget:
         self.calls += 1
+        if path.startswith("/_raw_/"):
+            return StaticTarget(REFUSED)
         name = path.removeprefix("/_x/")
         full = os.path.join(self.root, name)
-        return StaticTarget(full, self.root, contained_in(full, self.root), None)
+        return StaticTarget(NATIVE, full, self.root, contained_in(full, self.root), None)
 
 
 def serve(static: NativeStaticFiles, path: str, headers: dict[str, str] | None = None, method: str = "GET"):
@@ -130,3 +136,13 @@ def test_an_old_resolution_is_served_and_refreshed_in_the_background(tmp_path, m
         return calls_when_served
 
     assert asyncio.run(twice()) == 1 and resolver.calls == 2
+
+
+def test_a_refused_storage_is_404_for_every_method_in_every_mode(tmp_path):
+    (tmp_path / "a.css").write_text("body {}")
+    for native in (True, False):
+        static, _ = static_over(tmp_path)
+        static.native = native
+        for method in ("GET", "HEAD", "POST", "PUT", "DELETE"):
+            assert serve(static, "/_raw_/etc/passwd", method=method)[0] == 404
+        assert (serve(static, "/_x/a.css")[0] == 200) is native  # genropy mode: GenroPy serves it
