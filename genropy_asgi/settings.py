@@ -364,6 +364,8 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_IMAGE_FLAVOUR", Choice("full", "slim"), "full", "the image's flavour, set by its build "
       "(`FLAVOUR`): GenroPy's bundled packages' requirements that the flavour leaves out are not missing",
       INTERNAL),
+    S("GENROPY_ASYNC_BIND", Text(), None, "the address `gnr web async -p PORT` binds its TCP port to, set by "
+      "`gnrasgiserve` to its own `-H` host (GenroPy binds `0.0.0.0`)", INTERNAL),
     S("GENROPY_APP_DIR", Text(), "/opt/genropy-asgi", "the image's own files (config, entrypoint)", INTERNAL),
     S("GENROPY_VENV", Text(), "/opt/venv", "the image's virtual environment", INTERNAL),
     S("GENROPY_RUN", Text(), "/var/lib/genropy/run", "runtime files (port, locks, the fatal marker)", INTERNAL),

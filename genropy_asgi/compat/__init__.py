@@ -16,6 +16,7 @@ The fixes (each module says why it exists and when to drop it):
 - ``compat.register_store``: gnrdaemon's registers (sessions) survive its restart;
 - ``compat.register_client``: the site finds its register again after that restart;
 - ``compat.async_channel``: ``gnr web async``'s socket in the container, not the shared site folder;
+- ``compat.async_server``: ``gnr web async``'s shared-object ids stay file names, its TCP port binds where asked;
 - ``compat.task_schedule``: GenroPy's older scheduler runs "every N minutes" tasks on SQLite;
 - ``compat.js_bundle``: concurrent first requests build a site's JS bundle without a 500.
 
@@ -41,7 +42,8 @@ PATCHES: dict[str, tuple[str, ...]] = {  # GenroPy module -> its fixes, applied 
     "gnr.web.gnrwsgisite_proxy.gnrapidispatcher": ("genropy_asgi.compat.routes:patch_dispatcher_module",),
     "gnr.web.gnrwsgisite_proxy.gnrwebsockethandler": ("genropy_asgi.compat.wsproxy:patch_websockethandler_module",
                                                       "genropy_asgi.compat.async_channel:patch_handler_module"),
-    "gnr.web.gnrasync": ("genropy_asgi.compat.async_channel:patch_async_module",),
+    "gnr.web.gnrasync": ("genropy_asgi.compat.async_channel:patch_async_module",
+                         "genropy_asgi.compat.async_server:patch_async_module"),
     "gnr.web.gnrtask": ("genropy_asgi.compat.task_schedule:patch_task_module",),
     "gnr.web.gnrwebpage": ("genropy_asgi.compat.page_args:patch_webpage_module",),
     "gnr.app.gnrapp": ("genropy_asgi.compat.db_override:patch_gnrapp_module",),

@@ -259,7 +259,8 @@ class SiteLaunch(Server):
         gnr = shutil.which("gnr") or os.path.join(os.path.dirname(sys.executable), "gnr")
         port = self.options.async_port
         argv = [gnr, "web", "async", self.full_site_name, *(["-p", str(port)] if port else [])]
-        child = subprocess.Popen(argv)
+        env = {**os.environ, "GENROPY_ASYNC_BIND": self.host}  # its TCP port where ours listens (compat.async_server)
+        child = subprocess.Popen(argv, env=env)
         logger.info("gnr web async started (pid %s) for %s, %s", child.pid, self.full_site_name,
                     f"TCP port {port}" if port else "Unix socket, relayed on /websocket")
 
