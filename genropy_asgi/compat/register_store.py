@@ -16,7 +16,12 @@ What it does, only when ``GENROPY_REGISTER_STORE`` names a folder (the image set
   register while it is pickled), ``load`` reads binary and, when the file is unusable,
   says so in one line and starts empty (the bad file kept as ``.bad``);
 - the register process saves every ``GENROPY_REGISTER_SNAPSHOT`` seconds (what a
-  ``kill -9`` can lose) and at SIGTERM, then exits 0.
+  ``kill -9`` can lose) and at SIGTERM, then exits 0;
+- a save is created ``0600`` and **authenticated**: ``MAGIC``, an HMAC-SHA256 of the pickles
+  keyed with gnrdaemon's own HMAC key (``GnrSiteRegisterServer.hmac_key``), then the
+  pickles. ``load`` checks the tag before unpickling anything: a file written by anyone
+  without the key (the store is a volume every web pod mounts) is set aside, never loaded
+  -- a pickle carries code.
 
 When to drop it: ``tests/compat/test_register_store.py`` fails the day GenroPy changes
 the code this relies on (``SiteRegister.dump/load``, ``GnrSiteRegisterServer``).
@@ -39,6 +44,24 @@ STORE_VARIABLE = "GENROPY_REGISTER_STORE"
 SNAPSHOT_VARIABLE = "GENROPY_REGISTER_SNAPSHOT"
 REGISTERS = ("user_register", "connection_register", "page_register")  # GenroPy's dump order
 PICKLE_ATTEMPTS = 5
+MAGIC = b"genropy-asgi register v1 hmac-sha256\n"
+
+
+def register_key(site_register: Any) -> bytes:
+    """gnrdaemon's HMAC key, as its register server holds it (GenroPy's default when none was set)."""
+    key = getattr(getattr(site_register, "server", None), "hmac_key", None) or "supersecretkey"
+    return key.encode() if isinstance(key, str) else bytes(key)
+
+
+def tag(key: bytes, payload: bytes) -> bytes:
+    import hashlib
+    import hmac
+
+    return hmac.new(key, payload, hashlib.sha256).hexdigest().encode()
+
+
+class ForgedRegisters(Exception):
+    """A saved register whose tag is not ours: never unpickled."""
 
 
 def store_path(folder: str, sitename: str) -> str:
@@ -63,8 +86,10 @@ def dump_registers(site_register: Any, path: str) -> None:
                 raise
             time.sleep(0.05)
     temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"  # a Pyro call and a signal may both save
-    with open(temporary, "wb") as handle:
-        handle.write(payload)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # also when a left-over temporary existed with other bits
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(MAGIC + tag(register_key(site_register), payload) + b"\n" + payload)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
@@ -72,11 +97,21 @@ def dump_registers(site_register: Any, path: str) -> None:
 
 def load_registers(site_register: Any, path: str) -> bool:
     """The registers saved at ``path``; ``False`` (and the file set aside) when unusable."""
+    import hmac
+    import io
+
     try:
         with open(path, "rb") as handle:
-            loaded = {(name, field): pickle.load(handle)
-                      for name in REGISTERS
-                      for field in ("registerItems", "itemsData", "itemsTS", "locked_items")}
+            content = handle.read()
+        if not content.startswith(MAGIC):
+            raise ForgedRegisters("not a save of ours (no authentication tag)")
+        signature, _, payload = content[len(MAGIC):].partition(b"\n")
+        if not hmac.compare_digest(signature, tag(register_key(site_register), payload)):
+            raise ForgedRegisters("its authentication tag does not match gnrdaemon's key")
+        stream = io.BytesIO(payload)
+        loaded = {(name, field): pickle.load(stream)
+                  for name in REGISTERS
+                  for field in ("registerItems", "itemsData", "itemsTS", "locked_items")}
     except FileNotFoundError:
         return False
     except Exception as exc:  # a truncated or foreign pickle: start empty rather than not at all

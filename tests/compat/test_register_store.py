@@ -48,6 +48,8 @@ def a_site_register():
     from gnr.web.daemon.siteregister import SiteRegister
 
     class Server:
+        hmac_key = "the-daemon-key"
+
         class daemon:  # noqa: N801  (what SiteRegister registers its remote bag handler with)
             @staticmethod
             def register(obj, name):
@@ -80,6 +82,35 @@ def test_an_unusable_save_is_set_aside_and_the_register_starts_empty(tmp_path, c
     assert "saved registers unusable" in capsys.readouterr().err
     assert register.user_register.registerItems["admin"]  # untouched
     assert register_store.load_registers(register, str(tmp_path / "none.pik")) is False
+
+
+def test_a_save_is_0600_and_a_forged_one_is_never_unpickled(tmp_path, capsys):
+    import os
+    import stat
+
+    path = tmp_path / "shop.pik"
+    os.umask(0o022)
+    register_store.dump_registers(a_site_register(), str(path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    content = path.read_bytes()
+    assert content.startswith(register_store.MAGIC)
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path}/pwned",))
+
+    forged = [pickle.dumps(Boom()), content.replace(b"admin", b"admix"),  # code; a changed register
+              register_store.MAGIC + b"0" * 64 + b"\n" + pickle.dumps(Boom())]
+    for attempt in forged:
+        path.write_bytes(attempt)
+        register = a_site_register()
+        assert register_store.load_registers(register, str(path)) is False
+        assert (tmp_path / "shop.pik.bad").exists() and not (tmp_path / "pwned").exists()
+    assert "saved registers unusable" in capsys.readouterr().err
+    other_key = a_site_register()
+    register_store.dump_registers(other_key, str(path))
+    other_key.server.hmac_key = "another-key"  # saved by a daemon with another key: refused too
+    assert register_store.load_registers(other_key, str(path)) is False
 
 
 def test_the_store_names_one_file_per_site(tmp_path):
