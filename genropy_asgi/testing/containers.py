@@ -64,7 +64,7 @@ SNAPSHOT_SCHEMA = "genropy_test_snapshot"  # in the site's PostgreSQL database: 
 # the tables and copies the rows back in one transaction, foreign keys and triggers off
 # (session_replication_role: the testcontainers user is a superuser). Measured faster than a
 # template database (bench section "testing"): a small database's DELETEs beat a file copy.
-PG_SNAPSHOT = f"""
+PG_SNAPSHOT = rf"""
 DROP SCHEMA IF EXISTS {SNAPSHOT_SCHEMA} CASCADE;
 CREATE SCHEMA {SNAPSHOT_SCHEMA};
 CREATE TABLE {SNAPSHOT_SCHEMA}._tables (nspname name, relname name, copy name, nonempty boolean);

@@ -161,7 +161,8 @@ def test_scaled_runs_one_shared_daemon_and_web_pods_any_user_reaches():
     assert services["demo-genropy-asgi"]["spec"]["selector"]["app.kubernetes.io/component"] == "web"
     assert services["demo-genropy-asgi-gnrdaemon"]["spec"]["ports"][0]["port"] == 40404
     policies = by_name(documents, "NetworkPolicy")
-    assert set(policies) == {"demo-genropy-asgi-gnrdaemon", "demo-genropy-asgi-scheduler", "demo-genropy-asgi-async"}
+    assert set(policies) == {"demo-genropy-asgi-gnrdaemon", "demo-genropy-asgi-scheduler", "demo-genropy-asgi-async",
+                             "demo-genropy-asgi-web", "demo-genropy-asgi-postgresql", "demo-genropy-asgi-taskworker"}
     assert "hmac-key" in kind(documents, "Secret")["stringData"]
     assert by_name(documents, "PersistentVolumeClaim")["demo-genropy-asgi-site-data"]["spec"]["accessModes"] == \
         ["ReadWriteMany"]
@@ -171,7 +172,7 @@ def test_single_stays_one_deployment_without_a_daemon_key():
     documents = render(values_of(CHART / "ci" / "sqlite-values.yaml"))
     assert list(by_name(documents, "Deployment")) == ["demo-genropy-asgi"]
     assert "GNR_DAEMON_HMAC_KEY_FILE" not in container_env(kind(documents, "Deployment"))
-    assert not by_name(documents, "NetworkPolicy")
+    assert set(by_name(documents, "NetworkPolicy")) == {"demo-genropy-asgi-web"}  # SQLite: no PostgreSQL to guard
 
 
 def test_every_values_problem_is_listed_in_one_message():
