@@ -43,7 +43,7 @@ import wrk  # noqa: E402
 from genropy_asgi.testing.local import (BIN, GnrDaemonProcess, GnrWorkspace, ManagedProcess,  # noqa: E402
                                         ServerProcess, free_port, wait_for_port)
 
-SECTIONS = ("gateway", "security", "page", "servers", "scaling", "upstream", "streaming", "websocket", "container", "scaled",
+SECTIONS = ("gateway", "security", "flood", "page", "servers", "scaling", "upstream", "streaming", "websocket", "container", "scaled",
             "faults", "memory", "testing")
 
 
@@ -246,6 +246,84 @@ def section_security(bench: Bench) -> None:
                 f"The front costs {front:.1f} µs a request: /_server/health runs no GenroPy code, so its difference "
                 "is that cost; on GenroPy's own requests it is the last column (target: under 1%), and the "
                 "measured difference there is within their run-to-run noise.")
+
+
+BEFORE_BODY_DEADLINES = "cd177ab"
+"""The last commit before bodies got deadlines (issue 30): the flood's "before" column runs its code."""
+FLOOD = 50
+
+
+def index_p99(url: str, count: int) -> tuple[float, int]:
+    """p99 of sequential GETs of /index (seconds) and how many failed (error or over 10 s)."""
+    import httpx
+
+    times, failed = [], 0
+    with httpx.Client(timeout=10) as client:
+        for _ in range(count):
+            started = time.perf_counter()
+            try:
+                ok = client.get(url + "/index").status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            times.append(time.perf_counter() - started)
+            failed += not ok
+    return sorted(times)[max(0, int(len(times) * 0.99) - 1)], failed
+
+
+def stalled_clients(port: int, count: int) -> list:
+    """``count`` POSTs of /index whose body never comes (half forms, half octet-stream)."""
+    import socket
+
+    sockets = []
+    for index in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        kind = "application/x-www-form-urlencoded" if index % 2 else "application/octet-stream"
+        sock.sendall(f"POST /index HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {kind}\r\n"
+                     f"Content-Length: 100000\r\n\r\na=1".encode())
+        sockets.append(sock)
+    return sockets
+
+
+def before_checkout() -> str | None:
+    """A worktree of ``BEFORE_BODY_DEADLINES`` (``None``: no git history here)."""
+    import subprocess
+
+    folder = Path(tempfile.gettempdir()) / f"genropy-asgi-{BEFORE_BODY_DEADLINES}"
+    if not folder.exists():
+        made = subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(folder),
+                               BEFORE_BODY_DEADLINES], capture_output=True, text=True)
+        if made.returncode != 0:
+            return None
+    return str(folder)
+
+
+def section_flood(bench: Bench) -> None:
+    """/index while FLOOD clients hold a POST's body back: this code vs the code before body deadlines."""
+    count = 10 if bench.smoke else 30
+    contenders = {"now": {}}
+    before = before_checkout()
+    if before is not None:
+        contenders[f"before ({BEFORE_BODY_DEADLINES})"] = {"PYTHONPATH": before}
+    rows = []
+    for name, env in contenders.items():
+        server = bench.server(f"flood-{name.split()[0]}", [str(BIN / "gnrasgiserve"), "demo", "-p", "{port}", "-H",
+                                                          "127.0.0.1", "--nodebug"], env=env)
+        try:
+            idle, _ = index_p99(server.base_url, count)
+            held = stalled_clients(server.port, FLOOD)
+            try:
+                loaded, failed = index_p99(server.base_url, count)
+            finally:
+                for sock in held:
+                    sock.close()
+        finally:
+            server.stop()
+        rows.append([name, f"{idle * 1000:.0f}", f"{loaded * 1000:.0f}", f"{failed}/{count}"])
+    bench.table(f"/index while {FLOOD} clients stall a POST's body (sequential GETs, 16 WSGI threads)",
+                ["code", "idle p99, ms", f"with {FLOOD} stalled bodies, p99 ms", "failed (error or > 10 s)"], rows,
+                "Before, each stalled body took a WSGI thread as soon as its headers arrived: 16 of them took "
+                "the pool and /index waited behind them. Now forms and bodies up to 1 MiB are received on the "
+                "event loop first, under GENROPY_BODY_TIMEOUT / GENROPY_BODY_MIN_RATE.")
 
 
 # -- page load, as a person waits for it ------------------------------------------------------

@@ -223,9 +223,15 @@ def served_roots_of(site: Any) -> set[str]:
     """GenroPy's code trees (dojo, gnrjs, resources, packages) and the site's own folders."""
     folders: list[Any] = [getattr(site, "site_path", None), getattr(site, "site_static_dir", None)]
     for mapping in (getattr(site, "dojo_path", None), getattr(site, "gnr_path", None),
-                    getattr(site, "resources", None)):
-        if isinstance(mapping, dict):
+                    getattr(site, "resources", None)):  # dicts, and a Bag for the resources
+        if mapping is not None and callable(getattr(mapping, "values", None)):
             folders.extend(mapping.values())
+    try:
+        import gnr
+
+        folders.append(os.path.dirname(gnr.__file__))  # GenroPy's package: its resources, dojo, gnrjs
+    except Exception:
+        pass
     try:
         folders.extend(package.packageFolder for package in site.gnrapp.packages.values())
     except Exception:  # a site without packages

@@ -67,3 +67,32 @@ def test_traversal_reads_nothing_and_bodies_are_bounded(image, postgres_image):
             while chunk := sock.recv(65536):
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 400 ") and answer.count(b"HTTP/1.1 ") == 1
+
+
+def test_storages_metrics_and_the_websocket_are_closed_in_the_image(image):
+    """Issue 30's attacks, on the image with its default settings (SQLite, websockets on)."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    with GenropyAsgiContainer(image) as site:
+        url = site.get_url()
+        hmac_key = site.exec(["sh", "-c", "grep -o 'hmac_key=\"[^\"]*' /var/lib/genropy/gnr/environment.xml"]) \
+            .output.decode().split('"')[-1].strip()
+        assert len(hmac_key) >= 32
+        for target in ["/_storage/_raw_/etc/passwd", "/_storage/_raw_/var/lib/genropy/gnr/environment.xml",
+                       "/_vol/_raw_/etc/passwd", "/_raw_:etc/passwd", "/_storage/temp/", "/_storage/_http_/x",
+                       "//metrics", "/metrics/", "/_tools/prometheus", "/metrics"]:
+            status, answer = raw_get(url, target)
+            assert status in (400, 403, 404), (target, status)
+            assert hmac_key.encode() not in answer and b"root:x:0:0" not in answer, target
+        assert raw_get(url, "/_dojo/11/dojo/dojo/dojo.js")[0] == 200
+        client = httpx.Client(base_url=url, timeout=60)
+        assert client.get("/index").status_code == 200
+        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+        ws_url = url.replace("http", "ws") + "/websocket"
+        for headers in ({"Origin": "http://evil.example", "Cookie": cookie}, {"Origin": url}):
+            with pytest.raises(InvalidStatus) as refused_ws:
+                connect(ws_url, additional_headers=headers, open_timeout=10)
+            assert refused_ws.value.response.status_code == 403
+        info = client.get("/_server/info").json()  # from outside the container: no database host
+        assert set(info["site_database"] or {}) <= {"implementation"}

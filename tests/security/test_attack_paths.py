@@ -74,3 +74,15 @@ def test_what_is_meant_to_be_served_still_is(target):
 def test_genropy_metrics_under_any_spelling_are_not_public(target, path):
     status, answer = raw(target.port, "GET", path)
     assert status == 404 and b"genropy_site_counters" not in answer
+
+
+def test_every_static_file_the_page_links_to_is_served(target):
+    """The allow-list covers every root a real page uses (GenroPy's resources are a Bag, not a dict)."""
+    import re
+
+    html = target.page()[0].get("/index").text
+    urls = sorted({url for url in re.findall(r"""["'](/_(?:rsrc|gnr|dojo|pkg|site|pages)/[^"'?]+)""", html)})
+    urls = [url for url in urls if "." in url.rsplit("/", 1)[-1]]  # files, not folders
+    assert len(urls) >= 5, urls
+    for url in urls:
+        assert raw(target.port, "GET", url)[0] == 200, url
