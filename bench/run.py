@@ -253,6 +253,9 @@ BEFORE_BODY_DEADLINES = "cd177ab"
 FLOOD = 50
 
 
+from genropy_asgi.testing.load import stalled_bodies  # noqa: E402
+
+
 def index_p99(url: str, count: int) -> tuple[float, int]:
     """p99 of sequential GETs of /index (seconds) and how many failed (error or over 10 s)."""
     import httpx
@@ -268,20 +271,6 @@ def index_p99(url: str, count: int) -> tuple[float, int]:
             times.append(time.perf_counter() - started)
             failed += not ok
     return sorted(times)[max(0, int(len(times) * 0.99) - 1)], failed
-
-
-def stalled_clients(port: int, count: int) -> list:
-    """``count`` POSTs of /index whose body never comes (half forms, half octet-stream)."""
-    import socket
-
-    sockets = []
-    for index in range(count):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        kind = "application/x-www-form-urlencoded" if index % 2 else "application/octet-stream"
-        sock.sendall(f"POST /index HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {kind}\r\n"
-                     f"Content-Length: 100000\r\n\r\na=1".encode())
-        sockets.append(sock)
-    return sockets
 
 
 def before_checkout() -> str | None:
@@ -310,7 +299,7 @@ def section_flood(bench: Bench) -> None:
                                                           "127.0.0.1", "--nodebug"], env=env)
         try:
             idle, _ = index_p99(server.base_url, count)
-            held = stalled_clients(server.port, FLOOD)
+            held = stalled_bodies(server.port, FLOOD)
             try:
                 loaded, failed = index_p99(server.base_url, count)
             finally:

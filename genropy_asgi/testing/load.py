@@ -132,3 +132,19 @@ class SteadyLoad:
                     self._stop.wait(0.05)  # a refused connection is instant: don't spin
                 elif self.pause:
                     self._stop.wait(self.pause)
+
+
+def stalled_bodies(port: int, count: int, path: str = "/index", host: str = "127.0.0.1") -> list:
+    """``count`` connections that send a POST's headers and the first bytes of its body, then
+    stall (half urlencoded forms, half octet-stream): a hostile client's load. Close the
+    returned sockets when done."""
+    import socket
+
+    sockets = []
+    for index in range(count):
+        sock = socket.create_connection((host, port), timeout=30)
+        kind = "application/x-www-form-urlencoded" if index % 2 else "application/octet-stream"
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {kind}\r\n"
+                     f"Content-Length: 100000\r\n\r\na=1".encode())
+        sockets.append(sock)
+    return sockets

@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from genropy_asgi.testing.load import stalled_bodies
 from test_attack_paths import raw
 
 pytestmark = pytest.mark.site
@@ -31,17 +32,6 @@ def test_the_form_limit_holds_whatever_the_header_order(target):
     for content_type in ("application/x-www-form-urlencoded", "APPLICATION/X-WWW-FORM-URLENCODED; charset=utf-8"):
         status, _ = raw(target.port, "POST", "/index", headers=f"Content-Type: {content_type}\r\n", length=3 << 20)
         assert status == 413
-
-
-def stalled_bodies(port: int, count: int) -> list[socket.socket]:
-    sockets = []
-    for index in range(count):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        kind = "application/x-www-form-urlencoded" if index % 2 else "application/octet-stream"
-        sock.sendall(f"POST /index HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {kind}\r\n"
-                     f"Content-Length: 100000\r\n\r\na=1".encode())
-        sockets.append(sock)
-    return sockets
 
 
 def stalled_headers(port: int, count: int) -> list[socket.socket]:
