@@ -509,9 +509,12 @@ class GenropyAsgiContainer(DockerContainer):
         return result
 
     def site_database(self) -> dict[str, Any]:
-        """The site's database as ``/_server/info`` names it (implementation, host, dbname)."""
-        with urllib.request.urlopen(self.get_url() + "/_server/info", timeout=30) as response:
-            return json.load(response)["site_database"]
+        """The site's database as ``/_server/info`` names it (implementation, host, dbname): asked
+        from inside the container, since the server shows host and name to loopback clients only."""
+        script = ("import json, urllib.request; print(json.dumps(json.load(urllib.request.urlopen("
+                  f"'http://127.0.0.1:{self.port}/_server/info', timeout=30))['site_database']))")
+        output = self.exec(["python", "-c", script]).output
+        return json.loads(output.strip().splitlines()[-1])
 
     def snapshot_database(self) -> None:
         """Keep the database as it is now, for ``restore_database()``: PostgreSQL a copy of
