@@ -40,6 +40,8 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 import procstats  # noqa: E402
 import wrk  # noqa: E402
 
+from genropy_asgi.testing.client import GenropyClient, cookie_header  # noqa: E402
+from genropy_asgi.testing.load import stalled_bodies  # noqa: E402
 from genropy_asgi.testing.local import (BIN, GnrDaemonProcess, GnrWorkspace, ManagedProcess,  # noqa: E402
                                         ServerProcess, free_port, wait_for_port)
 
@@ -252,8 +254,6 @@ BEFORE_BODY_DEADLINES = "cd177ab"
 """The last commit before bodies got deadlines (issue 30): the flood's "before" column runs its code."""
 FLOOD = 50
 
-
-from genropy_asgi.testing.load import stalled_bodies  # noqa: E402
 
 
 def index_p99(url: str, count: int) -> tuple[float, int]:
@@ -614,11 +614,15 @@ def section_websocket(bench: Bench) -> None:
         server = bench.server("gnrasgiserve", [str(BIN / "gnrasgiserve"), "demo", "-p", "{port}", "-H",
                                                "127.0.0.1", "--nodebug"],
                               env={"GENROPY_ASYNC_SERVER": "external"}, ready_path="/_server/ready")
+        # the relay admits a page's own session only (issue 30): a browser's cookie jar, as a page has
+        with GenropyClient(f"http://127.0.0.1:{server.port}") as browser:
+            browser.page("/index")
+            session = {"Cookie": cookie_header(browser)}
         contenders = {
             "direct (Unix socket)": lambda: unix_connect(socket_path, uri="ws://localhost/websocket",
                                                          compression=None),
             "relayed (/websocket on the server's port)": lambda: connect(
-                f"ws://127.0.0.1:{server.port}/websocket", compression=None),
+                f"ws://127.0.0.1:{server.port}/websocket", compression=None, additional_headers=session),
         }
         count, connections, each = (200, 10, 20) if bench.smoke else (2000, 50, 200)
         results: dict[str, dict[str, float]] = {name: {"p50": [], "p99": [], "rate": []} for name in contenders}

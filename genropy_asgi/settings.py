@@ -84,6 +84,28 @@ class Matching(Parser):
         return raw
 
 
+HOSTNAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+                      r"(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+class Host(Parser):
+    """An address to listen on or reach: IPv4, IPv6 or a host name (not a bare dotted number)."""
+
+    expected = "an IP address (0.0.0.0, ::, 127.0.0.1...) or a host name"
+
+    def __call__(self, name: str, raw: str) -> str:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(raw)
+            return raw
+        except ValueError:
+            pass
+        if HOSTNAME.fullmatch(raw) and not re.fullmatch(r"[0-9.]+", raw):
+            return raw
+        raise self.refuse(name, raw)
+
+
 class Whole(Parser):
     """ASCII digits only (``²`` and ``٣`` are digits to ``str.isdigit``), within a range."""
 
@@ -269,6 +291,8 @@ TABLE: tuple[Setting, ...] = (
       shown="`67108864` (64 MiB)"),
     S("GENROPY_METRICS_PORT", Whole(0, 65535), 9090, "Prometheus metrics on their own port, never the public "
       "one (0: off) — see [Monitoring](#monitoring)", BOTH),
+    S("GENROPY_METRICS_BIND", Host(), "", "address the metrics port listens on (`127.0.0.1`: the pod's own "
+      "scrapers only)", BOTH, shown="the web server's (`GNR_WSGI_OPT_host`; `0.0.0.0` in the container)"),
     S("GENROPY_PUBLIC_METRICS", Flag(), False, "GenroPy's own `/metrics` (its webtool: 4 counters, no types) on "
       "the public port", BOTH),
     S("GENROPY_LOG_FORMAT", Choice("text", "json"), "text", "`json`: every line of the container one JSON object "

@@ -133,23 +133,25 @@ class MetricsPortTaken(OSError):
     """``GENROPY_METRICS_PORT`` was asked for and cannot be bound; ``str()`` is the line to show."""
 
 
-def serve_in_process(host: str, port: int, environ: Any = os.environ) -> bool:
-    """Serve this process's metrics on ``host:port`` (a thread), unless a multiprocess directory
-    says another program serves them. Returns whether it started.
+def serve_in_process(host: str, port: int, environ: Any = os.environ) -> str | None:
+    """Serve this process's metrics on ``host:port`` (a thread; ``GENROPY_METRICS_BIND``, when
+    set, replaces ``host``: the web server's), unless a multiprocess directory says another
+    program serves them. Returns the address it listens on, or ``None``.
 
     A port that is taken: with ``GENROPY_METRICS_PORT`` set, ``MetricsPortTaken``; left at its
     default (a second gnrasgiserve on the same machine), a warning and no metrics endpoint.
     """
     if not port or environ.get(MULTIPROC_VARIABLE):
-        return False
-    from prometheus_client import start_http_server
+        return None
+    from genropy_asgi.asgi.metrics_listener import BIND_VARIABLE, serve_metrics
 
+    host = settings.read(environ, BIND_VARIABLE) or host
     try:
-        start_http_server(port, addr=host)
+        serve_metrics(host, port)
     except OSError as exc:
         line = f"{PORT_VARIABLE}={port}: cannot listen on {host}:{port} ({exc.strerror or exc})"
         if (environ.get(PORT_VARIABLE) or "").strip():
             raise MetricsPortTaken(f"{line}: choose another port, or 0 for no metrics") from None
         logger.warning("%s: metrics not served (set %s to another port, or 0)", line, PORT_VARIABLE)
-        return False
-    return True
+        return None
+    return host

@@ -12,8 +12,9 @@ Serves, in Prometheus' text format (``prometheus-client``):
   ``genropy_program_restarts_total`` (exits supervisord restarted, counted by
   ``crash_listener`` in ``$GENROPY_RUN/restarts.json``).
 
-Its own port, never the public one; bound on every address (Prometheus scrapes the pod's
-address), like the web port.
+Its own port, never the public one; bound where the web port is (``GENROPY_METRICS_BIND``
+overrides: Prometheus scrapes the pod's address), with a deadline per connection and a cap on
+connections (``genropy_asgi.asgi.metrics_listener``).
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ def registry(directory: str, socket_path: str, restarts_file: str) -> Any:
 
 
 def main() -> int:
-    from prometheus_client import start_http_server
+    from genropy_asgi.asgi.metrics_listener import BIND_VARIABLE, serve_metrics
 
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not directory:
@@ -166,9 +167,9 @@ def main() -> int:
         return 2
     run = settings.read(os.environ, "GENROPY_RUN")
     port = settings.read(os.environ, "GENROPY_METRICS_PORT")
-    start_http_server(port, addr="0.0.0.0", registry=registry(directory, os.path.join(run, SOCKET_FILE),
-                                                               restarts_path(run)))
-    print(f"metrics on :{port}/metrics", flush=True)
+    host = settings.read(os.environ, BIND_VARIABLE) or "0.0.0.0"  # the entrypoint sets it (the web port's)
+    serve_metrics(host, port, registry(directory, os.path.join(run, SOCKET_FILE), restarts_path(run)))
+    print(f"metrics on {host}:{port}/metrics", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:
         signal.pause()

@@ -288,6 +288,7 @@ def child_environment(env: Mapping[str, str], inputs: Inputs, server_args: list[
         # the server processes write their metrics there; supervisord's "metrics" program serves them
         "PROMETHEUS_MULTIPROC_DIR": os.path.join(home, "run", "metrics"),
         "GENROPY_METRICS_AUTOSTART": str(bool(get(env, "GENROPY_METRICS_PORT"))).lower(),
+        "GENROPY_METRICS_BIND": get(env, "GENROPY_METRICS_BIND") or host,  # where the web port listens, unless set
         "GNR_SCHEDULER_HOST": "127.0.0.1",
         "GNR_SCHEDULER_PORT": str(processes.scheduler_port),
         "GNR_SCHEDULER_URL": inputs.placement.scheduler_url or f"http://127.0.0.1:{processes.scheduler_port}",

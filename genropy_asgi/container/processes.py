@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
+from genropy_asgi import settings
 from genropy_asgi.container.sources import PlanError, genropy_bool, get
 
 
@@ -53,21 +54,9 @@ def check_ports(ports: Mapping[str, int]) -> None:
         seen[port] = name
 
 
-HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
-
-
 def valid_host(variable: str, host: str) -> str:
     """An IPv4/IPv6 address or a host name, else a ``PlanError`` naming ``variable``."""
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-        return host
-    except ValueError:
-        pass
-    if HOSTNAME.match(host) and not re.fullmatch(r"[0-9.]+", host):
-        return host
-    raise PlanError(f"{variable}={host!r}: expected an IP address (0.0.0.0, ::, 127.0.0.1...) or a host name")
+    return settings.Host()(variable, host)
 
 
 def listen_host(env: Mapping[str, str]) -> str:

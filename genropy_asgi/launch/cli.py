@@ -102,8 +102,9 @@ def serve(launch: SiteLaunch) -> None:
     launch.start_async_server()
     server = build_server(launch)
     try:
-        if server.metrics is not None and serve_in_process(launch.host, metrics_port()):
-            logger.info("Metrics on %s:%s/metrics", launch.host, metrics_port())
+        metrics_host = serve_in_process(launch.host, metrics_port()) if server.metrics is not None else None
+        if metrics_host:
+            logger.info("Metrics on %s:%s/metrics", metrics_host, metrics_port())
     except MetricsPortTaken as exc:
         raise LaunchError(str(exc)) from None
     logger.info("Started server on %s:%s (uvicorn)\tDebug mode: %s", launch.host, launch.port,

@@ -70,6 +70,12 @@ def envelope(text: str) -> Any:
     return Bag(text)
 
 
+def cookie_header(client: httpx.Client) -> str:
+    """The ``Cookie`` header a browser with ``client``'s jar sends (a websocket handshake's:
+    the relay admits a page's own GenroPy session only)."""
+    return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+
+
 def strip_html(text: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", text).split())
 
@@ -127,7 +133,7 @@ class GenropyPage:
         from websockets.sync.client import connect
 
         url = self.base_url.replace("http", "ws", 1) + "/websocket"
-        cookies = "; ".join(f"{name}={value}" for name, value in self.client.cookies.items())
+        cookies = cookie_header(self.client)
         headers = {"Cookie": cookies} if cookies else None
         with connect(url, open_timeout=timeout, additional_headers=headers) as socket:
             socket.send(json.dumps({"command": "connected", "page_id": self.page_id}))

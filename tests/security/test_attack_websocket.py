@@ -16,6 +16,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect, unix_connect
 
+from genropy_asgi.testing.client import cookie_header
+
 pytestmark = pytest.mark.site
 
 TRAVERSALS = ["../../../gnr/environment", "..%2F..%2Fgnr%2Fenvironment", "/etc/passwd", "a/../../b",
@@ -27,9 +29,6 @@ SOM_COMMANDS = ["som.subscribe", "som.loadSharedObject", "som.saveSharedObject",
 def ws_url(target) -> str:
     return target.base_url.replace("http", "ws") + "/websocket"
 
-
-def cookie_of(client) -> str:
-    return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
 
 
 def xml_files(root: Path) -> set[Path]:
@@ -52,9 +51,9 @@ def send_and_close_code(target, messages: list[str], headers: dict[str, str]) ->
 
 def test_a_cross_origin_or_cookieless_handshake_is_403(target):
     client, _ = target.page()
-    for headers in ({"Origin": "http://evil.example", "Cookie": cookie_of(client)},
-                    {"Origin": target.base_url.replace("127.0.0.1", "127.0.0.2"), "Cookie": cookie_of(client)},
-                    {"Origin": "null", "Cookie": cookie_of(client)},
+    for headers in ({"Origin": "http://evil.example", "Cookie": cookie_header(client)},
+                    {"Origin": target.base_url.replace("127.0.0.1", "127.0.0.2"), "Cookie": cookie_header(client)},
+                    {"Origin": "null", "Cookie": cookie_header(client)},
                     {"Origin": target.base_url},  # same origin, no session
                     {"Origin": target.base_url, "Cookie": "demo=forged"}):
         with pytest.raises(InvalidStatus) as refused:
@@ -64,7 +63,7 @@ def test_a_cross_origin_or_cookieless_handshake_is_403(target):
 
 def test_the_sites_own_page_connects_and_talks(target):
     client, page_id = target.page()
-    with connect(ws_url(target), additional_headers={"Origin": target.base_url, "Cookie": cookie_of(client)}) as ws:
+    with connect(ws_url(target), additional_headers={"Origin": target.base_url, "Cookie": cookie_header(client)}) as ws:
         ws.send(json.dumps({"command": "connected", "page_id": page_id}))
         ws.send(json.dumps({"command": "echo", "data": "still here"}))
         assert ws.recv(timeout=10) == "still here"
@@ -73,7 +72,7 @@ def test_the_sites_own_page_connects_and_talks(target):
 def test_a_socket_cannot_speak_for_another_sessions_page(target):
     _, victim_page = target.page()
     attacker, own_page = target.page()
-    headers = {"Cookie": cookie_of(attacker)}
+    headers = {"Cookie": cookie_header(attacker)}
     for messages in ([json.dumps({"command": "connected", "page_id": victim_page})],
                      [json.dumps({"command": "register_service", "page_id": victim_page, "gateway_service": "x"})],
                      [json.dumps({"command": "call", "method": "x"})],  # before binding
@@ -89,7 +88,7 @@ def test_shared_object_ids_never_leave_their_folder_through_the_relay(target):
     root = target.workspace.root
     before = xml_files(root)
     client, page_id = target.page()
-    headers = {"Cookie": cookie_of(client)}
+    headers = {"Cookie": cookie_header(client)}
     for command in SOM_COMMANDS:
         for shared_id in TRAVERSALS:
             message = {"command": command, "shared_id": shared_id, "so_method": "save"}
@@ -122,7 +121,7 @@ def test_shared_object_ids_never_leave_their_folder_on_the_async_servers_own_soc
 
 def test_messages_and_connections_are_bounded_with_close_codes(target):
     client, page_id = target.page()
-    headers = {"Cookie": cookie_of(client)}
+    headers = {"Cookie": cookie_header(client)}
     big = json.dumps({"command": "echo", "data": "x" * 70000})  # GENROPY_WS_MAX_MESSAGE_BYTES=65536 here
     code = send_and_close_code(target, [json.dumps({"command": "connected", "page_id": page_id}), big], headers)
     assert code == 1009

@@ -365,6 +365,13 @@ def test_good_hosts():
     assert plan({"GNR_WSGI_OPT_host": "::"}).env["GENROPY_BIND"] == "[::]:8080"
 
 
+def test_the_metrics_port_binds_where_the_web_port_does_unless_told():
+    assert plan({}).env["GENROPY_METRICS_BIND"] == "0.0.0.0"
+    assert plan({"GNR_WSGI_OPT_host": "::"}).env["GENROPY_METRICS_BIND"] == "::"
+    assert plan({"GENROPY_METRICS_BIND": "127.0.0.1"}).env["GENROPY_METRICS_BIND"] == "127.0.0.1"
+    assert error({"GENROPY_METRICS_BIND": "1.2.3"}).startswith("GENROPY_METRICS_BIND='1.2.3': expected an IP address")
+
+
 def test_wrong_credentials_are_told_at_once():
     from genropy_asgi.container.database_steps import refused_credentials
 

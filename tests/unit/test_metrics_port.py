@@ -22,7 +22,7 @@ def taken_port():
 
 def test_the_default_port_taken_is_a_warning(taken_port, caplog):
     with caplog.at_level(logging.WARNING, logger="genropy_asgi.asgi.metrics"):
-        assert serve_in_process("127.0.0.1", taken_port, environ={}) is False
+        assert serve_in_process("127.0.0.1", taken_port, environ={}) is None
     assert f"GENROPY_METRICS_PORT={taken_port}: cannot listen" in caplog.text
 
 
@@ -32,5 +32,5 @@ def test_a_port_asked_for_and_taken_is_an_error(taken_port):
 
 
 def test_no_endpoint_when_off_or_served_by_the_container(taken_port):
-    assert serve_in_process("127.0.0.1", 0, environ={}) is False
-    assert serve_in_process("127.0.0.1", taken_port, environ={"PROMETHEUS_MULTIPROC_DIR": "/x"}) is False
+    assert serve_in_process("127.0.0.1", 0, environ={}) is None
+    assert serve_in_process("127.0.0.1", taken_port, environ={"PROMETHEUS_MULTIPROC_DIR": "/x"}) is None
