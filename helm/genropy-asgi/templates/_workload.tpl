@@ -3,7 +3,7 @@ One Deployment of the image in a given mode: the single topology's one Deploymen
 each workload of the scaled topology (web, gnrdaemon, scheduler, taskworker) come from
 here, so they share the image, security context, configuration, secrets and volumes.
 Parameters (a dict): root, component ("" for the single topology), args, env (a list),
-replicas (omitted with autoscaling), ports, probe ("http", "tcp", or "none"), port (the
+replicas (omitted with autoscaling), ports, probe ("http", "tcp", "exec": a liveness probe only, or "none"), port (the
 probed TCP port), strategy, web (preStop drain, spread), resources.
 */}}
 {{- define "genropy-asgi.workload" -}}
@@ -14,6 +14,9 @@ apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{ $name }}
+  namespace: {{ $root.Release.Namespace }}
+  annotations:
+    {{- include "genropy-asgi.checkovSkips" (dict "extra" (ternary (list "CKV_K8S_9=a task worker serves no traffic: nothing to be ready for (its liveness probe execs)") list (eq .probe "exec"))) | nindent 4 }}
   labels:
     {{- include "genropy-asgi.labels" $root | nindent 4 }}
     {{- with .component }}
@@ -100,6 +103,11 @@ spec:
           readinessProbe:
             tcpSocket: {port: {{ .port }}}
             {{- toYaml $root.Values.probes.readiness | nindent 12 }}
+          {{- else if eq .probe "exec" }}
+          livenessProbe:
+            # the program and its process pool: neither stopped nor a zombie (never a dependency)
+            exec: {command: [/opt/venv/bin/python, -m, genropy_asgi.container.liveness]}
+            {{- toYaml $root.Values.probes.liveness | nindent 12 }}
           {{- end }}
           {{- if .web }}
           lifecycle:
