@@ -12,6 +12,7 @@ so this is the one place that decides.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Any
 
@@ -36,11 +37,18 @@ class TrustedPeers:
             except ValueError:
                 self.names.add(item)  # a Unix socket path or a name, as uvicorn compares them
 
+        # one decision per peer address, remembered (parsing it was most of this check's cost);
+        # bounded, so a flood of source addresses costs a parse each, never memory
+        self._decided = functools.lru_cache(maxsize=4096)(self._decide)
+
     def __contains__(self, peer: str | None) -> bool:
         if self.everyone:
             return True
         if not peer:
             return False
+        return self._decided(peer)
+
+    def _decide(self, peer: str) -> bool:
         try:
             address = ipaddress.ip_address(peer)
         except ValueError:

@@ -75,17 +75,29 @@ class RequestMetrics:
         build = Gauge("genropy_build_info", "Versions of this build (always 1)",
                       ("version", "revision", "genropy", "genro_asgi", "python"), multiprocess_mode="max")
         build.labels(**build_labels()).set(1)
-        for kind in KINDS:  # every series exists from the start (rate() needs the zero)
-            self.in_flight.labels(kind)
+        # the labelled children, looked up once (``labels()`` was most of the metrics' per-request
+        # cost); kinds are KINDS and statuses three digits: both sets are small and bounded
+        self._in_flight = {kind: self.in_flight.labels(kind) for kind in KINDS}  # every series from the start
+        self._answered: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._poller: threading.Thread | None = None
 
+    def _in_flight_of(self, kind: str) -> Any:
+        child = self._in_flight.get(kind)
+        if child is None:
+            child = self._in_flight[kind] = self.in_flight.labels(kind)
+        return child
+
     def started(self, kind: str) -> None:
-        self.in_flight.labels(kind).inc()
+        self._in_flight_of(kind).inc()
 
     def finished(self, kind: str, status: str, seconds: float) -> None:
-        self.in_flight.labels(kind).dec()
-        self.requests.labels(kind, status).inc()
-        self.duration.labels(kind, status).observe(seconds)
+        self._in_flight_of(kind).dec()
+        children = self._answered.get((kind, status))
+        if children is None:
+            children = self._answered[(kind, status)] = (self.requests.labels(kind, status),
+                                                         self.duration.labels(kind, status))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def poll_register(self, site: Any, every: float = REGISTER_POLL) -> None:
         """Count GenroPy's register in a background thread, every ``every`` seconds."""
