@@ -30,7 +30,8 @@ import time
 from typing import Callable
 
 from genropy_asgi.container.database_steps import db_setup, wait_for_database, wait_for_shared_daemon
-from genropy_asgi.container.plan import DATABASE_MODES, DiskFiles, LaunchPlan, PlanError, make_plan, unprivileged_uid
+from genropy_asgi.container.plan import (DATABASE_MODES, HELP_WORDS, DiskFiles, LaunchPlan, PlanError, help_text,
+                                         make_plan, unprivileged_uid)
 from genropy_asgi.container.report import STARTED, STARTED_AT_VARIABLE, StartError, fail, log
 from genropy_asgi.container.supervisorctl import SOCKET_FILE
 from genropy_asgi.launch.gnrconfig import write_config_folder
@@ -270,6 +271,9 @@ def supervise(plan: LaunchPlan) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] and argv[0] in HELP_WORDS:
+        print(help_text())
+        return 0
     try:
         plan = make_plan(os.environ, DiskFiles(), argv, command_exists=lambda name: shutil.which(name) is not None)
     except PlanError as exc:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import secrets as secrets_module
 import shlex
 from dataclasses import dataclass, field
@@ -31,7 +32,23 @@ from genropy_asgi.launch.gnrconfig import GnrSetup, external_secret_for, passwor
 
 __all__ = ["DbTarget", "DiskFiles", "LaunchPlan", "PlanError", "make_plan", "unprivileged_uid", "IMAGE_UID", "MASK"]
 
-MODES = ("serve", "daemon", "async", "scheduler", "taskworker", "dbsetup", "print-config", "check", "shell")
+MODE_HELP: dict[str, str] = {  # the README's mode table and `--help` come from here
+    'serve': "write GenroPy's config, wait for the database, `gnr db setup` and GenroPy's first-use records "
+             "(`genropy_asgi.container.first_use`) under a lock, then supervisord: GenroPy's process set",
+    'daemon': 'gnrdaemon alone (foreground), on `GNR_DAEMON_BIND`: the shared daemon of a scaled-out site '
+              '([Topologies](#topologies))',
+    'async': '`gnr web async -p GENROPY_ASYNC_PORT` alone, on the shared daemon: the live updates of a scaled-'
+             'out site',
+    'scheduler': '`gnr web taskscheduler` alone, on `GNR_SCHEDULER_BIND`: exactly one per site',
+    'taskworker': '`gnr web taskworker -p GENROPY_TASK_WORKERS` alone, on the shared daemon (`GNR_DAEMON_HOST`) and'
+                  ' scheduler (`GNR_SCHEDULER_URL`)',
+    'dbsetup': '`gnr db setup SITE` under a lock (PostgreSQL advisory lock / file lock), then exit',
+    'print-config': 'the launch plan as JSON, secrets masked; writes nothing',
+    'check': 'the launch plan, then the writable folders on the real mounts; exit 0 or the one-line error '
+             "(compose's `site-check`)",
+    'shell': 'bash with the same environment',
+}
+MODES = tuple(MODE_HELP)
 DATABASE_MODES = ("serve", "async", "scheduler", "taskworker", "dbsetup")  # they wait for PostgreSQL and,
 # but dbsetup (which is the setup), run the idempotent gnr db setup under the shared lock first: a
 # scheduler started before any web pod finds its tables
@@ -116,6 +133,32 @@ class Inputs:
     placement: Placement
     site_data: str
     async_port: int
+
+
+OTHER_COMMANDS = "executed as given (e.g. `gnr db migrate demo`)"
+HELP_WORDS = ("--help", "-h", "help")
+
+
+def modes_table() -> str:
+    """The README's mode table (a test compares it)."""
+    rows = [f"| `{mode}`{' (default)' if mode == MODES[0] else ''} | {text} |" for mode, text in MODE_HELP.items()]
+    return "\n".join(["| mode | does |", "|---|---|", *rows, f"| anything else | {OTHER_COMMANDS} |"])
+
+
+def plain(markdown: str) -> str:
+    """A README cell as terminal text: no backticks, links as their words."""
+    return re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", markdown).replace("`", "")
+
+
+def help_text() -> str:
+    """``docker run IMAGE --help``: the modes, one line each."""
+    width = max(map(len, MODES)) + 2
+    lines = ["usage: docker run [options] IMAGE [MODE | COMMAND [ARGS...]]", "",
+             f"modes (default {MODES[0]}):"]
+    lines += [f"  {mode.ljust(width)}{plain(text)}" for mode, text in MODE_HELP.items()]
+    lines += [f"  {'COMMAND'.ljust(width)}{plain(OTHER_COMMANDS)}", "",
+              "Settings are environment variables: see the README (print-config shows them as read)."]
+    return "\n".join(lines)
 
 
 def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],

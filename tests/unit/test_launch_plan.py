@@ -455,3 +455,17 @@ def test_site_data_carries_the_registers_and_the_instance_folders():
     assert shared.site_data == "/srv/site-data"
     assert shared.env["GENROPY_REGISTER_STORE"] == "/srv/site-data/registers"
     assert plan().env["GENROPY_REGISTER_STORE"] == "/var/lib/genropy/registers" and plan().site_data == ""
+
+
+def test_help_lists_every_mode_and_the_readme_table_is_the_same_source(capsys):
+    from genropy_asgi.container.entrypoint import main
+    from genropy_asgi.container.plan import MODES, modes_table
+
+    for word in ("--help", "-h", "help"):
+        assert main([word]) == 0
+        shown = capsys.readouterr().out
+        for mode in MODES:
+            assert f"\n  {mode} " in shown, mode
+        assert "`" not in shown and "](#" not in shown
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert modes_table() in readme, "README's mode table differs from plan.MODE_HELP: paste plan.modes_table()"
