@@ -217,6 +217,9 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_SITECONFIG", Text(), "/etc/genropy/siteconfig.xml", "a siteconfig to start from (its "
       "`gnrdaemon` is replaced)", shown="`/etc/genropy/siteconfig.xml` if present"),
     S("GENROPY_HOME", Text(), "/var/lib/genropy", "writable state: GenroPy config folder, runtime files, TMPDIR"),
+    S("GENROPY_EXTERNAL_HOST", Matching(r"https?://[^\s/?#@]+(/[^\s?#]*)?", "a URL like https://shop.example.com"),
+      None, "the site's public URL: GenroPy's `wsgi external_host` (links in mails, headless pages, tasks); "
+      "`GNR_EXTERNALHOST` is read as it", shown="unset: the siteconfig's"),
     S("GENROPY_SITE_DATA", Text(), None, "a folder (one volume shared by every pod) for what GenroPy writes "
       "and must keep: each instance's `data/` and `site/` (uploads, attachments) and gnrdaemon's saved "
       "registers; the project itself may be baked or mounted read-only",

@@ -24,6 +24,7 @@ from typing import Callable, Mapping
 
 from genropy_asgi import settings
 from genropy_asgi.container.database_plan import DbTarget, database_attributes, remote_databases
+from genropy_asgi.container import genropy_tools_env
 from genropy_asgi.container.processes import ProcessSet, check_ports, listen_host, process_set
 from genropy_asgi.container.topology import Placement, placement
 from genropy_asgi.container.sources import (DiskFiles, FileSource, PlanError, Secrets, check_site, genropy_bool,
@@ -170,6 +171,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
     if mode not in MODES and not command_exists(mode):
         raise PlanError(f"unknown mode or command {mode!r}: expected one of {', '.join(MODES)}, "
                         "or a command on PATH")
+    env, tool_notes = genropy_tools_env.translated(env)  # GenroPy's own tools' variables: ours, or refused
     settings.validate(env, settings.IMAGE)  # every setting of the table, before anything else
     inputs = read_inputs(env, files, new_secret, mode)
     server_args, server_command = server_commands(inputs)
@@ -186,7 +188,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         port=inputs.port, workers=inputs.workers, db=db_target,
         db_setup=inputs.db_setup and mode in DATABASE_MODES and mode != "dbsetup" and not inputs.remotedb,
         db_setup_when_changed=inputs.db_setup_when_changed, debug=inputs.debug,
-        secrets=inputs.secrets.values, notes=plan_notes(env, inputs), project_roots=inputs.project_roots,
+        secrets=inputs.secrets.values, notes=tool_notes + plan_notes(env, inputs), project_roots=inputs.project_roots,
         requirements=inputs.requirements, python_packages=os.path.join(inputs.home, "python"),
         venv_bin=inputs.venv_bin, settings=settings.snapshot(env, settings.IMAGE),
         db_setup_commands=[[os.path.join(inputs.venv_bin, "gnr"), "db", "setup", inputs.site],
@@ -269,6 +271,9 @@ def wsgi_settings(env: Mapping[str, str], site_wsgi: Mapping[str, str],
     whether debug is on (refused unless allowed), the web port."""
     wsgi = {"debug": "False::B", "reload": "False::B", **site_wsgi,
             "websockets": "True::B" if processes.async_server else "False::B"}
+    external_host = get(env, "GENROPY_EXTERNAL_HOST")
+    if external_host:
+        wsgi["external_host"] = external_host.rstrip("/")
     debug_requested = genropy_bool(env.get("GNR_WSGI_OPT_debug")) if env.get("GNR_WSGI_OPT_debug") \
         else genropy_bool(wsgi.get("debug"))
     if debug_requested and not get(env, "GENROPY_ALLOW_DEBUG"):

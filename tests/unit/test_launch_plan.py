@@ -469,3 +469,34 @@ def test_help_lists_every_mode_and_the_readme_table_is_the_same_source(capsys):
         assert "`" not in shown and "](#" not in shown
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert modes_table() in readme, "README's mode table differs from plan.MODE_HELP: paste plan.modes_table()"
+
+
+# -- coming from GenroPy's own container tools (dockerize, k8s, serveprod) ----------------
+
+def test_genropy_tools_variables_are_read_as_ours():
+    p = plan({"GNR_ROOTPWD": "tools-secret-1", "GNR_GUNICORN_WORKERS": "3", "GNR_GUNICORN_THREADS": "6",
+              "GNR_GUNICORN_BIND": "0.0.0.0:8000", "GNR_EXTERNALHOST": "https://shop.example.com/"})
+    assert p.workers == 3 and p.port == 8000 and p.env["GENROPY_WSGI_THREADS"] == "6"
+    assert 'external_host="https://shop.example.com"' in p.files["siteconfig/default.xml"]
+    assert "tools-secret-1" in p.secrets  # masked wherever the plan is shown
+    same = plan({"GNR_ADMIN_PASSWORD": "tools-secret-1"}).files["instanceconfig/default.xml"]
+    assert p.files["instanceconfig/default.xml"] == same  # the admin's login, exactly as with ours
+    assert not any(name.startswith(("GNR_ROOTPWD", "GNR_GUNICORN_", "GNR_EXTERNALHOST")) for name in p.env)
+    assert "tools-secret-1" not in " ".join(p.env.values())
+    assert "GNR_ROOTPWD (GenroPy's container tools) read as GNR_ADMIN_PASSWORD" in p.notes
+    assert "GNR_GUNICORN_BIND read as GNR_WSGI_OPT_port=8000" in p.notes
+
+
+def test_ours_win_over_genropy_tools_variables_and_say_so():
+    p = plan({"GNR_GUNICORN_WORKERS": "3", "GENROPY_WORKERS": "2"})
+    assert p.workers == 2
+    assert "GNR_GUNICORN_WORKERS (GenroPy's container tools) is set, and so is GENROPY_WORKERS: GENROPY_WORKERS wins" \
+        in p.notes
+
+
+def test_a_genropy_gunicorn_option_we_lack_is_refused_in_one_line():
+    assert error({"GNR_GUNICORN_MAX_REQUESTS": "1000"}).startswith(
+        "GNR_GUNICORN_MAX_REQUESTS: GenroPy's gunicorn option 'max-requests' has no equivalent here; remove it")
+    assert error({"GENROPY_EXTERNAL_HOST": "shop.example.com"}).startswith(
+        "GENROPY_EXTERNAL_HOST='shop.example.com': expected a URL")
+    assert error({"GNR_EXTERNALHOST": "not a url"}).startswith("GENROPY_EXTERNAL_HOST='not a url'")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from genropy_asgi import settings
+from genropy_asgi.container import genropy_tools_env
 from genropy_asgi.settings import SettingError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,6 +18,8 @@ CODE = [*sorted((ROOT / "genropy_asgi").rglob("*.py")), *sorted((ROOT / "entrypo
 VARIABLE = re.compile(r"\b((?:GENROPY|GNR)_[A-Z][A-Z0-9_]*[A-Z0-9])\b")
 FAMILIES = ("GNR_WSGI_OPT_", "GNR_REMOTEDB_")
 OURS_NOT_ENV = {"GNR_ASYNC_URL"}  # GenroPy's own (a siteconfig value the relay honours), not ours
+# GenroPy's container tools' variables: translated onto ours (genropy_tools_env), never read as such
+TOOLS_NAMES = {name.removesuffix("_FILE") for name in genropy_tools_env.HONOURED}
 
 
 def test_readme_tables_are_the_table():
@@ -36,7 +39,8 @@ def test_every_variable_the_code_names_is_in_the_table():
             continue
         for name in VARIABLE.findall(path.read_text(encoding="utf-8", errors="replace")):
             base = name[:-5] if name.endswith("_FILE") else name
-            if base in known or base.startswith(FAMILIES) or base in OURS_NOT_ENV or base == "GNR_DB_DSN":
+            if base in known or base.startswith(FAMILIES) or base in OURS_NOT_ENV or base == "GNR_DB_DSN" \
+                    or base in TOOLS_NAMES or base.startswith(genropy_tools_env.GUNICORN_PREFIX):
                 continue
             if base.endswith(("_VARIABLE", "_ELEMENT", "_COMPAT")):
                 continue  # a Python constant holding a name, a patch's marker attribute

@@ -1,0 +1,82 @@
+"""GenroPy's own container tools' variables, honoured through ours or refused: never ignored.
+
+``gnr app dockerize`` (``GNR_ROOTPWD``), ``gnr web k8s`` (``GNR_EXTERNALHOST``,
+``GNR_GUNICORN_BIND``) and ``gnr web serveprod`` (every ``GNR_GUNICORN_<option>`` becomes a
+gunicorn option) configure GenroPy's images with these. A project moving here keeps its
+variables: each one either maps onto our setting (ours wins when both are given, said in a
+note) or stops the start with one line naming what to use instead.
+
+Pure: ``translated(env)`` returns the environment the plan reads, and the notes to print.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from genropy_asgi.container.sources import PlanError
+
+# theirs -> ours (the value means the same thing)
+HONOURED = {
+    "GNR_ROOTPWD": "GNR_ADMIN_PASSWORD",  # dockerize: the password of GenroPy's admin user
+    "GNR_ROOTPWD_FILE": "GNR_ADMIN_PASSWORD_FILE",
+    "GNR_GUNICORN_WORKERS": "GENROPY_WORKERS",
+    "GNR_GUNICORN_THREADS": "GENROPY_WSGI_THREADS",
+    "GNR_GUNICORN_GRACEFUL_TIMEOUT": "GENROPY_SHUTDOWN_TIMEOUT",
+    "GNR_EXTERNALHOST": "GENROPY_EXTERNAL_HOST",  # k8s: the site's public URL (wsgi external_host)
+}
+BIND = "GNR_GUNICORN_BIND"  # host or host:port -> GNR_WSGI_OPT_host / GNR_WSGI_OPT_port
+GUNICORN_PREFIX = "GNR_GUNICORN_"
+# gunicorn options that change nothing here (ours has the same behaviour built in)
+HARMLESS = {"GNR_GUNICORN_WORKER_CLASS": "the workers are always uvicorn's (ASGI)"}
+
+
+def _given(env: Mapping[str, str], name: str) -> bool:
+    return bool((env.get(name) or "").strip())
+
+
+def translated(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """``env`` with GenroPy's tool variables moved onto ours (theirs removed, so none reaches
+    the programs: ``GNR_ROOTPWD`` is a secret), and one note per variable honoured.
+    ``PlanError`` (one line) for a ``GNR_GUNICORN_*`` option we have no equivalent of."""
+    result = dict(env)
+    notes: list[str] = []
+    for theirs, ours in HONOURED.items():
+        if theirs not in result:
+            continue
+        value = result.pop(theirs)
+        if not value.strip():
+            continue
+        if _given(result, ours):
+            notes.append(f"{theirs} (GenroPy's container tools) is set, and so is {ours}: {ours} wins")
+        else:
+            result[ours] = value
+            notes.append(f"{theirs} (GenroPy's container tools) read as {ours}")
+    if BIND in result:
+        notes += _bind(result, result.pop(BIND).strip())
+    for name in sorted(name for name in result if name.startswith(GUNICORN_PREFIX)):
+        if name in HARMLESS:
+            result.pop(name)
+            notes.append(f"{name} ignored: {HARMLESS[name]}")
+            continue
+        option = name[len(GUNICORN_PREFIX):].lower().replace("_", "-")
+        raise PlanError(f"{name}: GenroPy's gunicorn option {option!r} has no equivalent here; remove it "
+                        f"(ours: GENROPY_WORKERS, GENROPY_WSGI_THREADS, GENROPY_SHUTDOWN_TIMEOUT, GNR_WSGI_OPT_host/"
+                        f"port; README, \"Coming from GenroPy's container tools\")")
+    return result, notes
+
+
+def _bind(env: dict[str, str], value: str) -> list[str]:
+    if not value:
+        return []
+    host, _, port = value.rpartition(":") if value.count(":") == 1 or value.startswith("[") else ("", "", "")
+    host = host.strip("[]") if host else value.strip("[]")
+    notes = []
+    for ours, given in (("GNR_WSGI_OPT_host", host), ("GNR_WSGI_OPT_port", port)):
+        if not given:
+            continue
+        if _given(env, ours):
+            notes.append(f"{BIND} is set, and so is {ours}: {ours} wins")
+        else:
+            env[ours] = given
+            notes.append(f"{BIND} read as {ours}={given}")
+    return notes
