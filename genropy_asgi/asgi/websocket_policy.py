@@ -175,9 +175,9 @@ def message_refusal(message: Message, bound: bool) -> str | None:
     """Why ``message`` may not reach GenroPy (``bound``: the socket speaks for a page of its session)."""
     if message.command in PAGE_COMMANDS and not bound:
         return f"{message.command} before the socket is bound to a page of its session"
-    for key in ("shared_id",):
-        if key in message.fields and message.fields[key] is not None and not safe_shared_id(message.fields[key]):
-            return f"unsafe {key}"
+    shared_id = message.fields.get("shared_id")
+    if shared_id is not None and not safe_shared_id(shared_id):  # any command: GenroPy makes it a file path
+        return "unsafe shared_id"
     if message.command.startswith("som.") and message.command not in ("som.subscribe", "som.unsubscribe") \
             and not safe_shared_id(message.fields.get("shared_id")):
         return "missing or unsafe shared_id"
