@@ -190,18 +190,19 @@ class WsgiGatewayMiddleware(BaseMiddleware):
         if scope["type"] == "http" and self.goes_to_wsgi(scope):
             bridge = self.bridge()
             if bridge is not None:
-                if not await self.site_is_ready():
-                    await send({"type": "http.response.start", "status": 503,
-                                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"1"),
-                                            (b"content-length", str(len(NOT_READY_BODY)).encode())]})
-                    await send({"type": "http.response.body", "body": NOT_READY_BODY})
-                    return
+                # a path decision: the same answer whether or not the site is ready yet
                 if not getattr(self.server, "public_metrics", False) and site_metrics_route(
                         scope["path"], self.site_static_routes()):
                     await send({"type": "http.response.start", "status": 404,  # metrics have their own port
                                 "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                             (b"content-length", str(len(NOT_FOUND_BODY)).encode())]})
                     await send({"type": "http.response.body", "body": NOT_FOUND_BODY})
+                    return
+                if not await self.site_is_ready():
+                    await send({"type": "http.response.start", "status": 503,
+                                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"1"),
+                                            (b"content-length", str(len(NOT_READY_BODY)).encode())]})
+                    await send({"type": "http.response.body", "body": NOT_READY_BODY})
                     return
                 static = self.static_files()
                 if static is not None and await static.serve(scope, receive, send):
