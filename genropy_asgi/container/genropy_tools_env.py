@@ -46,11 +46,7 @@ def translated(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
         value = result.pop(theirs)
         if not value.strip():
             continue
-        if _given(result, ours):
-            notes.append(f"{theirs} (GenroPy's container tools) is set, and so is {ours}: {ours} wins")
-        else:
-            result[ours] = value
-            notes.append(f"{theirs} (GenroPy's container tools) read as {ours}")
+        notes.append(_adopt(result, f"{theirs} (GenroPy's container tools)", ours, value))  # may be a secret
     if BIND in result:
         notes += _bind(result, result.pop(BIND).strip())
     for name in sorted(name for name in result if name.startswith(GUNICORN_PREFIX)):
@@ -74,9 +70,13 @@ def _bind(env: dict[str, str], value: str) -> list[str]:
     for ours, given in (("GNR_WSGI_OPT_host", host), ("GNR_WSGI_OPT_port", port)):
         if not given:
             continue
-        if _given(env, ours):
-            notes.append(f"{BIND} is set, and so is {ours}: {ours} wins")
-        else:
-            env[ours] = given
-            notes.append(f"{BIND} read as {ours}={given}")
+        notes.append(_adopt(env, BIND, ours, given, shown=f"={given}"))
     return notes
+
+
+def _adopt(env: dict[str, str], theirs: str, ours: str, value: str, shown: str = "") -> str:
+    """Set ``ours`` to ``value`` unless it is already given; the note saying which happened."""
+    if _given(env, ours):
+        return f"{theirs} is set, and so is {ours}: {ours} wins"
+    env[ours] = value
+    return f"{theirs} read as {ours}{shown}"
