@@ -325,6 +325,19 @@ TABLE: tuple[Setting, ...] = (
       "per server process (close 1013 beyond)", BOTH),
     S("GENROPY_WS_MAX_PER_CLIENT", Whole(1, 1_000_000), 50, "open websockets per client address, per server "
       "process (close 1008 beyond)", BOTH),
+    # -- backups (modes backup and restore) -----------------------------------------
+    S("GENROPY_BACKUP_DESTINATION", Text(), None, "where `backup` writes its archives and `restore` finds them: "
+      "an absolute folder (a volume of its own) or `s3://BUCKET[/PREFIX]` — see [Backups](#backups)",
+      shown="`$GENROPY_HOME/backups`"),
+    S("GENROPY_BACKUP_KEEP", Whole(1, 100_000), 7, "archives of the site kept after each backup, newest first"),
+    S("GENROPY_BACKUP_MAX_AGE_DAYS", Whole(0, 36_500), 0, "archives older than this many days removed after each "
+      "backup (the newest always stays; 0: by count only)"),
+    S("GENROPY_BACKUP_S3_ENDPOINT", Matching(r"https?://\S+", "a URL like https://minio.example.com:9000"), None,
+      "an S3-compatible endpoint (MinIO, Ceph, Garage...) for an `s3://` destination",
+      shown="unset: AWS S3"),
+    S("AWS_ACCESS_KEY_ID", Text(), None, "the S3 destination's access key"),
+    S("AWS_SECRET_ACCESS_KEY", Text(), None, "the S3 destination's secret key", secret=True),
+    S("AWS_REGION", Text(), None, "the S3 destination's region", shown="boto3's default"),
     # -- GenroPy's other programs ---------------------------------------------------
     S("GENROPY_TASKS", Flag(), False, "run the task scheduler and workers (writes `<tasks async_impl=\"true\"/>` "
       "into environment.xml)"),

@@ -30,7 +30,7 @@ import time
 from typing import Callable
 
 from genropy_asgi.container.database_steps import db_setup, wait_for_database, wait_for_shared_daemon
-from genropy_asgi.container.plan import (DATABASE_MODES, HELP_WORDS, DiskFiles, LaunchPlan, PlanError, help_text,
+from genropy_asgi.container.plan import (BACKUP_MODES, DATABASE_MODES, HELP_WORDS, DiskFiles, LaunchPlan, PlanError, help_text,
                                          make_plan, unprivileged_uid)
 from genropy_asgi.container.report import STARTED, STARTED_AT_VARIABLE, StartError, fail, log
 from genropy_asgi.container.supervisorctl import SOCKET_FILE
@@ -130,6 +130,11 @@ def become_unprivileged(plan: LaunchPlan) -> None:
     uid = unprivileged_uid(os.getuid(), owner)
     if uid is None:
         return
+    backups = plan.backup.destination.folder if plan.backup is not None else None
+    if backups and not os.path.isdir(backups):
+        os.makedirs(backups, exist_ok=True)
+    if backups and os.stat(backups).st_uid == 0 and uid != 0:  # a fresh volume or bind mount: ours to write
+        os.chown(backups, uid, 0)
     if folder and not owner:  # root-owned instance: give the image's user GenroPy's two folders
         for name in ("data", "site"):
             path = os.path.join(folder, name)
@@ -156,10 +161,10 @@ def write_state(plan: LaunchPlan) -> None:
     run = plan.env["GENROPY_RUN"]
     os.makedirs(run, exist_ok=True)
     os.makedirs(plan.env["TMPDIR"], exist_ok=True)
-    for leftover in ("fatal", "supervisord.pid", SOCKET_FILE, "restarts.json"):
+    for leftover in ("fatal", "supervisord.pid", SOCKET_FILE, "restarts.json") if plan.mode == "serve" else ():
         if os.path.lexists(os.path.join(run, leftover)):
             os.unlink(os.path.join(run, leftover))
-    metrics = plan.env.get("PROMETHEUS_MULTIPROC_DIR")
+    metrics = plan.env.get("PROMETHEUS_MULTIPROC_DIR") if plan.mode == "serve" else None
     if metrics:  # a previous run's samples would be summed with this one's
         shutil.rmtree(metrics, ignore_errors=True)
         os.makedirs(metrics, exist_ok=True)
@@ -270,6 +275,23 @@ def supervise(plan: LaunchPlan) -> int:
     return status
 
 
+def backup_or_restore(plan: LaunchPlan) -> int:
+    """Modes ``backup`` and ``restore`` (``site_backup``), in this process: the S3 secret stays in the plan."""
+    from genropy_asgi.container import site_backup
+    from genropy_asgi.container.backup_rules import BackupError
+
+    def after_restore() -> None:
+        if plan.db_setup:
+            db_setup(plan)  # the restored database, brought to this code's model
+
+    try:
+        return site_backup.run(plan, instance_folder(plan), plan.mode_args, after_restore)
+    except BackupError as exc:
+        return fail(plan.masked(str(exc)), 2)
+    finally:  # its own GenroPy config folder (plan: never the serving one's)
+        shutil.rmtree(os.path.dirname(plan.config_dir), ignore_errors=True)
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] and argv[0] in HELP_WORDS:
         print(help_text())
@@ -298,8 +320,10 @@ def main(argv: list[str]) -> int:
             wait_for_database(plan, plan.db)
         if plan.shared_daemon and plan.mode in DATABASE_MODES:
             wait_for_shared_daemon(plan)
-        if plan.mode == "dbsetup" or plan.db_setup:
+        if plan.mode == "dbsetup" or (plan.db_setup and plan.mode not in BACKUP_MODES):
             db_setup(plan)
+        if plan.mode in BACKUP_MODES:
+            return backup_or_restore(plan)
     except StartError as exc:
         return fail(str(exc), exc.status)
     if plan.mode == "dbsetup":

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from genropy_asgi import settings
+from genropy_asgi.container.backup_rules import BackupError, BackupSettings, parse_destination
 from genropy_asgi.container.database_plan import DbTarget, database_attributes, remote_databases
 from genropy_asgi.container import genropy_tools_env
 from genropy_asgi.container.processes import ProcessSet, check_ports, listen_host, process_set
@@ -44,15 +45,20 @@ MODE_HELP: dict[str, str] = {  # the README's mode table and `--help` come from 
     'taskworker': '`gnr web taskworker -p GENROPY_TASK_WORKERS` alone, on the shared daemon (`GNR_DAEMON_HOST`) and'
                   ' scheduler (`GNR_SCHEDULER_URL`)',
     'dbsetup': '`gnr db setup SITE` under a lock (PostgreSQL advisory lock / file lock), then exit',
+    'backup': 'the database and the instance\'s `data/` and `site/` into one archive in `GENROPY_BACKUP_DESTINATION`, '
+              'then retention, then exit; `backup --every SECONDS` repeats ([Backups](#backups))',
+    'restore': '`restore NAME|latest [--replace]`: verify the archive, restore it beside the site, swap it in, '
+               '`gnr db setup`, exit; `restore --list`, `restore --verify NAME` ([Backups](#backups))',
     'print-config': 'the launch plan as JSON, secrets masked; writes nothing',
     'check': 'the launch plan, then the writable folders on the real mounts; exit 0 or the one-line error '
              "(compose's `site-check`)",
     'shell': 'bash with the same environment',
 }
 MODES = tuple(MODE_HELP)
-DATABASE_MODES = ("serve", "async", "scheduler", "taskworker", "dbsetup")  # they wait for PostgreSQL and,
-# but dbsetup (which is the setup), run the idempotent gnr db setup under the shared lock first: a
-# scheduler started before any web pod finds its tables
+DATABASE_MODES = ("serve", "async", "scheduler", "taskworker", "dbsetup", "backup", "restore")  # they wait
+# for PostgreSQL and, but dbsetup (which is the setup) and the backup modes, run the idempotent gnr db setup
+# under the shared lock first: a scheduler started before any web pod finds its tables
+BACKUP_MODES = ("backup", "restore")  # run in the entrypoint's process (site_backup); restore sets up after
 REQUIREMENTS_MODES = ("check", "install")
 ADMIN_TAGS = "superadmin,_DEV_,admin,user"
 IMAGE_UID = 10001  # the image's own user (Dockerfile: useradd --uid 10001 --gid 0)
@@ -85,6 +91,8 @@ class LaunchPlan:
     db_setup_commands: list[list[str]] = field(default_factory=list)  # gnr db setup, then first-use records
     site_data: str = ""  # GENROPY_SITE_DATA: where the instances' data/ and site/ live ("" : in place)
     shared_daemon: bool = False  # GNR_DAEMON_HOST: the programs use a gnrdaemon running elsewhere
+    backup: BackupSettings | None = None  # GENROPY_BACKUP_*: modes backup and restore
+    mode_args: list[str] = field(default_factory=list)  # what follows the mode (backup/restore's options)
 
     def masked(self, text: str) -> str:
         for secret in sorted(self.secrets, key=len, reverse=True):
@@ -176,6 +184,8 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
     inputs = read_inputs(env, files, new_secret, mode)
     server_args, server_command = server_commands(inputs)
     child_env = child_environment(env, inputs, server_args, server_command)
+    if mode in BACKUP_MODES:  # `docker exec ... backup` beside a running site leaves its config alone
+        child_env["GENRO_GNRFOLDER"] = os.path.join(inputs.home, "tmp", f"{mode}-{os.getpid()}", "gnr")
     command = json_logged(mode, mode_command(mode, args[1:], inputs), env, inputs)
     db = inputs.db
     db_target = None
@@ -186,7 +196,8 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         mode=mode, site=inputs.site, home=inputs.home, config_dir=child_env["GENRO_GNRFOLDER"],
         files=render_config_folder(inputs.setup), command=command, env=child_env, server_command=server_command,
         port=inputs.port, workers=inputs.workers, db=db_target,
-        db_setup=inputs.db_setup and mode in DATABASE_MODES and mode != "dbsetup" and not inputs.remotedb,
+        db_setup=inputs.db_setup and mode in DATABASE_MODES and mode not in ("dbsetup", "backup")
+        and not inputs.remotedb,  # restore: after the archive is in place
         db_setup_when_changed=inputs.db_setup_when_changed, debug=inputs.debug,
         secrets=inputs.secrets.values, notes=tool_notes + plan_notes(env, inputs), project_roots=inputs.project_roots,
         requirements=inputs.requirements, python_packages=os.path.join(inputs.home, "python"),
@@ -194,7 +205,27 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         db_setup_commands=[[os.path.join(inputs.venv_bin, "gnr"), "db", "setup", inputs.site],
                            [os.path.join(inputs.venv_bin, "python"), "-m", "genropy_asgi.container.first_use", inputs.site]],
         site_data=inputs.site_data, shared_daemon=inputs.placement.shared,
+        backup=backup_settings(env, inputs.secrets, inputs.home) if mode in BACKUP_MODES else None,
+        mode_args=list(args[1:]),
     )
+
+
+def backup_settings(env: Mapping[str, str], secrets: Secrets, home: str) -> BackupSettings:
+    """Where archives go and how many stay (``GENROPY_BACKUP_*``; S3: the standard ``AWS_*``)."""
+    raw = get(env, "GENROPY_BACKUP_DESTINATION") or os.path.join(home, "backups")
+    try:
+        destination = parse_destination(raw)
+    except BackupError as exc:
+        raise PlanError(str(exc)) from None
+    credentials = {"endpoint_url": get(env, "GENROPY_BACKUP_S3_ENDPOINT"),
+                   "region_name": get(env, "AWS_REGION"),
+                   "aws_access_key_id": get(env, "AWS_ACCESS_KEY_ID"),
+                   "aws_secret_access_key": secrets.get("AWS_SECRET_ACCESS_KEY")}
+    if destination.bucket and not (credentials["aws_access_key_id"] and credentials["aws_secret_access_key"]):
+        raise PlanError(f"GENROPY_BACKUP_DESTINATION={raw}: an S3 bucket needs AWS_ACCESS_KEY_ID and "
+                        "AWS_SECRET_ACCESS_KEY(_FILE)")
+    return BackupSettings(destination=destination, keep=get(env, "GENROPY_BACKUP_KEEP"),
+                          max_age_days=get(env, "GENROPY_BACKUP_MAX_AGE_DAYS"), credentials=credentials)
 
 
 def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[[], str], mode: str) -> Inputs:
@@ -366,7 +397,7 @@ def mode_command(mode: str, rest: list[str], inputs: Inputs) -> list[str]:
         return [gnr, "db", "setup", inputs.site]
     if mode == "shell":
         return ["/bin/bash", *rest]
-    if mode in ("print-config", "check"):
+    if mode in ("print-config", "check", *BACKUP_MODES):
         return []
     return [mode, *rest]
 

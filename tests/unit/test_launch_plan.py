@@ -500,3 +500,37 @@ def test_a_genropy_gunicorn_option_we_lack_is_refused_in_one_line():
     assert error({"GENROPY_EXTERNAL_HOST": "shop.example.com"}).startswith(
         "GENROPY_EXTERNAL_HOST='shop.example.com': expected a URL")
     assert error({"GNR_EXTERNALHOST": "not a url"}).startswith("GENROPY_EXTERNAL_HOST='not a url'")
+
+
+# -- backups ---------------------------------------------------------------------------------
+
+def test_backup_and_restore_run_in_the_entrypoint_with_their_settings():
+    p = plan(args=["backup", "--every", "3600"])
+    assert p.command == [] and p.mode_args == ["--every", "3600"] and p.db_setup is False
+    assert p.backup.destination.folder == "/var/lib/genropy/backups" and p.backup.keep == 7
+    r = plan({"GENROPY_BACKUP_DESTINATION": "/srv/backups", "GENROPY_BACKUP_KEEP": "30"}, ["restore", "latest"])
+    assert r.db_setup is True  # after the archive is in place
+    assert (r.backup.destination.folder, r.backup.keep) == ("/srv/backups", 30)
+    assert plan().backup is None
+
+
+def test_an_s3_destination_takes_its_secret_from_a_file_and_keeps_it_from_the_children():
+    files = FakeFiles({"/run/s3": "s3-Secret-Key\n"})
+    p = plan({"GENROPY_BACKUP_DESTINATION": "s3://site-backups/shop", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+              "AWS_SECRET_ACCESS_KEY_FILE": "/run/s3", "GENROPY_BACKUP_S3_ENDPOINT": "http://minio:9000"},
+             ["backup"], files)
+    assert p.backup.credentials["aws_secret_access_key"] == "s3-Secret-Key"
+    assert p.backup.credentials["endpoint_url"] == "http://minio:9000"
+    assert "s3-Secret-Key" in p.secrets and "s3-Secret-Key" not in json.dumps(p.env)
+    assert "AWS_SECRET_ACCESS_KEY_FILE" not in p.env
+    assert MASK in p.as_json() or "s3-Secret-Key" not in p.as_json()
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"GENROPY_BACKUP_DESTINATION": "backups"}, "GENROPY_BACKUP_DESTINATION='backups': expected an absolute folder"),
+    ({"GENROPY_BACKUP_DESTINATION": "s3://site-backups"}, "needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+    ({"GENROPY_BACKUP_KEEP": "0"}, "GENROPY_BACKUP_KEEP='0': expected a whole number from 1"),
+    ({"GENROPY_BACKUP_S3_ENDPOINT": "minio:9000"}, "GENROPY_BACKUP_S3_ENDPOINT='minio:9000': expected a URL"),
+])
+def test_bad_backup_settings_are_one_line(env, words):
+    assert words in error(env, ["backup"])

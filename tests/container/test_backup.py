@@ -1,0 +1,245 @@
+"""Backups with the real image: rows and uploads made through GenroPy pages, a backup taken under a
+steady load by a one-off container (as compose's `run` and the chart's CronJob do), every volume
+destroyed, the archive restored into a new install, and every row and file found byte for byte —
+on SQLite and on PostgreSQL. Then each archive a restore must refuse: one line, exit 2, nothing
+of the site touched."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import secrets
+import tarfile
+import time
+import uuid
+
+import pytest
+import requests
+
+from genropy_asgi.testing.client import GenropyPage
+from genropy_asgi.testing.containers import GenropyAsgiContainer
+from genropy_asgi.testing.load import SteadyLoad
+
+pytestmark = pytest.mark.docker
+
+SITE_DATA, BACKUPS = "/srv/site-data", "/backups"
+IMAGE_UID = 10001
+
+
+class Rig:
+    """Named volumes for site data and backups, a site on them, and one-off containers of the image."""
+
+    def __init__(self, docker, image: str, postgres_image: str | None, backups: str | None = None) -> None:
+        self.docker, self.image, self.postgres_image = docker, image, postgres_image
+        self.tag = uuid.uuid4().hex[:8]
+        self.volumes = [self.volume(f"genropy-test-sitedata-{self.tag}")]
+        self.backups = backups or self.volume(f"genropy-test-backups-{self.tag}")
+        if backups is None:
+            self.volumes.append(self.backups)
+        self.site: GenropyAsgiContainer | None = None
+
+    def volume(self, name: str) -> str:
+        self.docker.volumes.create(name, labels={"genropy-asgi.test": "backup"})
+        self.docker.containers.run(self.image, entrypoint=["chown", f"{IMAGE_UID}:0", "/v"], user="0", remove=True,
+                                   volumes={name: {"bind": "/v", "mode": "rw"}})
+        return name
+
+    def mounts(self) -> dict:
+        return {self.volumes[0]: {"bind": SITE_DATA, "mode": "rw"}, self.backups: {"bind": BACKUPS, "mode": "rw"}}
+
+    def start_site(self) -> GenropyAsgiContainer:
+        site = GenropyAsgiContainer(self.image, env={"GENROPY_SITE_DATA": SITE_DATA,
+                                                     "GENROPY_BACKUP_DESTINATION": BACKUPS})
+        for name, mount in self.mounts().items():
+            site.with_volume_mapping(name, mount["bind"], mount["mode"])
+        if self.postgres_image:
+            site.with_postgres(image=self.postgres_image)
+        self.site = site.start()
+        return self.site
+
+    def one_off(self, *args: str, extra_env: dict | None = None, **create) -> tuple[int, str]:
+        """The image in its own container, with the site's settings and volumes (compose's `run --rm`)."""
+        site = self.site
+        env = {k: v for k, v in site.env.items() if not k.endswith("_FILE")}
+        env.update({k: v for k, v in site.secret_values.items() if k == "GNR_DB_PASSWORD"})
+        env.update(extra_env or {})
+        network = site.network.name if site.network is not None else None
+        container = self.docker.containers.create(self.image, command=list(args), environment=env,
+                                                  volumes=self.mounts(), network=network, **create)
+        try:
+            container.start()
+            status = container.wait(timeout=300)["StatusCode"]
+            return status, container.logs().decode(errors="replace")
+        finally:
+            container.remove(force=True)
+
+    def archive_bytes(self) -> dict[str, bytes]:
+        """The backups volume's archives, read through a one-off container."""
+        container = self.docker.containers.create(self.image, command=["true"], volumes=self.mounts())
+        try:
+            stream, _ = container.get_archive(BACKUPS + "/.")
+            outer = tarfile.open(fileobj=io.BytesIO(b"".join(stream)))
+            return {m.name.split("/")[-1]: outer.extractfile(m).read() for m in outer if m.name.endswith(".tar.gz")}
+        finally:
+            container.remove(force=True)
+
+    def put_archive(self, name: str, content: bytes) -> None:
+        container = self.docker.containers.create(self.image, command=["true"], volumes=self.mounts())
+        try:
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w") as tar:
+                info = tarfile.TarInfo(name)
+                info.size, info.uid, info.mode = len(content), IMAGE_UID, 0o640
+                tar.addfile(info, io.BytesIO(content))
+            assert container.put_archive(BACKUPS, buffer.getvalue())
+        finally:
+            container.remove(force=True)
+
+    def stop_site(self) -> None:
+        if self.site is not None:
+            self.site.stop()
+            self.site = None
+
+    def remove(self, keep_backups: bool = False) -> None:
+        self.stop_site()
+        for name in list(self.volumes):
+            if keep_backups and name == self.backups:
+                continue
+            self.docker.volumes.get(name).remove(force=True)
+            self.volumes.remove(name)
+
+
+def upload(page: GenropyPage, name: str, content: bytes) -> str:
+    data_url = "data:application/octet-stream;base64," + base64.b64encode(content).decode()
+    return page.rpc("rpc.upload_file", dataUrl=data_url, uploadPath="site:uploads/backup-test", filename=name)
+
+
+def site_state(site: GenropyAsgiContainer, files: dict[str, bytes]) -> tuple[list[str], dict[str, str]]:
+    page = GenropyPage(site.get_url())
+    titles = sorted(page.rpc("note_titles") or [])
+    fetched = {}
+    for name in files:
+        answer = requests.get(f"{site.get_url()}/_storage/site/uploads/backup-test/{name}", timeout=30)
+        fetched[name] = hashlib.sha256(answer.content).hexdigest() if answer.status_code == 200 else answer.status_code
+    return titles, fetched
+
+
+def one_line_refusal(status: int, output: str) -> str:
+    errors = [line for line in output.splitlines() if line.startswith("genropy-asgi: error:")]
+    assert status == 2 and len(errors) == 1 and "Traceback" not in output, output
+    return errors[0]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_backup_under_load_restores_every_row_and_file_into_a_new_install(docker, image, postgres_image,
+                                                                           database):
+    first = Rig(docker, image, postgres_image if database == "postgres" else None)
+    second = None
+    try:
+        site = first.start_site()
+        page = GenropyPage(site.get_url())
+        titles = [f"note {n} {secrets.token_hex(4)}" for n in range(25)]
+        for title in titles:
+            page.rpc("add_note", title=title)
+        files = {f"upload-{n}.bin": secrets.token_bytes(1000 * (n + 1) ** 2) for n in range(6)}
+        for name, content in files.items():
+            assert upload(page, name, content).endswith(name)
+        with SteadyLoad(site.get_url(), clients=2, rpc="note_count") as load:
+            time.sleep(1)
+            started = time.monotonic()
+            status, output = first.one_off("backup")
+            seconds = time.monotonic() - started
+            time.sleep(1)
+        print(f"\n{database}: backup in {seconds:.1f}s under load: {load.summary()}\n{output[-600:]}")
+        assert status == 0, output
+        assert not load.failures(), load.summary(load.failures())
+        assert len(load.snapshot()) > 5
+        before = site_state(site, files)
+        assert before[0] == sorted(titles)
+        assert before[1] == {n: hashlib.sha256(c).hexdigest() for n, c in files.items()}
+        archives = first.archive_bytes()
+        assert len(archives) == 1
+        with tarfile.open(fileobj=io.BytesIO(next(iter(archives.values())))) as tar:
+            manifest = json.load(tar.extractfile("manifest.json"))
+        assert manifest["site"] == "demo" and manifest["database"]["implementation"] == database
+        assert all(f"files/site/uploads/backup-test/{n}" in manifest["members"] for n in files)
+        assert "password" not in json.dumps(manifest).lower()
+
+        first.remove(keep_backups=True)  # the site, its database and its site-data volume: gone
+        second = Rig(docker, image, postgres_image if database == "postgres" else None, backups=first.backups)
+        new_site = second.start_site()
+        assert site_state(new_site, files)[0] == []  # a new, empty install
+        refusal = one_line_refusal(*second.one_off("restore", "latest"))
+        assert "already hold data: add --replace" in refusal
+        started = time.monotonic()
+        status, output = second.one_off("restore", "latest", "--replace")
+        print(f"restore --replace into the running new install: {time.monotonic() - started:.1f}s\n{output[-600:]}")
+        assert status == 0, output
+        assert site_state(new_site, files) == before  # every row and every file, byte for byte
+        GenropyPage(new_site.get_url()).rpc("add_note", title="after the restore")
+    finally:
+        if second is not None:
+            second.remove()
+        first.remove()
+
+
+def rewritten(archive: bytes, change) -> bytes:
+    """The archive with its manifest changed by ``change`` (a dict -> None)."""
+    source = tarfile.open(fileobj=io.BytesIO(archive))
+    output = io.BytesIO()
+    with tarfile.open(fileobj=output, mode="w:gz") as tar:
+        for member in source:
+            body = source.extractfile(member).read()
+            if member.name == "manifest.json":
+                manifest = json.loads(body)
+                change(manifest)
+                body = json.dumps(manifest).encode()
+                member.size = len(body)
+            tar.addfile(member, io.BytesIO(body))
+    return output.getvalue()
+
+
+def test_a_restore_refuses_what_it_cannot_restore_in_one_line_and_touches_nothing(docker, image):
+    rig = Rig(docker, image, None)
+    try:
+        site = rig.start_site()
+        GenropyPage(site.get_url()).rpc("add_note", title="kept")
+        status, output = rig.one_off("backup")
+        assert status == 0, output
+        good_name, good = next(iter(rig.archive_bytes().items()))
+        stem = good_name[:-len(".tar.gz")]
+        rig.put_archive(f"{stem}-2.tar.gz", good[: len(good) // 2])  # truncated
+        flipped = bytearray(good)
+        flipped[len(flipped) // 2] ^= 0xFF
+        rig.put_archive(f"{stem}-3.tar.gz", bytes(flipped))  # a flipped byte
+        rig.put_archive(f"{stem}-4.tar.gz", rewritten(good, lambda m: m.update(site="shop")))
+        rig.put_archive(f"{stem}-5.tar.gz", rewritten(good, lambda m: m["versions"].update(genropy="99.1.0")))
+        rig.put_archive(f"{stem}-6.tar.gz", rewritten(good, lambda m: next(iter(m["members"].values())).update(
+            sha256="0" * 64)))
+        cases = {
+            f"{stem}-2.tar.gz": "is damaged", f"{stem}-3.tar.gz": "damaged",
+            f"{stem}-4.tar.gz": "is a backup of 'shop', this is 'demo': add --other-instance",
+            f"{stem}-5.tar.gz": "GenroPy 99.1.0", f"{stem}-6.tar.gz": "does not match its checksum",
+            "nothing.tar.gz": "no such archive",
+        }
+        state = site.exec_in_site(f"cd {SITE_DATA} && find . -type f | sort | xargs sha256sum").output
+        for name, words in cases.items():
+            refusal = one_line_refusal(*rig.one_off("restore", name, "--replace"))
+            assert words in refusal, (name, refusal)
+        assert site.exec_in_site(f"cd {SITE_DATA} && find . -type f | sort | xargs sha256sum").output == state
+        leftovers = site.exec_in_site(f"find {SITE_DATA} -name '*.restoring-*' -o -name '*.before-restore-*'",
+                                      check=False).output.strip()
+        assert leftovers == ""
+        # a full disk: the site data on a 1 MB tmpfs cannot take the archive's files
+        refusal = one_line_refusal(*rig.one_off(
+            "restore", good_name, "--replace", extra_env={"GENROPY_SITE_DATA": "/srv/small"},
+            tmpfs={"/srv/small": f"size=1m,uid={IMAGE_UID}"}))
+        assert "not enough space" in refusal
+        # a missing bucket, a bad destination: one line before anything is read
+        refusal = one_line_refusal(*rig.one_off("backup", extra_env={"GENROPY_BACKUP_DESTINATION": "backups"}))
+        assert "GENROPY_BACKUP_DESTINATION='backups': expected an absolute folder" in refusal
+        assert GenropyPage(site.get_url()).rpc("note_titles") == ["kept"]
+    finally:
+        rig.remove()
