@@ -335,7 +335,7 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_BACKUP_S3_ENDPOINT", Matching(r"https?://\S+", "a URL like https://minio.example.com:9000"), None,
       "an S3-compatible endpoint (MinIO, Ceph, Garage...) for an `s3://` destination",
       shown="unset: AWS S3"),
-    S("AWS_ACCESS_KEY_ID", Text(), None, "the S3 destination's access key"),
+    S("AWS_ACCESS_KEY_ID", Text(), None, "the S3 destination's access key", secret=True),
     S("AWS_SECRET_ACCESS_KEY", Text(), None, "the S3 destination's secret key", secret=True),
     S("AWS_REGION", Text(), None, "the S3 destination's region", shown="boto3's default"),
     # -- GenroPy's other programs ---------------------------------------------------
@@ -409,6 +409,8 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_APP_DIR", Text(), "/opt/genropy-asgi", "the image's own files (config, entrypoint)", INTERNAL),
     S("GENROPY_VENV", Text(), "/opt/venv", "the image's virtual environment", INTERNAL),
     S("GENROPY_RUN", Text(), "/var/lib/genropy/run", "runtime files (port, locks, the fatal marker)", INTERNAL),
+    S("GENROPY_BACKUP_STATUS", Text(), None, "the last backup's status file (the instance's `data/`), read by the "
+      "metrics endpoint", INTERNAL),
     S("GENROPY_PYTHON_PACKAGES", Text(), None, "a folder of packages installed at start "
       "(`GENROPY_PROJECT_REQUIREMENTS=install`), added after the venv's", INTERNAL),
     S("GENROPY_BIND", Text(), f"0.0.0.0:{WEB_PORT}", "gunicorn's bind address", INTERNAL),

@@ -107,6 +107,9 @@ def prepare_instance(plan: LaunchPlan) -> None:
     folder = instance_folder(plan)
     if folder is None:
         return
+    from genropy_asgi.container.backup_rules import STATUS_FILE
+
+    plan.env["GENROPY_BACKUP_STATUS"] = os.path.join(folder, "data", STATUS_FILE)  # written by backup jobs
     for name in ("data", "site"):
         path = os.path.join(folder, name)
         if plan.site_data:

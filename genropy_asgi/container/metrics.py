@@ -10,7 +10,9 @@ Serves, in Prometheus' text format (``prometheus-client``):
   ``taskworker_N``): ``genropy_program_up``, ``genropy_program_cpu_seconds_total`` and
   ``genropy_program_resident_memory_bytes`` of its process tree (psutil), and
   ``genropy_program_restarts_total`` (exits supervisord restarted, counted by
-  ``crash_listener`` in ``$GENROPY_RUN/restarts.json``).
+  ``crash_listener`` in ``$GENROPY_RUN/restarts.json``);
+- the site's last successful backup: ``genropy_backup_last_success_timestamp_seconds`` and
+  ``genropy_backup_last_size_bytes`` (``site_backup``'s status file), once there is one.
 
 Its own port, never the public one; bound where the web port is (``GENROPY_METRICS_BIND``
 overrides: Prometheus scrapes the pod's address), with a deadline per connection and a cap on
@@ -149,12 +151,34 @@ class ServerProcessesCollector:
         yield from self._inner.collect()
 
 
-def registry(directory: str, socket_path: str, restarts_file: str) -> Any:
+class BackupCollector:
+    """The site's last successful backup (``site_backup``'s status file in the instance's ``data/``,
+    which the backup job shares with the site): its time and size; nothing before the first."""
+
+    def __init__(self, status_file: str | None) -> None:
+        self.status_file = status_file
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        from genropy_asgi.container.backup_status import read_status
+
+        status = read_status(self.status_file) if self.status_file else None
+        if status is None:
+            return
+        yield GaugeMetricFamily("genropy_backup_last_success_timestamp_seconds", "When the site's last "
+                                "successful backup finished (Unix time)", value=status["time"])
+        yield GaugeMetricFamily("genropy_backup_last_size_bytes", "Size of the site's last successful backup "
+                                "archive", value=float(status["size"]))
+
+
+def registry(directory: str, socket_path: str, restarts_file: str, backup_status: str | None = None) -> Any:
     from prometheus_client import CollectorRegistry
 
     found = CollectorRegistry(auto_describe=False)
     found.register(ServerProcessesCollector(directory))
     found.register(ProgramCollector(socket_path, restarts_file))
+    found.register(BackupCollector(backup_status))
     return found
 
 
@@ -168,7 +192,8 @@ def main() -> int:
     run = settings.read(os.environ, "GENROPY_RUN")
     port = settings.read(os.environ, "GENROPY_METRICS_PORT")
     host = settings.read(os.environ, BIND_VARIABLE) or "0.0.0.0"  # the entrypoint sets it (the web port's)
-    serve_metrics(host, port, registry(directory, os.path.join(run, SOCKET_FILE), restarts_path(run)))
+    serve_metrics(host, port, registry(directory, os.path.join(run, SOCKET_FILE), restarts_path(run),
+                                       settings.read(os.environ, "GENROPY_BACKUP_STATUS")))
     print(f"metrics on {host}:{port}/metrics", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:

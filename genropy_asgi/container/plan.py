@@ -219,10 +219,10 @@ def backup_settings(env: Mapping[str, str], secrets: Secrets, home: str) -> Back
         raise PlanError(str(exc)) from None
     credentials = {"endpoint_url": get(env, "GENROPY_BACKUP_S3_ENDPOINT"),
                    "region_name": get(env, "AWS_REGION"),
-                   "aws_access_key_id": get(env, "AWS_ACCESS_KEY_ID"),
+                   "aws_access_key_id": secrets.get("AWS_ACCESS_KEY_ID"),
                    "aws_secret_access_key": secrets.get("AWS_SECRET_ACCESS_KEY")}
     if destination.bucket and not (credentials["aws_access_key_id"] and credentials["aws_secret_access_key"]):
-        raise PlanError(f"GENROPY_BACKUP_DESTINATION={raw}: an S3 bucket needs AWS_ACCESS_KEY_ID and "
+        raise PlanError(f"GENROPY_BACKUP_DESTINATION={raw}: an S3 bucket needs AWS_ACCESS_KEY_ID(_FILE) and "
                         "AWS_SECRET_ACCESS_KEY(_FILE)")
     return BackupSettings(destination=destination, keep=get(env, "GENROPY_BACKUP_KEEP"),
                           max_age_days=get(env, "GENROPY_BACKUP_MAX_AGE_DAYS"), credentials=credentials)

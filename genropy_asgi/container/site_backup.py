@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import hashlib
 import io
-import json
 import os
 import shutil
 import sqlite3
@@ -42,6 +41,7 @@ from typing import IO, Any, Callable
 from genropy_asgi.container import backup_rules as rules
 from genropy_asgi.container.backup_destinations import opened
 from genropy_asgi.container.backup_rules import BackupError
+from genropy_asgi.container.backup_status import write_status
 from genropy_asgi.container.plan import LaunchPlan
 from genropy_asgi.container.report import log
 
@@ -303,25 +303,6 @@ def _info(name: str, size: int) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = size, int(time.time()), 0o640
     return info
-
-
-def write_status(data: str, name: str, size: int, destination: str) -> None:
-    """The last success, in the instance's data/ (shared with the web pods): the metrics read it."""
-    with contextlib.suppress(OSError):
-        os.makedirs(data, exist_ok=True)
-        staging = os.path.join(data, f"{rules.STATUS_FILE}.{os.getpid()}.tmp")
-        with open(staging, "w") as handle:
-            json.dump({"time": time.time(), "size": size, "archive": name, "destination": destination}, handle)
-        os.replace(staging, os.path.join(data, rules.STATUS_FILE))
-
-
-def read_status(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path) as handle:
-            found = json.load(handle)
-        return {"time": float(found["time"]), "size": int(found["size"])}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def backup(plan: LaunchPlan, instance: str, args: list[str]) -> int:

@@ -1,6 +1,6 @@
 """Rendered chart workloads as Docker would run them (no Kubernetes API server here).
 
-``docker_run_kwargs`` turns one rendered Deployment's container into docker-py
+``docker_run_kwargs`` turns one rendered Deployment's (or CronJob's) container into docker-py
 ``containers.run`` arguments, as the kubelet would start it: image, args, env from the
 rendered ConfigMap and ``env``, Secret and ConfigMap files with their modes, emptyDirs as
 tmpfs, claims as the named Docker volumes given, the security context and a read-only
@@ -20,9 +20,16 @@ def deployment_named(documents: list[dict], name: str | None = None) -> dict:
     return deployments[0] if name is None else next(d for d in deployments if d["metadata"]["name"] == name)
 
 
+def cronjob_pod(documents: list[dict], name: str) -> dict:
+    """The pod spec a rendered CronJob's Jobs run."""
+    cronjob = next(d for d in documents if d["kind"] == "CronJob" and d["metadata"]["name"] == name)
+    return cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
 def docker_run_kwargs(documents: list[dict], files_dir: Path, deployment: str | None = None,
-                      claims: dict[str, str] | None = None) -> tuple[dict, dict]:
-    pod = deployment_named(documents, deployment)["spec"]["template"]["spec"]
+                      claims: dict[str, str] | None = None, pod: dict | None = None) -> tuple[dict, dict]:
+    """``pod``: a pod spec (``cronjob_pod``) instead of the Deployment's."""
+    pod = pod or deployment_named(documents, deployment)["spec"]["template"]["spec"]
     container = pod["containers"][0]
     configmaps = {doc["metadata"]["name"]: doc["data"] for doc in documents if doc["kind"] == "ConfigMap"}
     secrets = {doc["metadata"]["name"]: doc.get("stringData", {}) for doc in documents if doc["kind"] == "Secret"}

@@ -27,7 +27,7 @@ import httpx
 import pytest
 import yaml
 from support import no_leftovers  # noqa: F401  (autouse fixture)
-from rendered import docker_run_kwargs
+from rendered import cronjob_pod, docker_run_kwargs
 from test_chart import CHART, kind, render
 
 from scaled_checks import assert_live_update_across, logged_in_page, served, through, upload_proof
@@ -199,3 +199,39 @@ def test_any_web_pod_serves_any_user_across_rolls_and_a_daemon_restart(cluster):
         time.sleep(3)
     print(f"\nscheduled task runs per minute, 3 web pods + 1 scheduler + 1 taskworker: {minutes}")
     assert minutes and set(minutes.values()) == {1}, minutes
+
+
+def test_the_backup_cronjob_and_its_restore_twin_run_on_the_scaled_volumes(cluster, docker):
+    """The rendered CronJobs' pods, run as the kubelet would: the backup reads the database and the
+    shared claim while the web pods serve; the suspended restore twin puts that state back."""
+    page = logged_in_page(cluster.web["web-0"], cluster.admin_password)
+    page.rpc("add_note", title="before the backup")
+    file_url = upload_proof(page)
+    backups = docker.volumes.create(f"{cluster.network.name}-backups")
+    cluster.claims["demo-genropy-asgi-backups"] = backups.name
+    try:
+        docker.containers.run(next(iter(cluster.pods.values())).image.tags[0], remove=True, user="0",
+                              entrypoint=["sh", "-c", "chgrp 0 /data && chmod 2775 /data"],  # the kubelet's fsGroup
+                              volumes={backups.name: {"bind": "/data", "mode": "rw"}})
+        outputs = {}
+        for job in ("backup", "restore"):
+            if job == "restore":
+                page.rpc("add_note", title="after the backup")
+            kwargs, _ = docker_run_kwargs(cluster.documents, cluster.tmp_path / job, claims=cluster.claims,
+                                          pod=cronjob_pod(cluster.documents, f"demo-genropy-asgi-{job}"))
+            started = time.monotonic()
+            container = cluster.run_container(job, kwargs)
+            status = container.wait(timeout=600)["StatusCode"]
+            outputs[job] = container.logs().decode(errors="replace")
+            print(f"\nthe {job} CronJob's pod: exit {status} after {time.monotonic() - started:.1f} s\n"
+                  f"{outputs[job][-700:]}")
+            assert status == 0, outputs[job][-3000:]
+        assert "backup of demo: demo-" in outputs["backup"] and "restored demo-" in outputs["restore"]
+        titles = through(page, cluster.web["web-1"]).rpc("note_titles") or []
+        assert "before the backup" in titles and "after the backup" not in titles
+        assert served(cluster.web["web-2"], file_url)
+    finally:
+        for container in [c for c in cluster.containers if c.name.endswith(("-backup", "-restore"))]:
+            container.remove(force=True)
+            cluster.containers.remove(container)
+        backups.remove(force=True)

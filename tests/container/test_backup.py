@@ -166,6 +166,10 @@ def test_a_backup_under_load_restores_every_row_and_file_into_a_new_install(dock
         assert manifest["site"] == "demo" and manifest["database"]["implementation"] == database
         assert all(f"files/site/uploads/backup-test/{n}" in manifest["members"] for n in files)
         assert "password" not in json.dumps(manifest).lower()
+        scraped = requests.get(site.get_metrics_url(), timeout=30).text  # the site's metrics see the backup job's
+        size = len(next(iter(archives.values())))
+        assert f"genropy_backup_last_size_bytes {float(size)}" in scraped, scraped[-2000:]
+        assert "genropy_backup_last_success_timestamp_seconds " in scraped
 
         first.remove(keep_backups=True)  # the site, its database and its site-data volume: gone
         second = Rig(docker, image, postgres_image if database == "postgres" else None, backups=first.backups)
@@ -241,5 +245,77 @@ def test_a_restore_refuses_what_it_cannot_restore_in_one_line_and_touches_nothin
         refusal = one_line_refusal(*rig.one_off("backup", extra_env={"GENROPY_BACKUP_DESTINATION": "backups"}))
         assert "GENROPY_BACKUP_DESTINATION='backups': expected an absolute folder" in refusal
         assert GenropyPage(site.get_url()).rpc("note_titles") == ["kept"]
+    finally:
+        rig.remove()
+
+
+@pytest.fixture
+def s3_endpoint(docker):
+    """An S3-compatible server (``scripts/s3-server``) on the Docker bridge's gateway: containers reach
+    it as ``host.docker.internal``; stopped by its PID."""
+    import socket
+    import subprocess
+    from pathlib import Path
+
+    gateway = docker.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    with socket.socket() as probe:
+        probe.bind((gateway, 0))
+        port = probe.getsockname()[1]
+    script = Path(__file__).resolve().parents[2] / "scripts" / "s3-server"
+    server = subprocess.Popen([str(script), gateway, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 180  # the first run makes its venv
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://{gateway}:{port}/", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert server.poll() is None, server.stderr.read().decode(errors="replace")
+                time.sleep(0.5)
+        yield f"http://{gateway}:{port}", f"http://host.docker.internal:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_backups_to_an_s3_bucket_keep_their_count_and_restore(docker, image, s3_endpoint):
+    import boto3
+
+    from_host, from_containers = s3_endpoint
+    key, secret = "backup-writer", "S3-secret-" + secrets.token_hex(8)
+    s3 = boto3.client("s3", endpoint_url=from_host, aws_access_key_id=key, aws_secret_access_key=secret,
+                      region_name="us-east-1")
+    s3.create_bucket(Bucket="site-backups")
+    env = {"GENROPY_BACKUP_DESTINATION": "s3://site-backups/demo/daily", "GENROPY_BACKUP_S3_ENDPOINT": from_containers,
+           "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1",
+           "GENROPY_BACKUP_KEEP": "2"}
+    reach = {"extra_hosts": {"host.docker.internal": "host-gateway"}}
+    rig = Rig(docker, image, None)
+    try:
+        site = rig.start_site()
+        page = GenropyPage(site.get_url())
+        page.rpc("add_note", title="in the bucket")
+        upload(page, "in-the-bucket.bin", b"kept in S3" * 1000)
+        outputs = []
+        for _ in range(3):
+            status, output = rig.one_off("backup", extra_env=env, **reach)
+            assert status == 0, output
+            outputs.append(output)
+            time.sleep(1.1)  # one archive per second (names are UTC seconds)
+        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="site-backups")["Contents"])
+        assert len(keys) == 2 and all(k.startswith("demo/daily/demo-") for k in keys), keys
+        assert "removed 1 older" in outputs[-1]
+        assert not any(secret in o for o in outputs)
+        status, listing = rig.one_off("restore", "--list", extra_env=env, **reach)
+        assert status == 0 and len([line for line in listing.splitlines() if line.startswith("demo-")]) == 2
+        page.rpc("add_note", title="after the backup")
+        status, output = rig.one_off("restore", "latest", "--replace", extra_env=env, **reach)
+        assert status == 0, output
+        assert GenropyPage(site.get_url()).rpc("note_titles") == ["in the bucket"]
+        assert site_state(site, {"in-the-bucket.bin": b""})[1]["in-the-bucket.bin"] == hashlib.sha256(
+            b"kept in S3" * 1000).hexdigest()
+        missing = one_line_refusal(*rig.one_off("backup", extra_env={**env, "GENROPY_BACKUP_DESTINATION":
+                                                                    "s3://no-such-bucket"}, **reach))
+        assert "no bucket 'no-such-bucket'" in missing and secret not in missing
     finally:
         rig.remove()

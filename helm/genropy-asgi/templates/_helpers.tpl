@@ -114,6 +114,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if and $scaled .Values.remotedb.enabled }}
 {{- $problems = append $problems "remotedb.enabled with topology=scaled: the SSH tunnel lives in gnrdaemon's pod, not the web pods' (use topology=single)" }}
 {{- end }}
+{{- if and .Values.backup.enabled (not .Values.persistence.enabled) }}
+{{- $problems = append $problems "backup.enabled needs persistence.enabled: without the site-data claim the instance's files (and a SQLite database) live in each pod's emptyDir, where no backup job can read them" }}
+{{- end }}
+{{- if and .Values.backup.enabled .Values.backup.s3.bucket (not .Values.backup.s3.existingSecret) }}
+{{- $problems = append $problems (printf "backup.s3.bucket=%s needs backup.s3.existingSecret (a Secret with keys access-key-id and secret-access-key)" .Values.backup.s3.bucket) }}
+{{- end }}
 {{- if $problems }}
 {{- fail (printf "\n- %s" (join "\n- " $problems)) }}
 {{- end }}
