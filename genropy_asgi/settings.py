@@ -363,6 +363,9 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_RELOAD", Flag(), True, "reload on code changes (`GNR_WSGI_OPT_reload`)", COMPOSE),
     S("GENROPY_DEBUG", Flag(), False, "werkzeug's debug console (`GNR_WSGI_OPT_debug` and "
       "`GENROPY_ALLOW_DEBUG`): local only", COMPOSE),
+    S("GENROPY_BACKUP_DIR", Text(), "./backups", "the host folder `backup` writes its archives to (bind-mounted "
+      "at `$GENROPY_HOME/backups`: off the volumes `down -v` removes)", COMPOSE),
+    S("GENROPY_BACKUP_EVERY", Whole(60, 10**8), 86400, "seconds between backups of the `backup` profile", COMPOSE),
     S("PYTHON_BASE", Text(), "python:3.13-slim-trixie", "the Python base image of the build", COMPOSE),
     S("POSTGRES_IMAGE", Text(), "postgres:17", "the PostgreSQL image", COMPOSE),
     S("POSTGRES_USER", Text(), "genropy", "PostgreSQL's user (its password is generated on first start)",

@@ -208,3 +208,37 @@ def test_remotedb_through_an_ssh_tunnel(project, tmp_path):
     with pytest.raises(httpx.HTTPError):
         response = httpx.get(url + "/index", timeout=5)
         response.raise_for_status()
+
+
+def test_a_backup_under_load_restores_rows_and_files_after_down_v(project):
+    """The README's two lines: `docker compose run --rm site backup` while the site serves, then, after
+    every volume and the instance's files are gone, `... restore latest --replace` brings them back."""
+    import base64
+    import shutil
+
+    from genropy_asgi.testing.load import SteadyLoad
+
+    project.run("up", "-d", "--wait")
+    page = GenropyPage(project.url)
+    for n in range(10):
+        page.rpc("add_note", title=f"compose note {n}")
+    content = bytes(range(256)) * 400
+    url = page.rpc("rpc.upload_file", dataUrl="data:application/octet-stream;base64," + base64.b64encode(content).decode(),
+                   uploadPath="site:uploads/compose", filename="kept.bin")
+    with SteadyLoad(project.url, clients=2, rpc="note_count") as load:
+        backup = project.run("run", "--rm", "-T", "site", "backup")
+    print(f"\ncompose backup under load: {load.summary()}\n{backup.stderr[-400:]}")
+    assert not load.failures(), load.summary(load.failures())
+    archives = sorted((project.folder / "backups").glob("demo-*.tar.gz"))
+    assert len(archives) == 1, backup.stderr
+
+    project.run("down", "-v")  # the database, its password, the packages: gone
+    for name in ("data", "site"):
+        shutil.rmtree(project.folder / "demo" / "instances" / "demo" / name)
+    project.run("up", "-d", "--wait")
+    assert not GenropyPage(project.url).rpc("note_titles")
+    restore = project.run("run", "--rm", "-T", "site", "restore", "latest", "--replace")
+    print(restore.stderr[-600:])
+    titles = GenropyPage(project.url).rpc("note_titles")
+    assert sorted(titles) == sorted(f"compose note {n}" for n in range(10))
+    assert httpx.get(project.url + httpx.URL(url).path).content == content

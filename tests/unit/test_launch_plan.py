@@ -528,7 +528,7 @@ def test_an_s3_destination_takes_its_secret_from_a_file_and_keeps_it_from_the_ch
 
 @pytest.mark.parametrize("env, words", [
     ({"GENROPY_BACKUP_DESTINATION": "backups"}, "GENROPY_BACKUP_DESTINATION='backups': expected an absolute folder"),
-    ({"GENROPY_BACKUP_DESTINATION": "s3://site-backups"}, "needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+    ({"GENROPY_BACKUP_DESTINATION": "s3://site-backups"}, "needs AWS_ACCESS_KEY_ID(_FILE) and AWS_SECRET_ACCESS_KEY(_FILE)"),
     ({"GENROPY_BACKUP_KEEP": "0"}, "GENROPY_BACKUP_KEEP='0': expected a whole number from 1"),
     ({"GENROPY_BACKUP_S3_ENDPOINT": "minio:9000"}, "GENROPY_BACKUP_S3_ENDPOINT='minio:9000': expected a URL"),
 ])
