@@ -32,6 +32,9 @@ FILE_ROOTS = ("data", "site")  # the instance's folders GenroPy writes and must 
 STATUS_FILE = ".genropy-asgi-backup.json"  # in the instance's data/: the last success, for the metrics
 SETUP_RECORD = ".genropy-asgi-setup.json"  # model_fingerprint's SQLite record: a restore sets up again
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+# a restore into a folder whose parent it cannot write (a root-owned project, a mount point) stages
+# and keeps the previous files inside it, in folders of these names: never backed up, never data
+RESTORING_PREFIX, ASIDE_PREFIX = ".genropy-restoring-", ".genropy-before-restore-"
 _STAMP = "%Y%m%dT%H%M%SZ"
 _NAME = re.compile(r"(?P<site>[A-Za-z0-9_][A-Za-z0-9_.-]*)-(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<n>\d+))?"
                    + re.escape(SUFFIX))
@@ -120,6 +123,11 @@ def sqlite_member(path_in_data: str | None, basename: str) -> str:
     """Where a SQLite file goes in the archive: its place in data/, else ``database/sqlite/``."""
     return posixpath.join("files", "data", path_in_data) if path_in_data is not None \
         else SQLITE_FOLDER + basename
+
+
+def restore_folder(name: str) -> bool:
+    """A folder a restore made inside data/ or site/ (its staging, the files it kept aside)."""
+    return name.startswith((RESTORING_PREFIX, ASIDE_PREFIX))
 
 
 def skipped_in_files(relative: str, sqlite_names: Iterable[str]) -> bool:

@@ -196,7 +196,7 @@ def add_files(writer: Writer, roots: dict[str, str], db: SiteDatabase, scratch: 
         if not os.path.isdir(root):
             continue
         for folder, dirs, names in os.walk(root):
-            dirs.sort()
+            dirs[:] = sorted(d for d in dirs if not (folder == root and rules.restore_folder(d)))
             for name in sorted(names):
                 path = os.path.join(folder, name)
                 relative = os.path.relpath(path, root).replace(os.sep, "/")
@@ -377,10 +377,51 @@ def local_path(member: str, extract: dict[str, str]) -> str:
 
 def folder_has_data(path: str) -> bool:
     """Anything worth keeping in an instance folder (our own records do not count)."""
-    for _, _, names in os.walk(path):
+    for folder, dirs, names in os.walk(path):
+        if folder == path:
+            dirs[:] = [d for d in dirs if not rules.restore_folder(d)]
         if any(n not in (rules.STATUS_FILE, rules.SETUP_RECORD) for n in names):
             return True
     return False
+
+
+def staging_place(live: str) -> tuple[str, bool]:
+    """Where a folder's restored files are written first: beside it (swapped by one rename), or inside
+    it when its parent is not ours to write (a root-owned project) or it is a mount point."""
+    parent = os.path.dirname(live)
+    if os.access(parent, os.W_OK | os.X_OK) and not os.path.ismount(live):
+        return f"{live}.restoring-{os.getpid()}", False
+    return os.path.join(live, f"{rules.RESTORING_PREFIX}{os.getpid()}"), True
+
+
+def swap_folder(live: str, new: str, inside: bool, when: str) -> str | None:
+    """``new`` becomes ``live``; the previous files, if any, are kept aside (returned)."""
+    keep = folder_has_data(live) if os.path.isdir(live) else False
+    if not inside:
+        aside = f"{live}.before-restore-{when}"
+        if keep:
+            os.replace(live, aside)
+        elif os.path.isdir(live):
+            shutil.rmtree(live)
+        os.replace(new, live)
+        return aside if keep else None
+    aside = os.path.join(live, f"{rules.ASIDE_PREFIX}{when}")
+    if keep:
+        os.mkdir(aside)
+    for child in os.listdir(live):
+        path = os.path.join(live, child)
+        if path == new or rules.restore_folder(child):
+            continue
+        if keep:
+            os.replace(path, os.path.join(aside, child))
+        elif os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    for child in os.listdir(new):
+        os.replace(os.path.join(new, child), os.path.join(live, child))
+    os.rmdir(new)
+    return aside if keep else None
 
 
 def psql(db: SiteDatabase, database: str, sql: str, *values: str) -> list[tuple[Any, ...]]:
@@ -494,7 +535,8 @@ def restore_archive(plan: LaunchPlan, instance: str, path: str, name: str, optio
         raise BackupError(f"not enough space to restore {name}: its files need {needed / 1e6:.1f} MB next to "
                           f"{roots['data']}, {free / 1e6:.1f} MB are free: nothing was restored")
     suffix = f".restoring-{os.getpid()}"
-    staged = {f"files/{n}/": roots[n] + suffix for n in rules.FILE_ROOTS}
+    places = {n: staging_place(roots[n]) for n in rules.FILE_ROOTS}
+    staged = {f"files/{n}/": places[n][0] for n in rules.FILE_ROOTS}
     staged[rules.POSTGRES_DUMP] = os.path.join(plan.env["TMPDIR"], f"dump-to-restore-{os.getpid()}.pgd")
     sqlite_folder = os.path.dirname(db.sqlite_files[0]) if db.sqlite_files else None
     if sqlite_folder:
@@ -516,8 +558,7 @@ def restore_archive(plan: LaunchPlan, instance: str, path: str, name: str, optio
                 psql(db, "postgres", f"DROP DATABASE IF EXISTS {ident(temporary_db)}")
                 psql(db, "postgres", f"CREATE DATABASE {ident(temporary_db)}")
                 pg_restore_into(db, dump, temporary_db)
-        kept = swap_in(plan, db, database, temporary_db, roots, staged, suffix, bool(options.replace),
-                       sqlite_folder)
+        kept = swap_in(db, database, temporary_db, roots, places, staged, bool(options.replace), sqlite_folder)
         temporary_db = None
     except OSError as exc:
         raise BackupError(f"restoring {name}: {exc.strerror or exc} ({getattr(exc, 'filename', '') or ''}): "
@@ -536,8 +577,9 @@ def restore_archive(plan: LaunchPlan, instance: str, path: str, name: str, optio
               f"{time.monotonic() - started:.1f}s" + (f"; the previous data kept as: {', '.join(kept)}" if kept else ""))
 
 
-def swap_in(plan: LaunchPlan, db: SiteDatabase, database: str, temporary_db: str | None, roots: dict[str, str],
-            staged: dict[str, str], suffix: str, replace: bool, sqlite_folder: str | None) -> list[str]:
+def swap_in(db: SiteDatabase, database: str, temporary_db: str | None, roots: dict[str, str],
+            places: dict[str, tuple[str, bool]], staged: dict[str, str], replace: bool,
+            sqlite_folder: str | None) -> list[str]:
     """Everything is restored beside the site: now put it in place (the old kept aside)."""
     kept: list[str] = []
     when = stamp()
@@ -553,15 +595,10 @@ def swap_in(plan: LaunchPlan, db: SiteDatabase, database: str, temporary_db: str
                 psql(db, "postgres", f"DROP DATABASE {ident(database)}")
         psql(db, "postgres", f"ALTER DATABASE {ident(temporary_db)} RENAME TO {ident(database)}")
     for root_name in rules.FILE_ROOTS:
-        live, new = roots[root_name], staged[f"files/{root_name}/"]
-        if os.path.isdir(live):
-            if folder_has_data(live):
-                aside = f"{live}.before-restore-{when}"
-                os.replace(live, aside)
-                kept.append(aside)
-            else:
-                shutil.rmtree(live)
-        os.replace(new, live)
+        new, inside = places[root_name]
+        aside = swap_folder(roots[root_name], new, inside, when)
+        if aside:
+            kept.append(aside)
     external = staged.get(rules.SQLITE_FOLDER)
     if external and os.path.isdir(external) and sqlite_folder:
         for name in os.listdir(external):
