@@ -39,6 +39,7 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 import procstats  # noqa: E402
 import wrk  # noqa: E402
+from section_backup import section_backup  # noqa: E402,F401  (a section in a module of its own)
 
 from genropy_asgi.testing.client import GenropyClient, cookie_header  # noqa: E402
 from genropy_asgi.testing.load import stalled_bodies  # noqa: E402
@@ -46,7 +47,7 @@ from genropy_asgi.testing.local import (BIN, GnrDaemonProcess, GnrWorkspace, Man
                                         ServerProcess, free_port, wait_for_port)
 
 SECTIONS = ("gateway", "security", "flood", "page", "servers", "scaling", "upstream", "streaming", "websocket", "container", "scaled",
-            "faults", "memory", "testing")
+            "faults", "memory", "testing", "backup")
 
 
 class Bench:
