@@ -19,6 +19,7 @@ Figures (seconds, requests) are printed, never asserted as timings.
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
@@ -30,6 +31,7 @@ from support import no_leftovers  # noqa: F401  (autouse fixture)
 from rendered import cronjob_pod, docker_run_kwargs
 from test_chart import CHART, kind, render
 
+from backup_rig import Rig
 from scaled_checks import assert_live_update_across, logged_in_page, served, through, upload_proof
 
 from genropy_asgi.testing.client import GenropyPage
@@ -230,8 +232,27 @@ def test_the_backup_cronjob_and_its_restore_twin_run_on_the_scaled_volumes(clust
         titles = through(page, cluster.web["web-1"]).rpc("note_titles") or []
         assert "before the backup" in titles and "after the backup" not in titles
         assert served(cluster.web["web-2"], file_url)
+
+        # moving a site in: an archive of another install (the image on its own PostgreSQL, another
+        # user, as compose runs it) dropped into the claim, then the restore twin run again
+        other = Rig(docker, cluster.pods["web-0"].image.tags[0],
+                    os.environ.get("GENROPY_ASGI_POSTGRES_IMAGE", "postgres:17"), backups=backups.name,
+                    pg_user="elsewhere")
+        try:
+            GenropyPage(other.start_site().get_url()).rpc("add_note", title="moved in")
+            status, output = other.one_off("backup")
+            assert status == 0, output
+        finally:
+            other.remove()
+        time.sleep(1.1)  # its archive is the newest: what `restore latest` takes
+        kwargs, _ = docker_run_kwargs(cluster.documents, cluster.tmp_path / "move", claims=cluster.claims,
+                                      pod=cronjob_pod(cluster.documents, "demo-genropy-asgi-restore"))
+        container = cluster.run_container("restore-move", kwargs)
+        status = container.wait(timeout=600)["StatusCode"]
+        assert status == 0, container.logs().decode(errors="replace")[-3000:]
+        assert (through(page, cluster.web["web-2"]).rpc("note_titles") or []) == ["moved in"]
     finally:
-        for container in [c for c in cluster.containers if c.name.endswith(("-backup", "-restore"))]:
+        for container in [c for c in cluster.containers if c.name.endswith(("-backup", "-restore", "-restore-move"))]:
             container.remove(force=True)
             cluster.containers.remove(container)
         backups.remove(force=True)
