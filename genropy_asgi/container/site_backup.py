@@ -280,9 +280,12 @@ def backup_once(plan: LaunchPlan, instance: str) -> int:
                 body = manifest.to_json().encode()
                 writer.tar.addfile(_info(rules.MANIFEST, len(body)), io.BytesIO(body))
             target.commit(staging, name)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(staging)
+            if isinstance(exc, OSError):  # a full disk, a folder gone: said in one line
+                raise BackupError(f"writing {name} to {settings.destination.shown}: {exc.strerror or exc}: "
+                                  "no archive was kept") from None
             raise
         size = target.size(name)
         removed = []

@@ -48,7 +48,7 @@ class ComposeProject:
         return result
 
     def down(self) -> None:
-        self.run("--profile", "remotedb", "down", "-v", "--remove-orphans", check=False)
+        self.run("--profile", "remotedb", "--profile", "backup", "down", "-v", "--remove-orphans", check=False)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from support import REPO
 def test_compose_file_is_valid(compose_env):
     """`docker compose config` accepts it (yamllint: tests/unit/test_lint.py)."""
     for files in (["docker-compose.yml"], ["docker-compose.yml", "tests/compose/remotedb.yml"]):
-        command = ["docker", "compose"] + [arg for f in files for arg in ("-f", f)] + ["--profile", "remotedb", "config", "-q"]
+        command = ["docker", "compose"] + [arg for f in files for arg in ("-f", f)] + ["--profile", "remotedb", "--profile", "backup", "config", "-q"]
         result = subprocess.run(command, cwd=REPO, env=compose_env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
 

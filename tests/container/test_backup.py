@@ -132,7 +132,11 @@ def test_a_restore_refuses_what_it_cannot_restore_in_one_line_and_touches_nothin
             "restore", good_name, "--replace", extra_env={"GENROPY_SITE_DATA": "/srv/small"},
             tmpfs={"/srv/small": f"size=1m,uid={IMAGE_UID}"}))
         assert "not enough space" in refusal
-        # a missing bucket, a bad destination: one line before anything is read
+        # a full destination: one line, no archive and no partial file left
+        refusal = one_line_refusal(*rig.one_off("backup", extra_env={"GENROPY_BACKUP_DESTINATION": "/small"},
+                                                tmpfs={"/small": f"size=128k,uid={IMAGE_UID}"}))
+        assert "No space left on device: no archive was kept" in refusal
+        # a bad destination: one line before anything is read
         refusal = one_line_refusal(*rig.one_off("backup", extra_env={"GENROPY_BACKUP_DESTINATION": "backups"}))
         assert "GENROPY_BACKUP_DESTINATION='backups': expected an absolute folder" in refusal
         assert GenropyPage(site.get_url()).rpc("note_titles") == ["kept"]
