@@ -340,8 +340,8 @@ def read_archive(path: str, name: str, extract: dict[str, str] | None = None) ->
                     manifest_text = source.read(16 << 20)
                     continue
                 output = None
-                if extract is not None:
-                    local = local_path(info.name, extract)
+                local = local_path(info.name, extract) if extract is not None else None
+                if local is not None:
                     os.makedirs(os.path.dirname(local), exist_ok=True)
                     output = open(local, "wb")
                 try:
@@ -369,13 +369,14 @@ def read_archive(path: str, name: str, extract: dict[str, str] | None = None) ->
     return manifest
 
 
-def local_path(member: str, extract: dict[str, str]) -> str:
+def local_path(member: str, extract: dict[str, str]) -> str | None:
+    """Where a member is written (``None``: nowhere, it is only verified)."""
     for prefix, folder in extract.items():
         if member == prefix:  # a single file (the PostgreSQL dump)
             return folder
         if prefix.endswith("/") and member.startswith(prefix):
             return os.path.join(folder, *member[len(prefix):].split("/"))
-    raise BackupError(f"unexpected member {member!r}")
+    return None
 
 
 def folder_has_data(path: str) -> bool:
@@ -518,19 +519,18 @@ def restore_archive(plan: LaunchPlan, instance: str, path: str, name: str, optio
     db = site_database(plan.site)
     for note in rules.check_restorable(manifest, name, plan.site, db.implementation, versions(), options):
         log(plan, note)
+    if options.database:
+        restore_database_only(plan, db, path, name, options.database, started)
+        return
     roots = file_roots(instance)
-    database = options.database or db.dbname
+    database = db.dbname
     busy = [f"the instance's {n}/ ({roots[n]})" for n in rules.FILE_ROOTS if folder_has_data(roots[n])]
     if db.implementation == "postgres" and pg_exists(db, database) and pg_has_tables(db, database):
         busy.insert(0, f"the database {database}")
-    if options.database and db.implementation != "postgres":
-        raise BackupError("--database names a PostgreSQL database; this site uses SQLite")
-    if busy and not options.replace and not (options.database and not busy[0].startswith("the database")):
+    if busy and not options.replace:
         raise BackupError(f"{' and '.join(busy)} already hold data: add --replace to keep them aside and restore "
-                          "in their place" + (", or --database NEW to restore into another database"
+                          "in their place" + (", or --database NEW to restore only the database into another one"
                                               if db.implementation == "postgres" else ""))
-    if options.database and db.implementation == "postgres" and busy and busy[0].startswith("the database"):
-        raise BackupError(f"--database {database}: it already holds tables; name a new or empty database")
     needed = sum(int(m["size"]) for k, m in manifest.members.items() if k.startswith("files/"))
     parent = os.path.dirname(roots["data"])
     free = shutil.disk_usage(parent if os.path.isdir(parent) else instance).free
@@ -551,16 +551,10 @@ def restore_archive(plan: LaunchPlan, instance: str, path: str, name: str, optio
             os.makedirs(staged[f"files/{root_name}/"])
         read_archive(path, name, extract=staged)  # pass 2: the same checks, into the staging places
         if db.implementation == "postgres":
-            dump = staged[rules.POSTGRES_DUMP]
-            if options.database:
-                if not pg_exists(db, database):
-                    psql(db, "postgres", f"CREATE DATABASE {ident(database)}")
-                pg_restore_into(db, dump, database)
-            else:
-                temporary_db = f"{database}__restoring"[:63]
-                psql(db, "postgres", f"DROP DATABASE IF EXISTS {ident(temporary_db)}")
-                psql(db, "postgres", f"CREATE DATABASE {ident(temporary_db)}")
-                pg_restore_into(db, dump, temporary_db)
+            temporary_db = f"{database}__restoring"[:63]
+            psql(db, "postgres", f"DROP DATABASE IF EXISTS {ident(temporary_db)}")
+            psql(db, "postgres", f"CREATE DATABASE {ident(temporary_db)}")
+            pg_restore_into(db, staged[rules.POSTGRES_DUMP], temporary_db)
         kept = swap_in(db, database, temporary_db, roots, places, staged, bool(options.replace), sqlite_folder)
         temporary_db = None
     except OSError as exc:
@@ -578,6 +572,29 @@ def restore_archive(plan: LaunchPlan, instance: str, path: str, name: str, optio
     log(plan, f"restored {name} into {plan.site} ({db.implementation} {os.path.basename(database)}, "
               f"{sum(1 for m in manifest.members if m.startswith('files/'))} files) in "
               f"{time.monotonic() - started:.1f}s" + (f"; the previous data kept as: {', '.join(kept)}" if kept else ""))
+
+
+def restore_database_only(plan: LaunchPlan, db: SiteDatabase, path: str, name: str, database: str,
+                          started: float) -> None:
+    """``--database NAME``: the archive's PostgreSQL database into NAME (new or empty), to look at;
+    the site's own database and files are not touched."""
+    if db.implementation != "postgres":
+        raise BackupError("--database names a PostgreSQL database; this site uses SQLite")
+    if pg_exists(db, database) and pg_has_tables(db, database):
+        raise BackupError(f"--database {database}: it already holds tables; name a new or empty database")
+    dump = os.path.join(plan.env["TMPDIR"], f"dump-to-restore-{os.getpid()}.pgd")
+    try:
+        read_archive(path, name, extract={rules.POSTGRES_DUMP: dump})  # the files are only verified
+        if not pg_exists(db, database):
+            psql(db, "postgres", f"CREATE DATABASE {ident(database)}")
+        pg_restore_into(db, dump, database)
+    except OSError as exc:
+        raise BackupError(f"restoring {name}: {exc.strerror or exc}: nothing was restored") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(dump)
+    log(plan, f"restored the database of {name} into {database} in {time.monotonic() - started:.1f}s; "
+              "the site's own database and files are untouched")
 
 
 def swap_in(db: SiteDatabase, database: str, temporary_db: str | None, roots: dict[str, str],

@@ -73,6 +73,12 @@ def test_a_backup_under_load_restores_every_row_and_file_into_a_new_install(dock
         print(f"restore --replace into the running new install: {time.monotonic() - started:.1f}s\n{output[-600:]}")
         assert status == 0, output
         assert site_state(new_site, files) == before  # every row and every file, byte for byte
+        if database == "postgres":  # --database: the archive's database beside the site's, nothing else
+            GenropyPage(new_site.get_url()).rpc("add_note", title="only in the live site")
+            status, output = second.one_off("restore", "latest", "--database", "demo_inspect")
+            assert status == 0 and "untouched" in output, output
+            titles, fetched = site_state(new_site, files)
+            assert "only in the live site" in titles and fetched == before[1]
         GenropyPage(new_site.get_url()).rpc("add_note", title="after the restore")
     finally:
         if second is not None:
