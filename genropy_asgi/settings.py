@@ -254,6 +254,10 @@ TABLE: tuple[Setting, ...] = (
     S("GNR_DAEMON_HOST", Text(), None, "a shared gnrdaemon (mode `daemon` elsewhere): `serve`, `scheduler` "
       "and `taskworker` use it and start none of their own; needs `GNR_DAEMON_HMAC_KEY`",
       shown="unset: `serve` runs its own on 127.0.0.1"),
+    S("GENROPY_REGISTER", Choice("local", "pyro"), None, "where the site's register (sessions, connections, "
+      "pages) lives: `local`, in the web server's process (no round trip; the site's other programs reach it "
+      "through `sitedaemon.xml`); `pyro`, in gnrdaemon (needed by several processes or pods)", BOTH,
+      shown="`local` with one server process, `pyro` with `GENROPY_WORKERS` > 1"),
     S("GENROPY_REGISTER_PROXY", Choice("thread", "shared"), "thread", "connections to gnrdaemon's register: one per "
       "thread (`thread`), or GenroPy's one shared, locked proxy (`shared`)", BOTH),
     S("GENROPY_REGISTER_SNAPSHOT", Seconds(), 30.0, "seconds between saves of gnrdaemon's registers (sessions, "

@@ -124,6 +124,10 @@ def prepare_instance(plan: LaunchPlan) -> None:
                 if not os.path.lexists(link):
                     os.symlink(os.path.join(folder, "root.py"), link)
         ensure_writable(path, f"the instance's {name} folder", owner_fix)
+    if plan.mode == "serve":  # a previous run's announcement of its register (its pid may be anyone's now)
+        from genropy_asgi.compat.register_hosted import remove_stale_announcement
+
+        remove_stale_announcement(os.path.join(folder, "site"))
 
 
 def become_unprivileged(plan: LaunchPlan) -> None:

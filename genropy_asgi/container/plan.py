@@ -27,7 +27,7 @@ from genropy_asgi.container.backup_rules import BackupError, BackupSettings, par
 from genropy_asgi.container.database_plan import DbTarget, database_attributes, remote_databases
 from genropy_asgi.container import genropy_tools_env
 from genropy_asgi.container.processes import ProcessSet, check_ports, listen_host, process_set
-from genropy_asgi.container.topology import Placement, placement
+from genropy_asgi.container.topology import Placement, placement, register_placement
 from genropy_asgi.container.sources import (DiskFiles, FileSource, PlanError, Secrets, check_site, genropy_bool,
                                             get, mounted_siteconfig, project_root, site_extra_from)
 from genropy_asgi.launch.gnrconfig import GnrSetup, external_secret_for, password_entry, render_config_folder
@@ -142,6 +142,7 @@ class Inputs:
     placement: Placement
     site_data: str
     async_port: int
+    register: str = "pyro"  # GENROPY_REGISTER for the programs (topology.register_placement)
 
 
 OTHER_COMMANDS = "executed as given (e.g. `gnr db migrate demo`)"
@@ -293,6 +294,7 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
         db_setup_when_changed=get(env, "GENROPY_DB_SETUP") == "auto",
         placement=where, site_data=(get(env, "GENROPY_SITE_DATA") or "").rstrip("/"),
         async_port=get(env, "GENROPY_ASYNC_PORT"),
+        register=register_placement(env, mode, get(env, "GENROPY_WORKERS"), where),
     )
 
 
@@ -353,6 +355,7 @@ def child_environment(env: Mapping[str, str], inputs: Inputs, server_args: list[
         "GENROPY_SERVER_COMMAND": shlex.join(server_command),
         "GENROPY_DAEMON_ADDRESS": f"{daemon_address(inputs)}:{inputs.daemon_port}",
         "GENROPY_DAEMON_AUTOSTART": str(inputs.placement.own_daemon).lower(),
+        "GENROPY_REGISTER": inputs.register,
         "GENROPY_REGISTER_STORE": os.path.join(inputs.site_data or home, "registers"),
         "GENROPY_SOCKETS": os.path.join(home, "run", "sockets"),  # gnr web async's, never on the shared volume
         # what gnr web async/taskscheduler/taskworker are given: the same database as the server

@@ -61,3 +61,17 @@ def placement(env: Mapping[str, str], mode: str, hmac_key_given: bool) -> Placem
     if remote:
         return Placement(remote, False, scheduler_url, scheduler_bind, shared=True)
     return Placement("127.0.0.1", mode == "serve", scheduler_url, scheduler_bind)
+
+
+def register_placement(env: Mapping[str, str], mode: str, workers: int, where: Placement) -> str:
+    """``GENROPY_REGISTER``: ``local`` (the site's register in the web server's one process,
+    reached by the container's other programs through ``sitedaemon.xml``) where one server
+    process serves alone; else ``pyro`` (gnrdaemon's register, shared by processes and pods)."""
+    asked = get(env, "GENROPY_REGISTER")
+    alone = mode == "serve" and workers == 1 and not where.shared
+    if asked == "local" and not alone:
+        reason = (f"GENROPY_WORKERS={workers}" if workers > 1 else
+                  "GNR_DAEMON_HOST (a shared gnrdaemon)" if where.shared else f"mode {mode}")
+        raise PlanError(f"GENROPY_REGISTER=local keeps the register in the one web server process: not with "
+                        f"{reason}; set GENROPY_REGISTER=pyro")
+    return asked or ("local" if alone else "pyro")

@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 from genropy_asgi import settings
+from genropy_asgi.compat import register_hosted
 from genropy_asgi.asgi.request_guard import RequestLimits
 from genropy_asgi.asgi.server import GenropyAsgiServer, database_check
 from genropy_asgi.asgi.static_files import StaticOptions
@@ -52,6 +53,24 @@ def check_settings(environ: Any = os.environ) -> None:
         logger.warning(line)
 
 
+def choose_register(environ: Any = os.environ) -> str:
+    """``GENROPY_REGISTER`` for this server: ``local`` (the register in this process) with one
+    process, else ``pyro`` (gnrdaemon's). Written back to ``environ`` so the programs this
+    server starts (``gnr web async``, a reloaded child) find the same register."""
+    workers = setting("GENROPY_WORKERS", environ) or 1
+    chosen = setting("GENROPY_REGISTER", environ) or ("local" if workers == 1 else "pyro")
+    if chosen == "local" and workers > 1:
+        raise LaunchError(f"GENROPY_REGISTER=local keeps the site's register in one process: with "
+                          f"GENROPY_WORKERS={workers} set GENROPY_REGISTER=pyro (or GENROPY_WORKERS=1)")
+    environ[register_hosted.VARIABLE] = chosen
+    return chosen
+
+
+def needs_daemon(launch: SiteLaunch, environ: Any = os.environ) -> bool:
+    """gnrdaemon is on the way of a request only for its register (``pyro``) or a --remotedb tunnel."""
+    return choose_register(environ) == "pyro" or bool(launch.remote_db)
+
+
 def request_limits(environ: Any = os.environ) -> RequestLimits:
     try:
         return RequestLimits.from_environ(environ)
@@ -68,6 +87,8 @@ def static_options(environ: Any = os.environ) -> StaticOptions:
 
 def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiServer:
     """Step 6 (the GenroPy site) and the ASGI server around it, with readiness checks."""
+    if choose_register(environ) == "local":
+        register_hosted.host_in_this_process()
     try:
         site = launch.build_site()
     except Exception as exc:
@@ -79,6 +100,8 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
         raise LaunchError(f"--remotedb {launch.remote_db}: cannot reach the remote database "
                           f"({type(exc).__name__}: {reason}); check its SSH host, user and password "
                           "and the database settings of remote_db/" + launch.remote_db) from exc
+    if register_hosted.hosting():
+        site.register  # the register starts now and is announced to the site's other programs
     server = GenropyAsgiServer(
         host=launch.host,
         port=launch.port,
@@ -99,7 +122,10 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
         if launch.websockets else None
     address = launch.daemon_address
     server.add_ready_check("site built", lambda: server.wsgi_app is not None)
-    server.add_ready_check("gnrdaemon reachable", lambda: daemon_ping(address))
+    if needs_daemon(launch, environ):
+        server.add_ready_check("gnrdaemon reachable", lambda: daemon_ping(address))
+    else:
+        server.add_ready_check("site register", lambda: site.register.counters())
     server.add_ready_check("database answers", database_check(site.db))
     if launch.websockets:
         server.add_ready_check("gnr web async accepts", async_server_check(server.async_address))
@@ -148,7 +174,8 @@ def create_app() -> GenropyAsgiServer:
     configure_own_logger()  # a gunicorn worker or the reloader's child: the same lines as gnrasgiserve
     try:
         launch = SiteLaunch(argv_from_environ())
-        launch.wait_for_daemon(setting("GENROPY_DAEMON_WAIT") or 0)
+        if needs_daemon(launch):
+            launch.wait_for_daemon(setting("GENROPY_DAEMON_WAIT") or 0)
         return build_server(launch)
     except LaunchError as exc:
         print(f"gnrasgiserve: error: {exc}", file=sys.stderr, flush=True)

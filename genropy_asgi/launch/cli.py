@@ -22,7 +22,7 @@ import threading
 import time
 import webbrowser
 
-from genropy_asgi.launch.app_factory import check_settings, request_limits, setting
+from genropy_asgi.launch.app_factory import check_settings, needs_daemon, request_limits, setting
 from genropy_asgi.asgi.http_protocol import UVICORN_OPTIONS, configure
 from genropy_asgi.asgi.observe import uvicorn_logging
 from genropy_asgi.asgi.server import exit_zero_after_graceful_stop
@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             logger.warning(warning)
         for flag in launch.compat_flags:
             logger.info("%s: accepted for compatibility (GenroPy 26.10 has no clean-restart step)", flag)
-        launch.wait_for_daemon(setting("GENROPY_DAEMON_WAIT") or 0)
+        if needs_daemon(launch):  # also decides GENROPY_REGISTER for the programs started below
+            launch.wait_for_daemon(setting("GENROPY_DAEMON_WAIT") or 0)
         if launch.reload:
             serve_with_reload(launch)
         else:
