@@ -8,7 +8,8 @@
 - ``GET /_server/ready``  200 when every readiness check passes, else 503; the
   body lists each check. The server's checks are callables registered with
   ``server.add_ready_check(name, fn)`` (blocking ones run on the thread pool):
-  ``gnrasgiserve`` registers "site built", "gnrdaemon reachable", "database answers".
+  ``gnrasgiserve`` registers "site built", "site register" (or "gnrdaemon reachable" with
+  ``GENROPY_REGISTER=pyro``), "database answers".
   Answered from a result at most ``READY_MAX_AGE`` seconds old (requests meanwhile share
   it): a public endpoint never turns each request into a database query and a Pyro ping.
 """

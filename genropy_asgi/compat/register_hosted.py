@@ -23,7 +23,9 @@ process, when ``GENROPY_REGISTER`` is ``local``):
 
 In a process that did not call it, with ``GENROPY_REGISTER=local``, a client waits (up to
 ``GENROPY_DAEMON_WAIT``) for the announcement instead of asking gnrdaemon, which would
-start a second, empty register. Anywhere else GenroPy's client is unchanged.
+start a second, empty register. A second server of the same site, started while the first
+one runs, uses the first one's register the same way (and says so). Anywhere else GenroPy's
+client is unchanged.
 
 When to drop it: never while GenroPy keeps its register behind Pyro;
 ``tests/compat/test_register_hosted.py`` fails the day GenroPy changes what this builds on
@@ -138,10 +140,6 @@ class HostedRegister:
             sitename=self.sitename, storage_path=os.path.join(site.site_path, SAVE_NAME))
         self.save_path = (register_store.store_path(store, self.sitename) if store
                           else os.path.join(site.site_path, SAVE_NAME))
-        other = announced_pid(self.announcement)
-        if other is not None and other != os.getpid() and process_alive(other):
-            raise RuntimeError(f"GENROPY_REGISTER=local: another server (pid {other}) keeps {self.sitename}'s "
-                               f"register ({self.announcement}); stop it, or serve with GENROPY_REGISTER=pyro")
         # a stable address: the other programs' proxies reconnect to a restarted server by themselves
         self.socket_path = socket_path = register_socket(self.sitename)
         remove_quietly(socket_path)
@@ -304,6 +302,13 @@ def patch_client_module(module: ModuleType) -> None:
             from genropy_asgi.compat.register_client import wait_seconds
 
             wait_for_announcement(site, wait_seconds())
+            original_init(self, site)  # GenroPy's own: it finds sitedaemon.xml
+            return
+        other = announced_pid(os.path.join(site.site_path, ANNOUNCEMENT))
+        if other is not None and other != os.getpid() and process_alive(other) and \
+                site.currentDomainIdentifier not in _registers:
+            say(f"another server (pid {other}) keeps {site.currentDomainIdentifier}'s register: this one uses it, "
+                "and needs that server running")
             original_init(self, site)  # GenroPy's own: it finds sitedaemon.xml
             return
         if getattr(site, "multidomain", False):

@@ -169,11 +169,16 @@ def test_a_site_served_without_gnrdaemon_shares_its_register_and_keeps_sessions(
     try:
         assert page.rpc("note_count") is not None  # the same page, the same login, a new process
         assert "tester" in sibling_view(workspace)["users"]
-        refused = subprocess.run([str(BIN / "gnrasgiserve"), workspace.site_name, "-p", "0", "-H", "127.0.0.1",
-                                  "--nodebug"], env={**workspace.env(), **env}, capture_output=True, text=True,
-                                 timeout=120, cwd=str(workspace.root))
-        assert refused.returncode != 0
-        assert "another server (pid" in refused.stderr and "GENROPY_REGISTER=pyro" in refused.stderr
+        # a second server of the site, meanwhile: it uses the first one's register (and says so)
+        second = start_server(workspace, "gnrasgiserve", "--nodebug", env=env, name="second")
+        try:
+            other_page = GenropyClient(second.base_url).page()
+            assert other_page.page_id in sibling_view(workspace)["pages"]
+            assert f"another server (pid {server.pid}) keeps" in second.output()
+        finally:
+            second.stop()
+        assert page.rpc("note_count") is not None  # the first one's register is still announced
+        assert sibling_view(workspace)["uri"].startswith("PYRO:SiteRegister@./u:")
     finally:
         server.stop()
 

@@ -105,7 +105,8 @@ def test_error_no_root_py(tmp_path):
 
 
 def test_error_gnrdaemon_not_reachable(port_workspace):
-    result = run_cli(port_workspace, "demo", "-p", str(free_port()))
+    """gnrdaemon's register (GENROPY_REGISTER=pyro) must answer; the default (local) needs none."""
+    result = run_cli(port_workspace, "demo", "-p", str(free_port()), env={"GENROPY_REGISTER": "pyro"})
     assert result.returncode == 1
     assert f"gnrdaemon not reachable at 127.0.0.1:{port_workspace.daemon_port}" in result.stderr
     assert port_workspace.hmac_key not in result.stderr + result.stdout

@@ -42,7 +42,8 @@ def workspace(tmp_path):
 def restart_under_a_logged_in_user(workspace: GnrWorkspace, extra: dict) -> str:
     """Log in, restart gnrdaemon (SIGTERM, start again), then ask who the same page's user is."""
     daemon = start_daemon(workspace, extra, "gnrdaemon-1")
-    server = start_server(workspace, "gnrasgiserve", "--nodebug", env={"GENROPY_DAEMON_WAIT": "20"})
+    server = start_server(workspace, "gnrasgiserve", "--nodebug",
+                          env={"GENROPY_DAEMON_WAIT": "20", "GENROPY_REGISTER": "pyro"})  # gnrdaemon's register
     try:
         page = GenropyPage(server.base_url)
         log_in(page, "restart-Pass-1")
