@@ -40,6 +40,7 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 import procstats  # noqa: E402
 import wrk  # noqa: E402
 from section_backup import section_backup  # noqa: E402,F401  (a section in a module of its own)
+from section_register import section_register  # noqa: E402,F401
 
 from genropy_asgi.testing.client import GenropyClient, cookie_header  # noqa: E402
 from genropy_asgi.testing.load import stalled_bodies  # noqa: E402
@@ -47,7 +48,7 @@ from genropy_asgi.testing.local import (BIN, GnrDaemonProcess, GnrWorkspace, Man
                                         ServerProcess, free_port, wait_for_port)
 
 SECTIONS = ("gateway", "security", "flood", "page", "servers", "scaling", "upstream", "streaming", "websocket", "container", "scaled",
-            "faults", "memory", "testing", "backup")
+            "faults", "memory", "testing", "backup", "register")
 
 
 class Bench:
@@ -81,10 +82,15 @@ class Bench:
                ready_path: str = "/index") -> ServerProcess:
         port = port or free_port()
         argv = [a.replace("{port}", str(port)) for a in argv]
-        return ServerProcess(argv, self.workspace, port, name, env={"GNR_LOGLEVEL": "warning", **(env or {})},
+        # gnrdaemon's register for every server of the shared workspace (a local one would be
+        # found by the others through sitedaemon.xml): section ``register`` measures local
+        return ServerProcess(argv, self.workspace, port, name,
+                             env={"GNR_LOGLEVEL": "warning", "GENROPY_REGISTER": "pyro", **(env or {})},
                              ready_path=ready_path, timeout=180)
 
     def asgi(self) -> ServerProcess:
+        """gnrasgiserve on gnrdaemon's register, as the werkzeug contender beside it (section
+        ``register`` measures GENROPY_REGISTER=local, on a workspace of its own)."""
         return self.server("gnrasgiserve", [str(BIN / "gnrasgiserve"), "demo", "-p", "{port}", "-H", "127.0.0.1",
                                             "--nodebug"])
 
