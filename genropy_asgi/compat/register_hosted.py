@@ -18,8 +18,9 @@ process, when ``GENROPY_REGISTER`` is ``local``):
   announced in the site folder's ``sitedaemon.xml``: GenroPy's own way for a site to have
   a register of its own (``SiteRegisterClient`` reads that file before asking gnrdaemon);
 - the registers are saved as gnrdaemon's are (``compat.register_store``'s authenticated
-  format): every ``GENROPY_REGISTER_SNAPSHOT`` seconds and at exit, and loaded at start,
-  so a restarted server keeps its users logged in.
+  format), within a second of a change (``GENROPY_REGISTER_SNAPSHOT=0``: only at exit) and
+  at exit, and loaded at start, so a restarted server, even one killed, keeps its users
+  logged in.
 
 In a process that did not call it, with ``GENROPY_REGISTER=local``, a client waits (up to
 ``GENROPY_DAEMON_WAIT``) for the announcement instead of asking gnrdaemon, which would
@@ -49,7 +50,8 @@ TARGET_MODULE = "gnr.web.daemon.siteregister_client"
 VARIABLE = "GENROPY_REGISTER"
 ANNOUNCEMENT = "sitedaemon.xml"  # GenroPy's name (SiteRegisterClient.__init__)
 MARK = "genropy_asgi"  # our announcements say so (stale ones are removed at a container's start)
-SAVE_NAME = "genropy-asgi-register.pik"  # in the site folder when GENROPY_REGISTER_STORE is unset
+SAVE_NAME = "genropy-asgi-register.pik"
+CHANGED_SAVE = 1.0  # seconds: the register is saved within this long of a change  # in the site folder when GENROPY_REGISTER_STORE is unset
 
 # what GenroPy's RemoteStoreBag calls on its proxy besides plain names (Pyro allows these dunders)
 BAG_METHODS = frozenset({"__getitem__", "__setitem__", "__len__", "__contains__", "__eq__"})
@@ -78,12 +80,19 @@ def say(message: str) -> None:
     print(f"genropy-asgi: register: {message}", file=sys.stderr, flush=True)
 
 
+class Calls:
+    """How many calls the register answered: the snapshots save only after a change."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 class Serialized:
     """``target``'s methods called one at a time under ``lock``: what Pyro's one thread gave
     GenroPy's register. Exposed to the other programs over Pyro (which copies by itself)."""
 
-    def __init__(self, target: Any, lock: threading.RLock) -> None:
-        self._target, self._lock = target, lock
+    def __init__(self, target: Any, lock: threading.RLock, calls: Calls | None = None) -> None:
+        self._target, self._lock, self._calls = target, lock, calls or Calls()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") and name not in BAG_METHODS:
@@ -92,6 +101,7 @@ class Serialized:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             with self._lock:
+                self._calls.count += 1
                 return method(*args, **kwargs)
 
         return call
@@ -101,8 +111,8 @@ class CopyingProxy:
     """What a Pyro proxy to ``target`` gives this process, without the network: one call at a
     time, the arguments and the answer copies (pickled, as Pyro sends them)."""
 
-    def __init__(self, target: Any, lock: threading.RLock) -> None:
-        self._target, self._lock = target, lock
+    def __init__(self, target: Any, lock: threading.RLock, calls: Calls | None = None) -> None:
+        self._target, self._lock, self._calls = target, lock, calls or Calls()
 
     def __enter__(self) -> CopyingProxy:  # ``with proxy as p`` (GenroPy's RemoteStoreBag)
         return self
@@ -113,11 +123,12 @@ class CopyingProxy:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") and name not in BAG_METHODS:
             raise AttributeError(name)
-        target, lock = self._target, self._lock
+        target, lock, calls = self._target, self._lock, self._calls
 
         def call(*args: Any, **kwargs: Any) -> Any:
             sent = pickle.dumps((args, kwargs), pickle.HIGHEST_PROTOCOL)
             with lock:
+                calls.count += 1
                 args_copy, kwargs_copy = pickle.loads(sent)
                 answer = pickle.dumps(getattr(target, name)(*args_copy, **kwargs_copy), pickle.HIGHEST_PROTOCOL)
             return pickle.loads(answer)
@@ -133,6 +144,7 @@ class HostedRegister:
 
         self.sitename = site.currentDomainIdentifier
         self.lock = threading.RLock()
+        self.calls = Calls()
         self.announcement = os.path.join(site.site_path, ANNOUNCEMENT)
         store = os.environ.get(register_store.STORE_VARIABLE, "").strip()
         # register_store's patch of GnrSiteRegisterServer moves the save into its folder
@@ -148,8 +160,8 @@ class HostedRegister:
         daemon = self.server.daemon
         for name in ("SiteRegisterServer", "SiteRegister", "RemoteData"):
             daemon.unregister(name)  # GenroPy registered the raw objects: the others go through the lock
-        self.register_uri = str(daemon.register(Serialized(self.register, self.lock), "SiteRegister"))
-        daemon.register(Serialized(self.register.remotebag_handler, self.lock), "RemoteData")
+        self.register_uri = str(daemon.register(Serialized(self.register, self.lock, self.calls), "SiteRegister"))
+        daemon.register(Serialized(self.register.remotebag_handler, self.lock, self.calls), "RemoteData")
         self.main_uri = self.register_uri.replace(":SiteRegister@", ":SiteRegisterServer@")
         self.hmac_key = hmac_key
         if os.path.exists(self.save_path):
@@ -161,7 +173,8 @@ class HostedRegister:
         self.announce()
         every = register_store.snapshot_seconds()
         if every:
-            threading.Thread(target=self._snapshots, args=(every,), name="register-snapshots", daemon=True).start()
+            threading.Thread(target=self._snapshots, args=(min(every, CHANGED_SAVE),), name="register-snapshots",
+                             daemon=True).start()
         atexit.register(self.stop)
 
     def announce(self) -> None:
@@ -185,10 +198,15 @@ class HostedRegister:
             say(f"saving the registers of {self.sitename} ({reason}) failed: {type(exc).__name__}: {exc}")
 
     def _snapshots(self, every: float) -> None:
+        """A save within ``every`` seconds of a change: what a ``kill -9`` of the server can lose
+        (gnrdaemon's register, in a process of its own, saves every GENROPY_REGISTER_SNAPSHOT)."""
+        saved = self.calls.count
         while self.running:
             time.sleep(every)
-            if self.running:
+            seen = self.calls.count
+            if self.running and seen != saved:
                 self.save("snapshot")
+                saved = seen
 
     def stop(self) -> None:
         """At exit: no more calls from the others, the registers saved, the announcement gone."""
@@ -289,7 +307,7 @@ def patch_client_module(module: ModuleType) -> None:
             self.hosted = hosted
             self.register_name, self.register_item_id, self.rootpath = register_name, register_item_id, rootpath
             self.uri, self.hmac_key = self.hosted.register_uri, hosted.hmac_key
-            self.proxy = CopyingProxy(hosted.register.remotebag_handler, hosted.lock)
+            self.proxy = CopyingProxy(hosted.register.remotebag_handler, hosted.lock, hosted.calls)
 
         def chunk(self, path: Any) -> Any:
             return LocalStoreBag(self.hosted, self.register_name, self.register_item_id, self.rootpath)
@@ -324,7 +342,7 @@ def patch_client_module(module: ModuleType) -> None:
         self.siteregisterserver_uri, self.siteregister_uri = hosted.main_uri, hosted.register_uri
         self.remotebag_uri = hosted.register_uri.replace(":SiteRegister@", ":RemoteData@")
         self.hosted = hosted
-        self.siteregister = CopyingProxy(hosted.register, hosted.lock)
+        self.siteregister = CopyingProxy(hosted.register, hosted.lock, hosted.calls)
         self.siteregister.setConfiguration(cleanup=site.custom_config.getAttr("cleanup"))
 
     def add_data(self: Any, register_item: Any) -> None:

@@ -30,11 +30,14 @@ def plumbing_errors(answers) -> list:
 
 
 @pytest.mark.parametrize("workers, program", [
-    ("1", "gnrdaemon"), ("1", "web server"), ("2", "gunicorn master"), ("2", "gunicorn worker"),
-    ("1", "task scheduler"),
+    ("1", "gnrdaemon"), ("1-pyro", "gnrdaemon"), ("1", "web server"), ("2", "gunicorn master"),
+    ("2", "gunicorn worker"), ("1", "task scheduler"),
 ])
 def test_a_killed_program_comes_back_and_the_site_serves(image, workers, program):
-    env = {"GENROPY_WORKERS": workers, **({"GENROPY_TASKS": "true"} if program == "task scheduler" else {})}
+    """``1``: the register in the web server (GENROPY_REGISTER=local, the default); ``1-pyro``
+    and ``2``: gnrdaemon's."""
+    env = {"GENROPY_WORKERS": workers.split("-")[0], **({"GENROPY_REGISTER": "pyro"} if "pyro" in workers else {}),
+           **({"GENROPY_TASKS": "true"} if program == "task scheduler" else {})}
     with GenropyAsgiContainer(image, env=env) as site:
         container = site.get_wrapped_container()
         server = faults.program_pid(container, "web server") if program == "gnrdaemon" else None
@@ -45,8 +48,11 @@ def test_a_killed_program_comes_back_and_the_site_serves(image, workers, program
         logs = container.logs().decode(errors="replace")
         assert "Address already in use" not in logs  # the dead program's children freed its port
         assert not plumbing_errors(outcome.failed), outcome.summary
-        if program == "gnrdaemon":  # the server found the new register by itself: not restarted
+        if program == "gnrdaemon" and "pyro" in workers:  # the server found the new register by itself
             assert "site register found again" in logs
+            assert faults.program_pid(container, "web server") == server
+        if program == "gnrdaemon" and "pyro" not in workers:  # its register is not gnrdaemon's: nothing failed
+            assert not outcome.failed, outcome.summary
             assert faults.program_pid(container, "web server") == server
         if program == "task scheduler":
             assert not outcome.failed, outcome.summary  # pages never needed it
@@ -59,7 +65,7 @@ def test_a_killed_program_comes_back_and_the_site_serves(image, workers, program
 
 def test_a_gnrdaemon_restart_keeps_the_logged_in_users(image):
     """supervisord restarts gnrdaemon (SIGTERM: registers saved, then restored): nobody is logged out."""
-    with GenropyAsgiContainer(image).with_secret("GNR_ADMIN_PASSWORD", "restart-Admin-1") as site:
+    with GenropyAsgiContainer(image, env={"GENROPY_REGISTER": "pyro"}).with_secret("GNR_ADMIN_PASSWORD", "restart-Admin-1") as site:
         page = GenropyPage(site.get_url())
         page.rpc("login_doLogin", login="<GenRoBag><user>admin</user><password>restart-Admin-1</password></GenRoBag>::BAG",
                  rootenv="<GenRoBag></GenRoBag>::BAG")
@@ -72,6 +78,33 @@ def test_a_gnrdaemon_restart_keeps_the_logged_in_users(image):
         logs = site.get_wrapped_container().logs().decode(errors="replace")
         assert "registers of demo saved" in logs and "restored" in logs
         assert_daemon_on_loopback_with_own_key(site)
+
+
+def test_a_killed_web_server_keeps_the_logged_in_users(image):
+    """GENROPY_REGISTER=local (the default): the register lives in the web server, saved within a
+    second of a change: a ``kill -9`` of the server (supervisord restarts it) logs nobody out."""
+    with GenropyAsgiContainer(image).with_secret("GNR_ADMIN_PASSWORD", "kill-Admin-1") as site:
+        page = GenropyPage(site.get_url())
+        page.rpc("login_doLogin", login="<GenRoBag><user>admin</user><password>kill-Admin-1</password></GenRoBag>::BAG",
+                 rootenv="<GenRoBag></GenRoBag>::BAG")
+        assert page.rpc("whoami") == "admin"
+        time.sleep(2)  # the save after the login
+        container = site.get_wrapped_container()
+        server = faults.program_pid(container, "web server")
+        started = time.monotonic()
+        faults.kill(container, server)
+
+        def still_admin() -> bool:
+            try:
+                return page.rpc("whoami") == "admin"
+            except Exception:
+                return False
+
+        seconds = faults.serving_again(site, still_admin, started)
+        print(f"\nkill -9 of the web server: the logged-in page answered again after {seconds:.1f} s")
+        assert faults.program_pid(container, "web server") != server
+        logs = container.logs().decode(errors="replace")
+        assert "register: demo's register runs in this process" in logs and "restored" in logs
 
 
 def test_sixteen_clients_for_thirty_seconds_get_no_error(image):
