@@ -4,8 +4,9 @@
    RPC, by kind, counted on the in-process register (``GENROPY_REGISTER=local``), and the cost
    of one call on each backend (in-process copy vs a Pyro round trip to gnrdaemon).
 2. What it does to a server: gnrwsgiserve (gnrdaemon's register), gnrasgiserve with
-   ``GENROPY_REGISTER=pyro`` and with ``local``, side by side in alternating rounds: req/s,
-   p99, and CPU per request of ALL the processes involved (server + gnrdaemon).
+   ``GENROPY_REGISTER=pyro`` and with ``local``, and genropy-kajenn (GenroPy's own newest
+   server, daemon-less, in its own venv), side by side in alternating rounds: req/s, p99,
+   CPU per request of ALL the processes involved (server + gnrdaemon), memory, start time.
 
 The ``local`` server gets a workspace of its own: on a shared one, the others would find its
 register through ``sitedaemon.xml`` (GenroPy's own lookup) and stop measuring gnrdaemon.
@@ -18,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import procstats
@@ -108,6 +110,8 @@ def section_register(bench) -> None:
     local_root = Path(tempfile.mkdtemp(prefix="genropy-bench-local-"))
     local_ws = GnrWorkspace.create(REPO / "demo", root=local_root / "ws")
     local_ws.db_setup()
+    kajenn_ws = GnrWorkspace.create(REPO / "demo", root=local_root / "kajenn-ws")  # its register is its own too
+    kajenn_ws.db_setup()
     try:
         local = count_calls(local_ws, "local", rounds)
         pyro = count_calls(bench.workspace, "pyro", rounds)
@@ -133,16 +137,59 @@ def section_register(bench) -> None:
                 "gnrasgiserve-pyro", [str(BIN / "gnrasgiserve"), "demo", "-p", "{port}", "-H", "127.0.0.1",
                                       "--nodebug"], {"GENROPY_REGISTER": "pyro"}),
         }
-        local_server = local_server_process(local_ws)
-        servers["gnrasgiserve, GENROPY_REGISTER=local"] = local_server
-        register_pid = bench.daemon.pid
+        started = time.monotonic()
+        servers["gnrasgiserve, GENROPY_REGISTER=local"] = local_server_process(local_ws)
+        startup = {"gnrasgiserve, GENROPY_REGISTER=local": time.monotonic() - started}
+        started = time.monotonic()
+        servers["genropy-kajenn 0.5.2"] = kajenn_process(kajenn_ws)
+        startup["genropy-kajenn 0.5.2"] = time.monotonic() - started
         try:
-            load_rows(bench, servers, register_pid)
+            load_rows(bench, servers, bench.daemon.pid, startup)
         finally:
             for s in servers.values():
                 s.stop()
     finally:
         local_ws.remove()
+        kajenn_ws.remove()
+
+
+KAJENN = "genropy-kajenn==0.5.2"  # GenroPy's own newest server (PyPI, October 2026)
+KAJENN_EXTRAS = ("pdf2image", "watchdog", "pyotp", "qrcode")  # GenroPy's optional imports, as in our venv
+
+
+def kajenn_venv() -> Path:
+    """bench/out/kajenn-venv: genropy-kajenn and the GenroPy we run, never in our venv (its
+    ``gnr.web:daemon`` entry point takes over every GenroPy process of a venv), plus our
+    genro-routes fix alone (``kajenn_routes_fix.py``: 0.5.2 cannot build a GenroPy 26.10 site
+    without it). The wheelhouse first when there is one (air-gapped), else PyPI."""
+    import importlib.metadata
+    import shutil
+
+    venv = HERE / "out" / "kajenn-venv"
+    python = venv / "bin" / "python"
+    if not (venv / "bin" / "gnrkajenn").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        wheels = REPO / "wheelhouse"
+        links = ["--find-links", str(wheels)] if any(wheels.glob("*.whl")) else []
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *links, KAJENN,
+                        f"genropy=={importlib.metadata.version('genropy')}", *KAJENN_EXTRAS], check=True)
+    packages = subprocess.run([str(python), "-c", "import site; print(site.getsitepackages()[0])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    shutil.copy(HERE / "kajenn_routes_fix.py", packages)
+    Path(packages, "kajenn_routes_fix.pth").write_text("import kajenn_routes_fix\n")
+    return venv
+
+
+def kajenn_process(workspace):
+    """``gnrkajenn <site>``: one commander, its self-sizing pool of forked workers, no daemon."""
+    from genropy_asgi.testing.local import ServerProcess, free_port
+
+    venv = kajenn_venv()
+    port = free_port()
+    env = {"GNR_LOGLEVEL": "warning", "VIRTUAL_ENV": str(venv),
+           "GENROPY_ASGI_ROUTES_FIX": str(REPO / "genropy_asgi" / "compat" / "routes.py")}
+    return ServerProcess([str(venv / "bin" / "gnrkajenn"), workspace.site_name, "-p", str(port), "-H", "127.0.0.1",
+                          "--nodebug"], workspace, port, "gnrkajenn", env=env, ready_path="/index", timeout=180)
 
 
 def local_server_process(workspace):
@@ -155,7 +202,7 @@ def local_server_process(workspace):
                          timeout=180)
 
 
-def load_rows(bench, servers: dict, daemon_pid: int) -> None:
+def load_rows(bench, servers: dict, daemon_pid: int, startup: dict[str, float]) -> None:
     from run import median_load, rpc_script
 
     scripts = {name: rpc_script(s.base_url) for name, s in servers.items()}
@@ -169,7 +216,7 @@ def load_rows(bench, servers: dict, daemon_pid: int) -> None:
             for _ in range(bench.rounds):
                 for name, s in servers.items():
                     script = scripts[name] if target.startswith("RPC") else None
-                    uses_daemon = "local" not in name
+                    uses_daemon = "REGISTER=pyro" in name or "werkzeug" in name
                     before = procstats.cpu_seconds(s.pid) + (procstats.cpu_seconds(daemon_pid) if uses_daemon else 0)
                     load = wrk.run(s.base_url + "/index", connections, bench.seconds, script)
                     after = procstats.cpu_seconds(s.pid) + (procstats.cpu_seconds(daemon_pid) if uses_daemon else 0)
@@ -180,9 +227,17 @@ def load_rows(bench, servers: dict, daemon_pid: int) -> None:
             for name, m in medians.items():
                 rows.append([target, connections, name, f"{m['rps']:.1f}", f"{m['rps'] / base:.2f}x",
                              f"{m['p99']:.0f}", f"{sorted(cpu[name])[len(cpu[name]) // 2]:.1f}", m["errors"]])
-    bench.table("One process, by register: req/s, p99 and CPU per request of every process involved",
-                ["target", "c", "server", "req/s", "vs pyro", "p99 ms", "CPU ms/req", "errors"], rows,
-                "CPU per request: the server's process tree plus gnrdaemon's (its register process included) "
-                "where the server uses it.")
-    bench.memory["gnrasgiserve, GENROPY_REGISTER=local (after load, no gnrdaemon)"] = \
-        f"{sum(procstats.rss_mb(servers['gnrasgiserve, GENROPY_REGISTER=local'].pid)):.0f} MB"
+    bench.table("One process, by register, and GenroPy's own newest server: req/s, p99 and CPU per request of "
+                "every process involved", ["target", "c", "server", "req/s", "vs pyro", "p99 ms", "CPU ms/req",
+                                           "errors"], rows,
+                "CPU per request: the server's process tree, plus gnrdaemon's (its register process included) "
+                "where the server uses it. genropy-kajenn: its commander and its pool of forked workers.")
+    daemon_mb = sum(procstats.rss_mb(daemon_pid))
+    memory = []
+    for name, s in servers.items():
+        own = sum(procstats.rss_mb(s.pid))
+        total = own + (daemon_mb if ("REGISTER=pyro" in name or "werkzeug" in name) else 0)
+        memory.append([name, f"{own:.0f}", f"{total:.0f}", f"{startup[name]:.1f}" if name in startup else ""])
+    bench.table("Memory after the load (RSS of every process of the stack) and start to first page",
+                ["server", "server MB", "with gnrdaemon MB", "start to /index 200, s"], memory,
+                "gnrdaemon is counted once per server that uses it (it is shared in this run).")

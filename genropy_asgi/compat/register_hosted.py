@@ -40,6 +40,7 @@ import atexit
 import os
 import pickle
 import re
+import socket
 import sys
 import threading
 import time
@@ -183,7 +184,7 @@ class HostedRegister:
 
         bag = Bag()
         bag.setItem("params", None, pid=os.getpid(), main_uri=self.main_uri, register_uri=self.register_uri,
-                    **{MARK: True})
+                    host=socket.gethostname(), **{MARK: True})
         temporary = f"{self.announcement}.{os.getpid()}.tmp"
         bag.toXml(temporary)
         os.replace(temporary, self.announcement)
@@ -239,8 +240,9 @@ def process_alive(pid: int) -> bool:
     return bool(pid_exists(pid))
 
 
-def announced_pid(path: str) -> int | None:
-    """The pid written in a ``sitedaemon.xml`` of ours (``None``: none, or not ours)."""
+def announced_pid(path: str, anywhere: bool = False) -> int | None:
+    """The pid written in a ``sitedaemon.xml`` of ours by a process of this host (``None``: none,
+    not ours, or another pod's on a shared site folder, whose pid means nothing here)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
@@ -249,6 +251,9 @@ def announced_pid(path: str) -> int | None:
     if MARK not in text:
         return None
     found = re.search(r'\bpid="(\d+)', text)
+    host = re.search(r'\bhost="([^"]*)"', text)
+    if not anywhere and (host is None or host.group(1) != socket.gethostname()):
+        return None
     return int(found.group(1)) if found else None
 
 
@@ -256,7 +261,7 @@ def remove_stale_announcement(site_folder: str) -> bool:
     """A container's start: our ``sitedaemon.xml`` from a previous run goes (its pid may be
     anyone's now). GenroPy's own (no mark) is left alone."""
     path = os.path.join(site_folder, ANNOUNCEMENT)
-    if announced_pid(path) is None:
+    if announced_pid(path, anywhere=True) is None:
         return False
     remove_quietly(path)
     return True

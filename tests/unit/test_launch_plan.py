@@ -534,3 +534,28 @@ def test_an_s3_destination_takes_its_secret_from_a_file_and_keeps_it_from_the_ch
 ])
 def test_bad_backup_settings_are_one_line(env, words):
     assert words in error(env, ["backup"])
+
+
+@pytest.mark.parametrize(("env", "args", "expected"), [
+    ({}, None, "local"),  # one server process: the register in it
+    ({"GENROPY_WORKERS": "2"}, None, "pyro"),  # gunicorn's workers share gnrdaemon's
+    ({**SHARED, "GNR_DAEMON_HOST": "gnrdaemon"}, None, "pyro"),  # pods share a daemon
+    ({"GENROPY_REGISTER": "pyro"}, None, "pyro"),
+    ({"GENROPY_REGISTER": "LOCAL"}, None, "local"),
+])
+def test_the_register_is_local_only_where_one_server_process_serves_alone(env, args, expected):
+    made = plan(env, args=args)
+    assert made.env["GENROPY_REGISTER"] == expected
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"GENROPY_REGISTER": "local", "GENROPY_WORKERS": "3"},
+     "GENROPY_REGISTER=local keeps the register in the one web server process: not with GENROPY_WORKERS=3; "
+     "set GENROPY_REGISTER=pyro"),
+    ({**SHARED, "GNR_DAEMON_HOST": "gnrdaemon", "GENROPY_REGISTER": "local"},
+     "GENROPY_REGISTER=local keeps the register in the one web server process: not with GNR_DAEMON_HOST "
+     "(a shared gnrdaemon); set GENROPY_REGISTER=pyro"),
+    ({"GENROPY_REGISTER": "redis"}, "GENROPY_REGISTER"),
+])
+def test_a_register_that_cannot_work_is_one_line(env, expected):
+    assert error(env).startswith(expected)
