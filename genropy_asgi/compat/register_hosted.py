@@ -225,11 +225,15 @@ class HostedRegister:
 
 
 def register_socket(sitename: str) -> str:
-    """The register's Unix socket, in a folder of GenroPy's config folder only this user can open."""
+    """The register's Unix socket, in a folder only this user can open: under ``GENROPY_SOCKETS``
+    (the image's run folder, out of the config folder it copies), else GenroPy's config folder's ``sockets``."""
     from gnr.core.gnrconfig import gnrConfigPath
 
-    folder = os.path.join(gnrConfigPath(), "sockets", "registers")
+    base = os.environ.get("GENROPY_SOCKETS", "").strip() or os.path.join(gnrConfigPath(), "sockets")
+    folder = os.path.join(base, "registers")
     os.makedirs(folder, mode=0o700, exist_ok=True)
+    if os.stat(folder).st_uid != os.getuid():  # made by someone else: they could listen in our place
+        raise RuntimeError(f"GENROPY_REGISTER=local: {folder} belongs to another user; remove it")
     os.chmod(folder, 0o700)
     return os.path.join(folder, re.sub(r"[^A-Za-z0-9_.-]", "_", sitename or "site") + ".sock")
 

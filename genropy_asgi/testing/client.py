@@ -155,14 +155,18 @@ class GenropyChannel:
         other messages are skipped; ``TimeoutError`` if none comes in ``timeout`` seconds."""
         return envelope(self.next_publish_text(topic, timeout))["data.data"]
 
-    def next_publish_text(self, topic: str, timeout: float = 30) -> str:
+    def next_publish_text(self, topic: str, timeout: float = 30, containing: str | None = None) -> str:
+        """The next publish on ``topic`` (with ``containing`` in it: others on the topic, e.g. a
+        scheduled task's, are skipped)."""
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"no publish on {topic!r} within {timeout:g}s")
+                raise TimeoutError(f"no publish on {topic!r}{f' with {containing!r}' if containing else ''} "
+                                   f"within {timeout:g}s")
             message = self.socket.recv(timeout=remaining)
-            if isinstance(message, str) and f"<topic>{topic}</topic>" in message:
+            if isinstance(message, str) and f"<topic>{topic}</topic>" in message and \
+                    (containing is None or containing in message):
                 return message
 
 
