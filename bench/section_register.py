@@ -15,7 +15,6 @@ register through ``sitedaemon.xml`` (GenroPy's own lookup) and stop measuring gn
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
