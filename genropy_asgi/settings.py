@@ -254,16 +254,23 @@ TABLE: tuple[Setting, ...] = (
     S("GNR_DAEMON_HOST", Text(), None, "a shared gnrdaemon (mode `daemon` elsewhere): `serve`, `scheduler` "
       "and `taskworker` use it and start none of their own; needs `GNR_DAEMON_HMAC_KEY`",
       shown="unset: `serve` runs its own on 127.0.0.1"),
-    S("GENROPY_REGISTER", Choice("local", "pyro"), None, "where the site's register (sessions, connections, "
-      "pages) lives: `local`, in the web server's process (no round trip; the site's other programs reach it "
-      "through `sitedaemon.xml`); `pyro`, in gnrdaemon (needed by several processes or pods)", BOTH,
+    S("GENROPY_REGISTER", Choice("local", "redis", "pyro"), None, "where the site's register (sessions, "
+      "connections, pages) lives: `local`, in the web server's process (no round trip; the site's other programs "
+      "reach it through `sitedaemon.xml`); `redis`, in Redis or Valkey at `GENROPY_REDIS_URL`, shared by every "
+      "process and pod (one round trip a call, no daemon); `pyro`, in gnrdaemon", BOTH,
       shown="`local` with one server process, `pyro` with `GENROPY_WORKERS` > 1"),
+    S("GENROPY_REDIS_URL", Text(), None, "the Redis or Valkey server of `GENROPY_REGISTER=redis`: "
+      "`redis://HOST:6379/0`, `rediss://` for TLS (a password may be in it, or in `GENROPY_REDIS_PASSWORD`)",
+      BOTH, secret=True),
+    S("GENROPY_REDIS_PASSWORD", Text(), None, "that server's password", BOTH, secret=True),
+    S("GENROPY_REDIS_PREFIX", Text(), "genropy", "first part of the register's keys (`PREFIX:{SITE}:...`): "
+      "two deployments of one site on one server need two", BOTH),
     S("GENROPY_REGISTER_PROXY", Choice("thread", "shared"), "thread", "connections to gnrdaemon's register: one per "
       "thread (`thread`), or GenroPy's one shared, locked proxy (`shared`)", BOTH),
     S("GENROPY_REGISTER_SNAPSHOT", Seconds(), 30.0, "seconds between saves of gnrdaemon's registers (sessions, "
       "pages) besides the save at stop: what a `kill -9` of gnrdaemon can lose (0: only at stop)"),
-    S("GENROPY_DAEMON_WAIT", Seconds(), 0.0, "seconds to wait for gnrdaemon at start (a daemon started "
-      "alongside)", BOTH, aliases=("GENROPY_ASGI_DAEMON_WAIT",), shown="`0` (the image's programs: 60)"),
+    S("GENROPY_DAEMON_WAIT", Seconds(), 0.0, "seconds to wait for gnrdaemon, or the register's Redis, at start "
+      "(one started alongside)", BOTH, aliases=("GENROPY_ASGI_DAEMON_WAIT",), shown="`0` (the image's programs: 60)"),
     S("GNR_ADMIN_USER", Text(), "admin", "a login defined in the config (GenroPy `xml_auth`, with the tags "
       "of GenroPy's own `initgenropy` admin: `superadmin,_DEV_,admin,user`), with `GNR_ADMIN_PASSWORD`"),
     S("GNR_ADMIN_PASSWORD", Text(), None, "that login's password (no password: no such login)", secret=True),

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -98,7 +99,7 @@ class ServerMetaApplication(BaseApplication):
             }
             for app in server.applications.values()
         ]
-        return {
+        found = {
             "server": type(server).__name__,
             "versions": distribution_versions(),
             "site": server.gnr_site_name,
@@ -109,7 +110,11 @@ class ServerMetaApplication(BaseApplication):
             "site_database": shown_database(server.site_database, full),
             "ready_checks": server.ready_check_names,
             "uptime_seconds": round(time.time() - self.started, 1),
+            "register": os.environ.get("GENROPY_REGISTER") or None,
         }
+        if full:  # which process answered: loopback clients only
+            found["pid"] = os.getpid()
+        return found
 
 
 def from_loopback(scope: Any) -> bool:

@@ -16,6 +16,7 @@ The fixes (each module says why it exists and when to drop it):
 - ``compat.register_store``: gnrdaemon's registers (sessions) survive its restart;
 - ``compat.register_client``: the site finds its register again after that restart;
 - ``compat.register_hosted``: the register in the web server's process (``GENROPY_REGISTER=local``);
+- ``compat.register_redis``: the register's state in Redis or Valkey (``GENROPY_REGISTER=redis``);
 - ``compat.async_channel``: ``gnr web async``'s socket in the container, not the shared site folder;
 - ``compat.async_server``: ``gnr web async``'s shared-object ids stay file names, its TCP port binds where asked;
 - ``compat.task_schedule``: GenroPy's older scheduler runs "every N minutes" tasks on SQLite;
@@ -50,7 +51,8 @@ PATCHES: dict[str, tuple[str, ...]] = {  # GenroPy module -> its fixes, applied 
     "gnr.app.gnrapp": ("genropy_asgi.compat.db_override:patch_gnrapp_module",),
     "gnr.web.daemon.siteregister": ("genropy_asgi.compat.register_store:patch_siteregister_module",),
     "gnr.web.daemon.siteregister_client": ("genropy_asgi.compat.register_client:patch_client_module",
-                                           "genropy_asgi.compat.register_hosted:patch_client_module"),
+                                           "genropy_asgi.compat.register_hosted:patch_client_module",
+                                           "genropy_asgi.compat.register_redis:patch_client_module"),
     "gnr.web.gnrwebpage_proxy.jstools": ("genropy_asgi.compat.js_bundle:patch_jstools_module",),
 }
 

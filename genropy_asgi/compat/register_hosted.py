@@ -73,8 +73,10 @@ def hosting() -> bool:
 
 
 def mode(environ: Any = os.environ) -> str:
-    """``GENROPY_REGISTER``: ``local`` or ``pyro`` (a bad value here: ``pyro``, the entrypoint refuses it)."""
-    return "local" if environ.get(VARIABLE, "").strip().lower() == "local" else "pyro"
+    """``GENROPY_REGISTER``: ``local``, ``redis`` or ``pyro`` (a bad value here: ``pyro``, the entrypoint
+    and gnrasgiserve refuse it)."""
+    asked = environ.get(VARIABLE, "").strip().lower()
+    return asked if asked in ("local", "redis") else "pyro"
 
 
 def say(message: str) -> None:

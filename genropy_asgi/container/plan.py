@@ -294,7 +294,7 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
         db_setup_when_changed=get(env, "GENROPY_DB_SETUP") == "auto",
         placement=where, site_data=(get(env, "GENROPY_SITE_DATA") or "").rstrip("/"),
         async_port=get(env, "GENROPY_ASYNC_PORT"),
-        register=register_placement(env, mode, get(env, "GENROPY_WORKERS"), where),
+        register=register_placement(env, mode, get(env, "GENROPY_WORKERS"), where, bool(given_key)),
     )
 
 

@@ -63,15 +63,23 @@ def placement(env: Mapping[str, str], mode: str, hmac_key_given: bool) -> Placem
     return Placement("127.0.0.1", mode == "serve", scheduler_url, scheduler_bind)
 
 
-def register_placement(env: Mapping[str, str], mode: str, workers: int, where: Placement) -> str:
+def register_placement(env: Mapping[str, str], mode: str, workers: int, where: Placement, keyed: bool = False) -> str:
     """``GENROPY_REGISTER``: ``local`` (the site's register in the web server's one process,
     reached by the container's other programs through ``sitedaemon.xml``) where one server
-    process serves alone; else ``pyro`` (gnrdaemon's register, shared by processes and pods)."""
+    process serves alone; ``redis`` when asked (the register's state in Redis or Valkey, for any
+    number of processes and pods: needs its URL and the site's HMAC key, which signs every value
+    and must be the same in every container); else ``pyro`` (gnrdaemon's register)."""
     asked = get(env, "GENROPY_REGISTER")
     alone = mode == "serve" and workers == 1 and not where.shared
     if asked == "local" and not alone:
         reason = (f"GENROPY_WORKERS={workers}" if workers > 1 else
                   "GNR_DAEMON_HOST (a shared gnrdaemon)" if where.shared else f"mode {mode}")
         raise PlanError(f"GENROPY_REGISTER=local keeps the register in the one web server process: not with "
-                        f"{reason}; set GENROPY_REGISTER=pyro")
+                        f"{reason}; set GENROPY_REGISTER=redis or pyro")
+    if asked == "redis":
+        if not (env.get("GENROPY_REDIS_URL") or env.get("GENROPY_REDIS_URL_FILE")):
+            raise PlanError("GENROPY_REGISTER=redis needs GENROPY_REDIS_URL (redis://HOST:6379/0, rediss:// for TLS)")
+        if not keyed:
+            raise PlanError("GENROPY_REGISTER=redis signs the register's values with GNR_DAEMON_HMAC_KEY: set it, "
+                            "the same in every container of the site")
     return asked or ("local" if alone else "pyro")

@@ -55,13 +55,16 @@ def check_settings(environ: Any = os.environ) -> None:
 
 def choose_register(environ: Any = os.environ) -> str:
     """``GENROPY_REGISTER`` for this server: ``local`` (the register in this process) with one
-    process, else ``pyro`` (gnrdaemon's). Written back to ``environ`` so the programs this
-    server starts (``gnr web async``, a reloaded child) find the same register."""
+    process, else ``pyro`` (gnrdaemon's), unless ``redis`` is asked (Redis or Valkey, any number
+    of processes). Written back to ``environ`` so the programs this server starts (``gnr web
+    async``, a reloaded child) find the same register."""
     workers = setting("GENROPY_WORKERS", environ) or 1
     chosen = setting("GENROPY_REGISTER", environ) or ("local" if workers == 1 else "pyro")
     if chosen == "local" and workers > 1:
         raise LaunchError(f"GENROPY_REGISTER=local keeps the site's register in one process: with "
-                          f"GENROPY_WORKERS={workers} set GENROPY_REGISTER=pyro (or GENROPY_WORKERS=1)")
+                          f"GENROPY_WORKERS={workers} set GENROPY_REGISTER=redis or pyro (or GENROPY_WORKERS=1)")
+    if chosen == "redis" and not (environ.get("GENROPY_REDIS_URL") or environ.get("GENROPY_REDIS_URL_FILE")):
+        raise LaunchError("GENROPY_REGISTER=redis needs GENROPY_REDIS_URL (redis://HOST:6379/0, rediss:// for TLS)")
     environ[register_hosted.VARIABLE] = chosen
     return chosen
 
@@ -89,8 +92,12 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
     """Step 6 (the GenroPy site) and the ASGI server around it, with readiness checks."""
     if choose_register(environ) == "local":
         register_hosted.host_in_this_process()
+    from genropy_asgi.compat.register_redis import RegisterUnreachable
+
     try:
         site = launch.build_site()
+    except RegisterUnreachable as exc:
+        raise LaunchError(str(exc)) from None
     except Exception as exc:
         if not launch.remote_db:
             raise
@@ -102,6 +109,11 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
                           "and the database settings of remote_db/" + launch.remote_db) from exc
     if register_hosted.hosting():
         site.register  # the register starts now and is announced to the site's other programs
+    elif register_hosted.mode(environ) == "redis":
+        try:
+            site.register  # Redis reached now (GenroPy's site may not have asked yet)
+        except RegisterUnreachable as exc:
+            raise LaunchError(str(exc)) from None
     server = GenropyAsgiServer(
         host=launch.host,
         port=launch.port,

@@ -28,7 +28,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def test_genropy_still_reads_sitedaemon_xml_before_asking_gnrdaemon():
     from gnr.web.daemon import siteregister_client
 
-    init = inspect.getsource(siteregister_client.SiteRegisterClient.__init__.__wrapped__)
+    init = inspect.getsource(inspect.unwrap(siteregister_client.SiteRegisterClient.__init__))
     assert "'sitedaemon.xml'" in init and "pid_exists(sitedaemon_pid)" in init
     assert "params.get('register_uri')" in init and "self.initSiteRegister()" in init
     assert siteregister_client.SiteRegisterClient.STORAGE_PATH == "siteregister_data.pik"
@@ -190,7 +190,7 @@ def test_local_is_refused_with_several_workers(monkeypatch):
     from genropy_asgi.launch import LaunchError
     from genropy_asgi.launch.app_factory import choose_register
 
-    with pytest.raises(LaunchError, match="GENROPY_WORKERS=2 set GENROPY_REGISTER=pyro"):
+    with pytest.raises(LaunchError, match="GENROPY_WORKERS=2 set GENROPY_REGISTER=redis or pyro"):
         choose_register({"GENROPY_REGISTER": "local", "GENROPY_WORKERS": "2"})
     environ = {"GENROPY_WORKERS": "2"}
     assert choose_register(environ) == "pyro" and environ["GENROPY_REGISTER"] == "pyro"

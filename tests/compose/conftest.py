@@ -48,7 +48,8 @@ class ComposeProject:
         return result
 
     def down(self) -> None:
-        self.run("--profile", "remotedb", "--profile", "backup", "down", "-v", "--remove-orphans", check=False)
+        self.run("--profile", "remotedb", "--profile", "backup", "--profile", "redis", "down", "-v", "--remove-orphans",
+                 check=False)
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +60,9 @@ def compose_env(image, postgres_image) -> dict[str, str]:
     if "PYTHON_BASE" not in env and subprocess.run(
             ["docker", "image", "inspect", "genropy-asgi/python:3.13-trixie"], capture_output=True).returncode == 0:
         env["PYTHON_BASE"] = "genropy-asgi/python:3.13-trixie"
+    if "VALKEY_IMAGE" not in env and subprocess.run(
+            ["docker", "image", "inspect", "genropy-asgi/valkey:8-trixie"], capture_output=True).returncode == 0:
+        env["VALKEY_IMAGE"] = "genropy-asgi/valkey:8-trixie"
     return env
 
 

@@ -14,7 +14,8 @@ from support import REPO
 def test_compose_file_is_valid(compose_env):
     """`docker compose config` accepts it (yamllint: tests/unit/test_lint.py)."""
     for files in (["docker-compose.yml"], ["docker-compose.yml", "tests/compose/remotedb.yml"]):
-        command = ["docker", "compose"] + [arg for f in files for arg in ("-f", f)] + ["--profile", "remotedb", "--profile", "backup", "config", "-q"]
+        command = ["docker", "compose"] + [arg for f in files for arg in ("-f", f)] + ["--profile", "remotedb", "--profile", "backup", "--profile", "redis",
+                                                                                 "config", "-q"]
         result = subprocess.run(command, cwd=REPO, env=compose_env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
 
@@ -42,6 +43,48 @@ def test_up_serves_keeps_data_across_restart_and_down_v_removes_it(project):
     assert volumes == []
     project.run("up", "-d", "--wait")
     assert "kept across restarts" not in (GenropyPage(project.url).rpc("note_titles") or [])  # none: None
+
+
+PIDS = """
+import json, urllib.request
+pids = set()
+for _ in range(40):
+    with urllib.request.urlopen("http://127.0.0.1:8080/_server/info") as answer:  # a new connection each time
+        pids.add(json.load(answer)["pid"])
+print(json.dumps(sorted(pids)))
+"""
+
+
+def test_two_workers_share_one_register_in_valkey(project):
+    """GENROPY_WORKERS=2 with the register in Valkey: a login made through one worker holds on
+    every request, whichever worker serves it, and across a restart of the site and of Valkey."""
+    import json
+
+    project.env.update({"GENROPY_WORKERS": "2", "GENROPY_REGISTER": "redis"})
+    project.run("--profile", "redis", "up", "-d", "--wait")
+    info = httpx.get(project.url + "/_server/info").json()
+    assert info["register"] == "redis" and "site register" in info["ready_checks"]
+    pids = json.loads(project.run("exec", "-T", "site", "/opt/venv/bin/python", "-c", PIDS).stdout)
+    assert len(pids) == 2, pids  # both workers answer
+    password = project.run("exec", "-T", "site", "cat", "/run/genropy-admin/admin_password").stdout.strip()
+    from genropy_asgi.testing.client import GenropyClient
+
+    page = GenropyClient(project.url).login("admin", password)
+    for _ in range(20):  # new connections: gunicorn hands them to either worker
+        page.client.headers["Connection"] = "close"
+        assert page.rpc("whoami") == "admin"
+    project.run("--profile", "redis", "restart", "site")
+    wait_ready(project.url)
+    assert page.rpc("whoami") == "admin"  # the session outlived the site's processes
+    project.run("--profile", "redis", "restart", "valkey")
+    deadline = time.monotonic() + 30
+    while page.rpc_raw("whoami").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert page.rpc("whoami") == "admin"  # and Valkey's restart (append-only file)
+    secrets = project.run("exec", "-T", "valkey", "ls", "-l", "/run/genropy-secrets").stdout
+    assert "valkey.conf" in secrets
+    arguments = project.run("exec", "-T", "valkey", "sh", "-c", "cat /proc/[0-9]*/cmdline").stdout
+    assert "valkey-server" in arguments and "requirepass" not in arguments  # in the file, never an argument
 
 
 def test_an_edited_page_shows_on_the_next_request(project):

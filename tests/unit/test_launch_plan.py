@@ -542,6 +542,10 @@ def test_bad_backup_settings_are_one_line(env, words):
     ({**SHARED, "GNR_DAEMON_HOST": "gnrdaemon"}, None, "pyro"),  # pods share a daemon
     ({"GENROPY_REGISTER": "pyro"}, None, "pyro"),
     ({"GENROPY_REGISTER": "LOCAL"}, None, "local"),
+    ({**SHARED, "GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL": "redis://valkey:6379/0", "GENROPY_WORKERS": "3"},
+     None, "redis"),  # any number of processes and pods
+    ({**SHARED, "GNR_DAEMON_HOST": "gnrdaemon", "GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL_FILE": "/run/url"},
+     None, "redis"),
 ])
 def test_the_register_is_local_only_where_one_server_process_serves_alone(env, args, expected):
     made = plan(env, args=args)
@@ -551,11 +555,14 @@ def test_the_register_is_local_only_where_one_server_process_serves_alone(env, a
 @pytest.mark.parametrize(("env", "expected"), [
     ({"GENROPY_REGISTER": "local", "GENROPY_WORKERS": "3"},
      "GENROPY_REGISTER=local keeps the register in the one web server process: not with GENROPY_WORKERS=3; "
-     "set GENROPY_REGISTER=pyro"),
+     "set GENROPY_REGISTER=redis or pyro"),
     ({**SHARED, "GNR_DAEMON_HOST": "gnrdaemon", "GENROPY_REGISTER": "local"},
      "GENROPY_REGISTER=local keeps the register in the one web server process: not with GNR_DAEMON_HOST "
-     "(a shared gnrdaemon); set GENROPY_REGISTER=pyro"),
-    ({"GENROPY_REGISTER": "redis"}, "GENROPY_REGISTER"),
+     "(a shared gnrdaemon); set GENROPY_REGISTER=redis or pyro"),
+    ({"GENROPY_REGISTER": "memcached"}, "GENROPY_REGISTER"),
+    ({**SHARED, "GENROPY_REGISTER": "redis"}, "GENROPY_REGISTER=redis needs GENROPY_REDIS_URL (redis://HOST:6379/0"),
+    ({"GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL": "redis://valkey"},
+     "GENROPY_REGISTER=redis signs the register's values with GNR_DAEMON_HMAC_KEY: set it"),
 ])
 def test_a_register_that_cannot_work_is_one_line(env, expected):
     assert error(env).startswith(expected)

@@ -1,0 +1,483 @@
+"""Python objects kept in Redis or Valkey, read and changed in optimistic transactions.
+
+What ``GENROPY_REGISTER=redis`` stands on (``compat.register_redis``): GenroPy's own register
+code runs unchanged in every process of the site, and the objects it works on (register
+items, page stores, locks, the global store) live here, shared by every process and pod.
+
+How one transaction goes (``Store.run``):
+- an object is read from this process's cache, or fetched when the cache has none;
+- nothing is locked; at the end ONE round trip (a Lua script, atomic in the server) checks
+  that every object read is still at the version read and writes every object changed
+  (compared by pickling), all at one new version;
+- when something read was changed meanwhile by another process, the stale objects are
+  fetched again and the whole call runs again, on fresh objects (GenroPy's register methods
+  change nothing but the register, so running one again is safe).
+
+So a call costs one round trip when this process has seen the objects' latest versions, and
+the server does a few microseconds of work for it; calls of different processes run at the
+same time, and calls that touch the same objects are serialised by the versions, which gives
+GenroPy the atomicity its daemon's single thread gave (``claim_cleanup``, datachanges).
+
+Versions come from one clock per store, started from the server's own ``TIME`` in
+microseconds, so they only grow, even across a Redis restart that lost the data (a cached
+object can never be taken for a new one of the same version).
+
+Objects are pickles, as gnrdaemon's Pyro sends them; every value is tagged with HMAC-SHA256
+under the site's key and checked before anything is unpickled: whoever can write to the
+Redis server but has no key cannot make a web process unpickle anything.
+
+All keys of a store share one hash tag (``{...}``), so the script's keys are in one slot of a
+Redis Cluster too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import pickle
+import threading
+import time
+from typing import Any, Callable, Iterable
+
+PICKLE = pickle.HIGHEST_PROTOCOL
+TAG_SIZE = 32
+ATTEMPTS = 200  # a call that meets a newer version this many times in a row is given up (one line)
+
+# KEYS[1]: object hash; ARGV[1]: the version this process has ("0": none). Answer {version} when
+# it is still that one, else {version, value}; a missing object is version 0.
+READ_SCRIPT = """
+local answers = {}
+for i = 1, #KEYS do
+  local v = redis.call('HGET', KEYS[i], 'v') or '0'
+  if v == ARGV[i] or v == '0' then
+    answers[i] = {v}
+  else
+    answers[i] = {v, redis.call('HGET', KEYS[i], 'b')}
+  end
+end
+return answers
+"""
+
+# KEYS[1] clock; ARGV[1..3]: checks, writes, index changes. Then KEYS/ARGV in that order:
+# checks (key, version), writes (key, value; '' deletes), index changes (set key and its
+# version hash; a count then '+id'/'-id'). Answer: {0, stale positions...} or {new version}.
+COMMIT_SCRIPT = """
+local checks, writes, indexes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local k, a = 2, 4
+local stale = {}
+for i = 1, checks do
+  local v = redis.call('HGET', KEYS[k], 'v') or '0'
+  if v ~= ARGV[a] then stale[#stale + 1] = i end
+  k = k + 1; a = a + 1
+end
+if #stale > 0 then
+  table.insert(stale, 1, 0)
+  return stale
+end
+if writes == 0 and indexes == 0 then return {1} end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[1], tonumber(t[1]) * 1000000 + tonumber(t[2]))
+end
+local now = redis.call('INCR', KEYS[1])
+for i = 1, writes do
+  if ARGV[a] == '' then
+    redis.call('DEL', KEYS[k])
+  else
+    redis.call('HSET', KEYS[k], 'v', now, 'b', ARGV[a])
+  end
+  k = k + 1; a = a + 1
+end
+for i = 1, indexes do
+  local members, version = KEYS[k], KEYS[k + 1]
+  k = k + 2
+  local n = tonumber(ARGV[a]); a = a + 1
+  for j = 1, n do
+    local op = ARGV[a]; a = a + 1
+    if string.sub(op, 1, 1) == '+' then
+      redis.call('SADD', members, string.sub(op, 2))
+    else
+      redis.call('SREM', members, string.sub(op, 2))
+    end
+  end
+  redis.call('HSET', version, 'v', now)
+end
+return {now}
+"""
+
+# KEYS[1] set, KEYS[2] its version hash; ARGV[1] the version this process has.
+INDEX_SCRIPT = """
+local v = redis.call('HGET', KEYS[2], 'v') or '0'
+if v == ARGV[1] then return {v} end
+return {v, redis.call('SMEMBERS', KEYS[1])}
+"""
+
+MISSING = object()
+
+
+class ForgedValue(Exception):
+    """A value in Redis whose tag is not the site's key's: never unpickled."""
+
+
+class Conflict(Exception):
+    """Something a transaction read changed meanwhile (``stale``: the keys)."""
+
+    def __init__(self, stale: list[str]) -> None:
+        super().__init__(", ".join(stale))
+        self.stale = stale
+
+
+class GivenUp(RuntimeError):
+    pass
+
+
+class Cached:
+    """One object as this process last saw it: its version, and its pickle as this process
+    writes it (pickles of sets differ between processes: compared to this one, an unchanged
+    object is never written back)."""
+
+    __slots__ = ("version", "payload")
+
+    def __init__(self, version: str, payload: bytes | None) -> None:
+        self.version, self.payload = version, payload
+
+
+class Transaction:
+    """One call's view of the store: the objects it loaded (live, its own copies), what it
+    created, deleted and added to or removed from an index."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.read: dict[str, str] = {}  # key -> version read ("0": missing)
+        self.baseline: dict[str, bytes | None] = {}  # key -> pickle when loaded (None: missing)
+        self.live: dict[str, Any] = {}  # key -> object (MISSING: deleted or absent)
+        self.index_read: dict[str, str] = {}
+        self.index_members: dict[str, set[str]] = {}
+        self.index_ops: dict[str, dict[str, str]] = {}  # index -> id -> '+' / '-'
+        self.on_load: dict[str, Callable[[str, Any], None]] = {}  # space -> called with each object loaded
+
+    # -- objects ---------------------------------------------------------------------
+    def get(self, key: str, default: Any = MISSING, space: str | None = None) -> Any:
+        if key not in self.live:
+            cached = self.store.cached(key)
+            self.read[key] = cached.version
+            self.baseline[key] = cached.payload
+            if cached.payload is None:
+                self.live[key] = MISSING
+            else:
+                value = pickle.loads(cached.payload)
+                self.live[key] = value
+                hook = self.on_load.get(space) if space is not None else None
+                if hook is not None:
+                    hook(key[len(self.store.object_key(space, "")):], value)
+        found = self.live[key]
+        return default if found is MISSING else found
+
+    def get_many(self, keys: Iterable[str]) -> None:
+        """Fetch what the cache lacks in one round trip (an index walked)."""
+        self.store.refresh([k for k in keys if k not in self.live and self.store.cache.get(k) is None])
+
+    def put(self, key: str, value: Any, space: str | None = None) -> None:
+        self.get(key, space=space)
+        self.live[key] = value
+
+    def delete(self, key: str, space: str | None = None) -> Any:
+        found = self.get(key, space=space)
+        self.live[key] = MISSING
+        return found
+
+    # -- indexes ---------------------------------------------------------------------
+    def members(self, index: str) -> set[str]:
+        if index not in self.index_members:
+            version, members = self.store.index(index)
+            self.index_read[index] = version
+            found = set(members)
+            for member, op in self.index_ops.get(index, {}).items():  # this call's own, before the read
+                (found.add if op == "+" else found.discard)(member)
+            self.index_members[index] = found
+        return self.index_members[index]
+
+    def index_change(self, index: str, member: str, added: bool) -> None:
+        self.index_ops.setdefault(index, {})[member] = "+" if added else "-"
+        if index in self.index_members:
+            (self.index_members[index].add if added else self.index_members[index].discard)(member)
+
+    # -- the end ---------------------------------------------------------------------
+    def changes(self) -> list[tuple[str, bytes | None]]:
+        changed = []
+        for key, value in self.live.items():
+            before = self.baseline.get(key)
+            if value is MISSING:
+                if before is not None:
+                    changed.append((key, None))
+                continue
+            now = pickle.dumps(value, PICKLE)
+            if now != before:
+                changed.append((key, now))
+        return changed
+
+    def commit(self) -> None:
+        self.store.commit(self)
+
+
+class Store:
+    """One site's objects in Redis (``client``: a ``redis.Redis``) under ``prefix``, tagged with ``key``."""
+
+    def __init__(self, client: Any, prefix: str, key: bytes) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.key = key
+        self.clock = f"{prefix}:clock"
+        self.cache: dict[str, Cached] = {}
+        self.index_cache: dict[str, tuple[str, frozenset[str]]] = {}
+        self._read = client.register_script(READ_SCRIPT)
+        self._commit = client.register_script(COMMIT_SCRIPT)
+        self._index = client.register_script(INDEX_SCRIPT)
+        self.local = threading.local()
+        self.stats = {"transactions": 0, "retries": 0, "round_trips": 0}
+
+    # -- keys ------------------------------------------------------------------------
+    def object_key(self, space: str, name: str) -> str:
+        return f"{self.prefix}:o:{space}:{name}"
+
+    def index_keys(self, index: str) -> tuple[str, str]:
+        return f"{self.prefix}:i:{index}", f"{self.prefix}:iv:{index}"
+
+    # -- values ----------------------------------------------------------------------
+    def seal(self, payload: bytes) -> bytes:
+        return hmac.new(self.key, payload, hashlib.sha256).digest() + payload
+
+    def open(self, key: str, sealed: bytes) -> bytes:
+        signature, payload = sealed[:TAG_SIZE], sealed[TAG_SIZE:]
+        if not hmac.compare_digest(signature, hmac.new(self.key, payload, hashlib.sha256).digest()):
+            raise ForgedValue(f"{key}: its tag is not the site's key's (GNR_DAEMON_HMAC_KEY differs, or someone "
+                              "else wrote it); not unpickled")
+        return payload
+
+    def warn(self, message: str) -> None:
+        import sys
+
+        print(f"genropy-asgi: register: {message}", file=sys.stderr, flush=True)
+
+    def normalised(self, payload: bytes) -> bytes:
+        return pickle.dumps(pickle.loads(payload), PICKLE)
+
+    # -- reads -----------------------------------------------------------------------
+    def cached(self, key: str) -> Cached:
+        found = self.cache.get(key)
+        if found is None:
+            self.refresh([key])
+            found = self.cache[key]
+        return found
+
+    def refresh(self, keys: list[str]) -> None:
+        if not keys:
+            return
+        known = [getattr(self.cache.get(k), "version", "0") for k in keys]
+        self.stats["round_trips"] += 1
+        for key, answer in zip(keys, self._read(keys=keys, args=known)):
+            version = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])
+            if version == "0":
+                self.cache[key] = Cached("0", None)
+            elif len(answer) > 1:
+                try:
+                    self.cache[key] = Cached(version, self.normalised(self.open(key, answer[1])))
+                except ForgedValue as forged:  # as if absent: the next write replaces it
+                    self.warn(str(forged))
+                    self.cache[key] = Cached(version, None)
+
+    def index(self, index: str) -> tuple[str, frozenset[str]]:
+        members_key, version_key = self.index_keys(index)
+        known = self.index_cache.get(index, ("0", frozenset()))
+        self.stats["round_trips"] += 1
+        answer = self._index(keys=[members_key, version_key], args=[known[0]])
+        version = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])
+        if len(answer) > 1:
+            known = (version, frozenset(m.decode() for m in answer[1]))
+            self.index_cache[index] = known
+        return known
+
+    # -- transactions ----------------------------------------------------------------
+    def current(self) -> Transaction | None:
+        return getattr(self.local, "transaction", None)
+
+    def run(self, call: Callable[[], Any], hooks: dict[str, Callable[[str, Any], None]] | None = None) -> Any:
+        """``call()`` in a transaction (joins the one running in this thread), committed, run
+        again on fresh objects while something it read was changed by someone else."""
+        if self.current() is not None:
+            return call()
+        for attempt in range(ATTEMPTS):
+            transaction = Transaction(self)
+            transaction.on_load = hooks or {}
+            self.local.transaction = transaction
+            try:
+                answer = call()
+                transaction.commit()
+                self.stats["transactions"] += 1
+                return answer
+            except Conflict as conflict:
+                self.stats["retries"] += 1
+                self.refresh([k for k in conflict.stale if not k.startswith(f"{self.prefix}:iv:")])
+                for key in conflict.stale:
+                    if key.startswith(f"{self.prefix}:iv:"):
+                        self.index_cache.pop(key.rpartition(":iv:")[2], None)
+                if attempt > 3:
+                    time.sleep(min(0.05, 0.001 * attempt))
+            finally:
+                self.local.transaction = None
+        raise GivenUp(f"GENROPY_REGISTER=redis: a register call met newer versions {ATTEMPTS} times in a row")
+
+    def commit(self, transaction: Transaction) -> None:
+        changes = transaction.changes()
+        checks = list(transaction.read.items()) + [
+            (self.index_keys(i)[1], v) for i, v in transaction.index_read.items()]
+        keys = [self.clock] + [k for k, _ in checks] + [k for k, _ in changes]
+        args: list[Any] = [len(checks), len(changes), len(transaction.index_ops)]
+        args += [v for _, v in checks]
+        args += [self.seal(p) if p is not None else b"" for _, p in changes]
+        for index, ops in transaction.index_ops.items():
+            keys += list(self.index_keys(index))
+            args.append(len(ops))
+            args += [op + member for member, op in ops.items()]
+        self.stats["round_trips"] += 1
+        answer = self._commit(keys=keys, args=args)
+        if int(answer[0]) == 0:
+            raise Conflict([checks[int(i) - 1][0] for i in answer[1:]])
+        if changes or transaction.index_ops:
+            version = str(int(answer[0]))
+            for key, payload in changes:
+                self.cache[key] = Cached(version if payload is not None else "0", payload)
+            for index in transaction.index_ops:
+                if index in transaction.index_members:  # read whole and unchanged by others: now this
+                    self.index_cache[index] = (version, frozenset(transaction.index_members[index]))
+                else:
+                    self.index_cache.pop(index, None)
+
+
+class Mapping:
+    """A dict-like space of objects (``store``'s ``space``) seen through the thread's transaction,
+    with an index of its keys: what GenroPy's register keeps in a plain ``dict``."""
+
+    def __init__(self, store: Store, space: str, default_factory: Callable[[], Any] | None = None) -> None:
+        self.store, self.space, self.default_factory = store, space, default_factory
+
+    def _tx(self) -> Transaction:
+        transaction = self.store.current()
+        if transaction is None:
+            raise RuntimeError(f"register space {self.space} used outside a register call")
+        return transaction
+
+    def _key(self, name: Any) -> str:
+        return self.store.object_key(self.space, str(name))
+
+    def get(self, name: Any, default: Any = None) -> Any:
+        return self._tx().get(self._key(name), default, self.space)
+
+    def __getitem__(self, name: Any) -> Any:
+        transaction = self._tx()
+        found = transaction.get(self._key(name), space=self.space)
+        if found is MISSING:
+            if self.default_factory is None:
+                raise KeyError(name)
+            found = self.default_factory()
+            self[name] = found
+        return found
+
+    def __setitem__(self, name: Any, value: Any) -> None:
+        transaction = self._tx()
+        key = self._key(name)
+        if transaction.get(key, space=self.space) is MISSING:
+            transaction.index_change(self.space, str(name), True)
+        transaction.put(key, value, self.space)
+
+    def pop(self, name: Any, default: Any = None) -> Any:
+        transaction = self._tx()
+        key = self._key(name)
+        found = transaction.get(key, space=self.space)
+        if found is MISSING:
+            return default
+        transaction.delete(key, self.space)
+        transaction.index_change(self.space, str(name), False)
+        return found
+
+    def __delitem__(self, name: Any) -> None:
+        if self.pop(name, MISSING) is MISSING:
+            raise KeyError(name)
+
+    def __contains__(self, name: Any) -> bool:
+        return self._tx().get(self._key(name), space=self.space) is not MISSING
+
+    def keys(self) -> list[str]:
+        return sorted(self._tx().members(self.space))
+
+    def __iter__(self) -> Any:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self._tx().members(self.space))
+
+    def items(self) -> list[tuple[str, Any]]:
+        transaction = self._tx()
+        names = self.keys()
+        transaction.get_many(self._key(n) for n in names)
+        found = [(n, transaction.get(self._key(n), space=self.space)) for n in names]
+        return [(n, v) for n, v in found if v is not MISSING]
+
+    def values(self) -> list[Any]:
+        return [v for _, v in self.items()]
+
+    def clear(self) -> None:
+        for name in self.keys():
+            self.pop(name)
+
+    def update(self, other: dict[Any, Any]) -> None:
+        for name, value in dict(other).items():
+            self[name] = value
+
+    def setdefault(self, name: Any, default: Any = None) -> Any:
+        if name not in self:
+            self[name] = default
+        return self[name]
+
+
+class Discard(dict):  # type: ignore[type-arg]
+    """Where GenroPy writes what nobody reads (``itemsTS``: every ``get_item`` stamps it, only a
+    dump reads it): kept nowhere, so a read is never a write."""
+
+    def __setitem__(self, name: Any, value: Any) -> None:
+        return None
+
+
+class Attribute:
+    """An attribute of GenroPy's ``SiteRegister`` kept in the store (``last_cleanup``,
+    ``interproces_commands``): one object each, in the calling thread's transaction."""
+
+    def __init__(self, name: str, default: Callable[[], Any]) -> None:
+        self.name, self.default = name, default
+
+    def __set_name__(self, owner: Any, name: str) -> None:
+        self.name = name
+
+    def _store(self, instance: Any) -> Store | None:
+        return instance.__dict__.get("_genropy_asgi_store")
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        store = self._store(instance)
+        transaction = store.current() if store is not None else None
+        if transaction is None:
+            return self.default()
+        key = store.object_key("site", self.name)  # type: ignore[union-attr]
+        found = transaction.get(key)
+        if found is MISSING:
+            found = self.default()
+            transaction.put(key, found)
+            transaction.baseline[key] = pickle.dumps(found, PICKLE)  # written only when changed
+        return found
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        store = self._store(instance)
+        transaction = store.current() if store is not None else None
+        if transaction is not None:
+            transaction.put(store.object_key("site", self.name), value)  # type: ignore[union-attr]
