@@ -41,6 +41,7 @@ import procstats  # noqa: E402
 import wrk  # noqa: E402
 from section_backup import section_backup  # noqa: E402,F401  (a section in a module of its own)
 from section_register import section_register  # noqa: E402,F401
+from section_scaleout import section_scaleout  # noqa: E402,F401
 
 from genropy_asgi.testing.client import GenropyClient, cookie_header  # noqa: E402
 from genropy_asgi.testing.load import stalled_bodies  # noqa: E402
@@ -48,7 +49,7 @@ from genropy_asgi.testing.local import (BIN, GnrDaemonProcess, GnrWorkspace, Man
                                         ServerProcess, free_port, wait_for_port)
 
 SECTIONS = ("gateway", "security", "flood", "page", "servers", "scaling", "upstream", "streaming", "websocket", "container", "scaled",
-            "faults", "memory", "testing", "backup", "register")
+            "faults", "memory", "testing", "backup", "register", "scaleout")
 
 
 class Bench:

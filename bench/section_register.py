@@ -4,7 +4,7 @@
    RPC, by kind, counted on the in-process register (``GENROPY_REGISTER=local``), and the cost
    of one call on each backend (in-process copy vs a Pyro round trip to gnrdaemon).
 2. What it does to a server: gnrwsgiserve (gnrdaemon's register), gnrasgiserve with
-   ``GENROPY_REGISTER=pyro`` and with ``local``, and genropy-kajenn (GenroPy's own newest
+   ``GENROPY_REGISTER=pyro``, ``redis`` (a local redis-server) and ``local``, and genropy-kajenn (GenroPy's own newest
    server, daemon-less, in its own venv), side by side in alternating rounds: req/s, p99,
    CPU per request of ALL the processes involved (server + gnrdaemon), memory, start time.
 
@@ -41,12 +41,14 @@ mode = choose_register()
 if mode == "local":
     register_hosted.host_in_this_process()
 counts = collections.Counter()
-if mode == "local":
-    original = register_hosted.CopyingProxy.__getattr__
+if mode in ("local", "redis"):
+    from genropy_asgi.compat import register_redis
+    proxy_class = register_hosted.CopyingProxy if mode == "local" else register_redis.TransactionProxy
+    original = proxy_class.__getattr__
     def counting(self, name):
         counts[name] += 1
         return original(self, name)
-    register_hosted.CopyingProxy.__getattr__ = counting
+    proxy_class.__getattr__ = counting
 site = SiteLaunch([os.environ["SITE"], "--nodebug"]).build_site()
 register = site.register
 if mode == "pyro":  # every remote call of every proxy (the register's and its remote bags') passes here
@@ -87,13 +89,16 @@ for name, fn in (("counters", lambda: proxy.counters()),
     for _ in range(rounds * 10):
         fn()
     timings[name] = (time.perf_counter() - started) / (rounds * 10) * 1e6
-print("REGISTER-CALLS " + json.dumps({"mode": mode, "index": per_index, "rpc": per_rpc, "us": timings}), flush=True)
+stats = getattr(getattr(register, "shared", None), "store", None)
+stats = dict(stats.stats) if stats is not None else {}
+print("REGISTER-CALLS " + json.dumps({"mode": mode, "index": per_index, "rpc": per_rpc, "us": timings,
+                                      "store": stats}), flush=True)
 """
 
 
-def count_calls(workspace, mode: str, rounds: int) -> dict:
+def count_calls(workspace, mode: str, rounds: int, extra: dict | None = None) -> dict:
     env = {**workspace.env(), "SITE": workspace.site_name, "GENROPY_REGISTER": mode, "ROUNDS": str(rounds),
-           "GNR_LOGLEVEL": "warning"}
+           "GNR_LOGLEVEL": "warning", **(extra or {})}
     done = subprocess.run([sys.executable, "-c", COUNT_CALLS], env=env, capture_output=True, text=True,
                           timeout=600, cwd=str(REPO))
     if done.returncode != 0:
@@ -103,7 +108,7 @@ def count_calls(workspace, mode: str, rounds: int) -> dict:
 
 
 def section_register(bench) -> None:
-    from genropy_asgi.testing.local import BIN, GnrWorkspace
+    from genropy_asgi.testing.local import BIN, GnrWorkspace, RedisServerProcess
 
     rounds = 5 if bench.smoke else 30
     local_root = Path(tempfile.mkdtemp(prefix="genropy-bench-local-"))
@@ -111,30 +116,42 @@ def section_register(bench) -> None:
     local_ws.db_setup()
     kajenn_ws = GnrWorkspace.create(REPO / "demo", root=local_root / "kajenn-ws")  # its register is its own too
     kajenn_ws.db_setup()
+    redis = RedisServerProcess(local_root / "redis")
     try:
         local = count_calls(local_ws, "local", rounds)
         pyro = count_calls(bench.workspace, "pyro", rounds)
+        shared = count_calls(bench.workspace, "redis", rounds, redis.env())
         rows = []
         for what in ("index", "rpc"):
             for name in sorted(set(local[what]) | set(pyro[what]), key=lambda n: -local[what].get(n, 0)):
                 rows.append([{"index": "GET /index", "rpc": "RPC note_count"}[what], name,
-                             f"{local[what].get(name, 0):.1f}", f"{pyro[what].get(name, 0):.1f}"])
+                             f"{local[what].get(name, 0):.1f}", f"{pyro[what].get(name, 0):.1f}",
+                             f"{shared[what].get(name, 0):.1f}"])
             rows.append([{"index": "GET /index", "rpc": "RPC note_count"}[what], "**all**",
-                         f"{sum(local[what].values()):.1f}", f"{sum(pyro[what].values()):.1f}"])
-        bench.table("Register calls per request, by kind (local: calls on the in-process proxies; pyro: Pyro "
-                    "round trips of every proxy, the register's and its remote bags')",
-                    ["request", "call", "local", "pyro"], rows,
+                         f"{sum(local[what].values()):.1f}", f"{sum(pyro[what].values()):.1f}",
+                         f"{sum(shared[what].values()):.1f}"])
+        bench.table("Register calls per request, by kind (local and redis: calls on the in-process proxies; pyro: "
+                    "Pyro round trips of every proxy, the register's and its remote bags')",
+                    ["request", "call", "local", "pyro", "redis"], rows,
                     "The same GenroPy code makes the same calls; only their cost differs.")
-        bench.table("Cost of one register call (sequential, one thread)", ["call", "local µs", "pyro µs", "ratio"],
-                    [[name, f"{local['us'][name]:.0f}", f"{pyro['us'][name]:.0f}",
-                      f"{pyro['us'][name] / local['us'][name]:.0f}x"] for name in local["us"]],
+        bench.table("Cost of one register call (sequential, one thread)",
+                    ["call", "local µs", "pyro µs", "redis µs", "pyro / local", "pyro / redis"],
+                    [[name, f"{local['us'][name]:.0f}", f"{pyro['us'][name]:.0f}", f"{shared['us'][name]:.0f}",
+                      f"{pyro['us'][name] / local['us'][name]:.0f}x", f"{pyro['us'][name] / shared['us'][name]:.1f}x"]
+                     for name in local["us"]],
                     "local: GenroPy's SiteRegister in the server's process, arguments and answers pickled as Pyro "
-                    "would; pyro: a round trip to gnrdaemon's register process over TCP on 127.0.0.1.")
+                    "would; pyro: a round trip to gnrdaemon's register process over TCP on 127.0.0.1; redis: "
+                    "GenroPy's SiteRegister in the server's process on objects in redis-server (127.0.0.1), one "
+                    "optimistic transaction, one round trip, per call. Redis transactions during the counting "
+                    f"run: {shared.get('store', {})}.")
         servers = {
             "gnrwsgiserve (werkzeug), gnrdaemon": bench.wsgi(),
             "gnrasgiserve, GENROPY_REGISTER=pyro": bench.server(
                 "gnrasgiserve-pyro", [str(BIN / "gnrasgiserve"), "demo", "-p", "{port}", "-H", "127.0.0.1",
                                       "--nodebug"], {"GENROPY_REGISTER": "pyro"}),
+            "gnrasgiserve, GENROPY_REGISTER=redis": bench.server(
+                "gnrasgiserve-redis", [str(BIN / "gnrasgiserve"), "demo", "-p", "{port}", "-H", "127.0.0.1",
+                                       "--nodebug"], redis.env()),
         }
         started = time.monotonic()
         servers["gnrasgiserve, GENROPY_REGISTER=local"] = local_server_process(local_ws)
@@ -143,11 +160,12 @@ def section_register(bench) -> None:
         servers["genropy-kajenn 0.5.2"] = kajenn_process(kajenn_ws)
         startup["genropy-kajenn 0.5.2"] = time.monotonic() - started
         try:
-            load_rows(bench, servers, bench.daemon.pid, startup)
+            load_rows(bench, servers, {"pyro": bench.daemon.pid, "redis": redis.pid}, startup)
         finally:
             for s in servers.values():
                 s.stop()
     finally:
+        redis.stop()
         local_ws.remove()
         kajenn_ws.remove()
 
@@ -201,7 +219,16 @@ def local_server_process(workspace):
                          timeout=180)
 
 
-def load_rows(bench, servers: dict, daemon_pid: int, startup: dict[str, float]) -> None:
+def register_pid(name: str, shared: dict[str, int]) -> int | None:
+    """The shared register process a server uses: gnrdaemon (werkzeug, pyro), redis-server (redis)."""
+    if "REGISTER=redis" in name:
+        return shared["redis"]
+    if "REGISTER=pyro" in name or "werkzeug" in name:
+        return shared["pyro"]
+    return None
+
+
+def load_rows(bench, servers: dict, shared: dict[str, int], startup: dict[str, float]) -> None:
     from run import median_load, rpc_script
 
     scripts = {name: rpc_script(s.base_url) for name, s in servers.items()}
@@ -215,10 +242,10 @@ def load_rows(bench, servers: dict, daemon_pid: int, startup: dict[str, float]) 
             for _ in range(bench.rounds):
                 for name, s in servers.items():
                     script = scripts[name] if target.startswith("RPC") else None
-                    uses_daemon = "REGISTER=pyro" in name or "werkzeug" in name
-                    before = procstats.cpu_seconds(s.pid) + (procstats.cpu_seconds(daemon_pid) if uses_daemon else 0)
+                    other = register_pid(name, shared)
+                    before = procstats.cpu_seconds(s.pid) + (procstats.cpu_seconds(other) if other else 0)
                     load = wrk.run(s.base_url + "/index", connections, bench.seconds, script)
-                    after = procstats.cpu_seconds(s.pid) + (procstats.cpu_seconds(daemon_pid) if uses_daemon else 0)
+                    after = procstats.cpu_seconds(s.pid) + (procstats.cpu_seconds(other) if other else 0)
                     runs[name].append(load)
                     cpu[name].append((after - before) / max(load.requests, 1) * 1000)
             medians = {name: median_load(r) for name, r in runs.items()}
@@ -229,14 +256,15 @@ def load_rows(bench, servers: dict, daemon_pid: int, startup: dict[str, float]) 
     bench.table("One process, by register, and GenroPy's own newest server: req/s, p99 and CPU per request of "
                 "every process involved", ["target", "c", "server", "req/s", "vs pyro", "p99 ms", "CPU ms/req",
                                            "errors"], rows,
-                "CPU per request: the server's process tree, plus gnrdaemon's (its register process included) "
-                "where the server uses it. genropy-kajenn: its commander and its pool of forked workers.")
-    daemon_mb = sum(procstats.rss_mb(daemon_pid))
+                "CPU per request: the server's process tree, plus the shared register's where the server uses "
+                "one (gnrdaemon with its register process; redis-server). genropy-kajenn: its commander and its "
+                "pool of forked workers.")
     memory = []
     for name, s in servers.items():
         own = sum(procstats.rss_mb(s.pid))
-        total = own + (daemon_mb if ("REGISTER=pyro" in name or "werkzeug" in name) else 0)
+        other = register_pid(name, shared)
+        total = own + (sum(procstats.rss_mb(other)) if other else 0)
         memory.append([name, f"{own:.0f}", f"{total:.0f}", f"{startup[name]:.1f}" if name in startup else ""])
     bench.table("Memory after the load (RSS of every process of the stack) and start to first page",
-                ["server", "server MB", "with gnrdaemon MB", "start to /index 200, s"], memory,
-                "gnrdaemon is counted once per server that uses it (it is shared in this run).")
+                ["server", "server MB", "with its shared register MB", "start to /index 200, s"], memory,
+                "The shared register (gnrdaemon, redis-server) is counted with each server that uses it.")

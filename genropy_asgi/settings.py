@@ -389,6 +389,8 @@ TABLE: tuple[Setting, ...] = (
       TESTING),
     S("GENROPY_ASGI_POSTGRES_IMAGE", Text(), "postgres:17", "PostgreSQL image (ini `genropy_postgres_image`)",
       TESTING, shown="`postgres:17` (the bootstrapped one when that is absent)"),
+    S("GENROPY_ASGI_VALKEY_IMAGE", Text(), "valkey/valkey:8", "Valkey image of `testing.topology`'s "
+      "`scaled(n, register=\"redis\")`", TESTING, shown="`valkey/valkey:8` (the bootstrapped one when that is absent)"),
     S("GENROPY_ASGI_PROJECT", Text(), None, "your GenroPy project folder, rootdir-relative "
       "(ini `genropy_project`)", TESTING),
     S("GENROPY_ASGI_SITE", Text(), "demo", "the instance to serve (ini `genropy_site`)", TESTING),

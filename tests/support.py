@@ -58,57 +58,13 @@ def assert_daemon_on_loopback_with_own_key(site) -> None:
     assert 'hmac_key="known"' not in config
 
 
-class RedisServer:
-    """A real ``redis-server`` (Debian's package) on a free loopback port, with a password and
-    an append-only file in ``folder``: what GENROPY_REGISTER=redis is tested against."""
 
-    def __init__(self, folder: Path) -> None:
-        import secrets
-        import shutil
-        import subprocess
+def redis_server(folder: Path):
+    """A local redis-server for GENROPY_REGISTER=redis (``testing.local.RedisServerProcess``)."""
+    import shutil
 
-        from genropy_asgi.testing.local import free_port
+    from genropy_asgi.testing.local import RedisServerProcess
 
-        binary = shutil.which("redis-server") or shutil.which("valkey-server")
-        require(binary is not None, "redis-server is not installed (apt-get install redis-server)")
-        self.folder, self.binary = folder, binary
-        self.port = free_port()
-        self.password = secrets.token_hex(12)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-        self.start()
-
-    def start(self) -> None:
-        import subprocess
-        import time
-
-        import redis
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--requirepass", self.password,
-             "--dir", str(self.folder), "--appendonly", "yes", "--save", ""],
-            stdout=open(self.folder / "server.log", "ab"), stderr=subprocess.STDOUT)
-        client = redis.Redis(port=self.port, password=self.password)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start: {(self.folder / 'server.log').read_text()[-500:]}")
-                time.sleep(0.05)
-
-    def stop(self, sig: int = 15) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=20)
-
-    def client(self):
-        import redis
-
-        return redis.Redis(port=self.port, password=self.password)
-
-    def env(self) -> dict[str, str]:
-        return {"GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL": self.url, "GENROPY_REDIS_PASSWORD": self.password}
+    require(bool(shutil.which("redis-server") or shutil.which("valkey-server")),
+            "redis-server is not installed (apt-get install redis-server)")
+    return RedisServerProcess(folder)

@@ -23,8 +23,11 @@ microseconds, so they only grow, even across a Redis restart that lost the data 
 object can never be taken for a new one of the same version).
 
 Objects are pickles, as gnrdaemon's Pyro sends them; every value is tagged with HMAC-SHA256
-under the site's key and checked before anything is unpickled: whoever can write to the
-Redis server but has no key cannot make a web process unpickle anything.
+under the site's key, bound to the object's own key, and checked before anything is
+unpickled: whoever can write to the Redis server but has no key cannot make a web process
+unpickle anything, nor move a signed value to another object (another user's connection).
+They can still delete objects or put back an older signed value of the same object: the
+Redis server must be the site's alone (a password, a network policy).
 
 All keys of a store share one hash tag (``{...}``), so the script's keys are in one slot of a
 Redis Cluster too.
@@ -244,12 +247,17 @@ class Store:
         return f"{self.prefix}:i:{index}", f"{self.prefix}:iv:{index}"
 
     # -- values ----------------------------------------------------------------------
-    def seal(self, payload: bytes) -> bytes:
-        return hmac.new(self.key, payload, hashlib.sha256).digest() + payload
+    def tag(self, key: str, payload: bytes) -> bytes:
+        """Bound to the object's key: a value signed for one object (another user's connection)
+        is refused under another."""
+        return hmac.new(self.key, key.encode() + b"\0" + payload, hashlib.sha256).digest()
+
+    def seal(self, key: str, payload: bytes) -> bytes:
+        return self.tag(key, payload) + payload
 
     def open(self, key: str, sealed: bytes) -> bytes:
         signature, payload = sealed[:TAG_SIZE], sealed[TAG_SIZE:]
-        if not hmac.compare_digest(signature, hmac.new(self.key, payload, hashlib.sha256).digest()):
+        if not hmac.compare_digest(signature, self.tag(key, payload)):
             raise ForgedValue(f"{key}: its tag is not the site's key's (GNR_DAEMON_HMAC_KEY differs, or someone "
                               "else wrote it); not unpickled")
         return payload
@@ -334,7 +342,7 @@ class Store:
         keys = [self.clock] + [k for k, _ in checks] + [k for k, _ in changes]
         args: list[Any] = [len(checks), len(changes), len(transaction.index_ops)]
         args += [v for _, v in checks]
-        args += [self.seal(p) if p is not None else b"" for _, p in changes]
+        args += [self.seal(k, p) if p is not None else b"" for k, p in changes]
         for index, ops in transaction.index_ops.items():
             keys += list(self.index_keys(index))
             args.append(len(ops))
@@ -465,10 +473,12 @@ class Attribute:
         if instance is None:
             return self
         store = self._store(instance)
-        transaction = store.current() if store is not None else None
-        if transaction is None:
+        if store is None:  # GenroPy's __init__, before the register is bound to its store
             return self.default()
-        key = store.object_key("site", self.name)  # type: ignore[union-attr]
+        transaction = store.current()
+        if transaction is None:  # read on the object itself, outside a call: a transaction of its own
+            return store.run(lambda: self.__get__(instance, owner))
+        key = store.object_key("site", self.name)
         found = transaction.get(key)
         if found is MISSING:
             found = self.default()
@@ -478,6 +488,10 @@ class Attribute:
 
     def __set__(self, instance: Any, value: Any) -> None:
         store = self._store(instance)
-        transaction = store.current() if store is not None else None
-        if transaction is not None:
-            transaction.put(store.object_key("site", self.name), value)  # type: ignore[union-attr]
+        if store is None:  # GenroPy's __init__ sets the default: nothing to keep
+            return
+        transaction = store.current()
+        if transaction is None:
+            store.run(lambda: self.__set__(instance, value))
+            return
+        transaction.put(store.object_key("site", self.name), value)

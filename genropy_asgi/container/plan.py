@@ -193,9 +193,11 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
     if db.get("implementation") == "postgres" and mode in DATABASE_MODES:
         db_target = DbTarget(host=db["host"], port=int(db.get("port") or 5432), name=db.get("dbname"),
                              user=db.get("user"), password=db.get("password"), timeout=inputs.db_wait)
+    files = render_config_folder(inputs.setup)
+    files.update(register_secret_files(inputs, child_env))
     return LaunchPlan(
         mode=mode, site=inputs.site, home=inputs.home, config_dir=child_env["GENRO_GNRFOLDER"],
-        files=render_config_folder(inputs.setup), command=command, env=child_env, server_command=server_command,
+        files=files, command=command, env=child_env, server_command=server_command,
         port=inputs.port, workers=inputs.workers, db=db_target,
         db_setup=inputs.db_setup and mode in DATABASE_MODES and mode not in ("dbsetup", "backup")
         and not inputs.remotedb,  # restore: after the archive is in place
@@ -209,6 +211,25 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         backup=backup_settings(env, inputs.secrets, inputs.home) if mode in BACKUP_MODES else None,
         mode_args=list(args[1:]),
     )
+
+
+REDIS_SECRETS = ("GENROPY_REDIS_URL", "GENROPY_REDIS_PASSWORD")
+
+
+def register_secret_files(inputs: Inputs, child_env: dict[str, str]) -> dict[str, str]:
+    """``GENROPY_REGISTER=redis``: the server's URL and password reach the programs as files of
+    the config folder (0600), named by ``*_FILE`` in their environment (secrets never are
+    environment values of the children)."""
+    if inputs.register != "redis":
+        return {}
+    files = {}
+    for name in REDIS_SECRETS:
+        value = inputs.secrets.get(name)
+        if value:
+            relative = f"genropy-asgi/{name.lower()}"
+            files[relative] = value
+            child_env[f"{name}_FILE"] = os.path.join(child_env["GENRO_GNRFOLDER"], relative)
+    return files
 
 
 def backup_settings(env: Mapping[str, str], secrets: Secrets, home: str) -> BackupSettings:

@@ -229,3 +229,44 @@ class ServerProcess(ManagedProcess):
         except (NotYet, OSError):
             raise TimeoutError(f"{self.base_url}{path} not 200 after {timeout}s (last {last}):\n"
                                f"{self.output()[-4000:]}") from None
+
+
+class RedisServerProcess(ManagedProcess):
+    """A local ``redis-server`` (or ``valkey-server``) for ``GENROPY_REGISTER=redis``: loopback,
+    a free port, a random password (in its configuration file, never an argument) and an
+    append-only file in ``folder``; ``env()`` is what a site's processes are given. ``restart()``
+    stops and starts it on the same port and data (what a Redis restart does to a site)."""
+
+    def __init__(self, folder: Path, timeout: float = 20) -> None:
+        binary = shutil.which("redis-server") or shutil.which("valkey-server")
+        if binary is None:
+            raise FileNotFoundError("neither redis-server nor valkey-server is on PATH "
+                                    "(Debian: apt-get install redis-server)")
+        self.folder, self.binary, self.timeout = Path(folder), binary, timeout
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.password = secrets.token_hex(12)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        config = self.folder / "redis.conf"
+        config.write_text(f"port {self.port}\nbind 127.0.0.1\nrequirepass {self.password}\ndir {self.folder}\n"
+                          "appendonly yes\nsave \"\"\n")
+        config.chmod(0o600)
+        self.start()
+
+    def start(self) -> None:
+        super().__init__([self.binary, str(self.folder / "redis.conf")], os.environ, self.folder / "server.log")
+        wait_for_port("127.0.0.1", self.port, self.timeout, self.process)
+
+    def restart(self, signum: int = signal.SIGTERM) -> None:
+        self.signal(signum)
+        self.process.wait(30)
+        self._log.close()
+        self.start()
+
+    def client(self):
+        import redis
+
+        return redis.Redis(port=self.port, password=self.password)
+
+    def env(self) -> dict[str, str]:
+        return {"GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL": self.url, "GENROPY_REDIS_PASSWORD": self.password}

@@ -2,7 +2,10 @@
 
 ``Topology(client, image, postgres_image).scaled(n)``: PostgreSQL, one shared gnrdaemon
 (mode ``daemon``), one shared ``gnr web async`` (mode ``async``) and ``n`` web containers
-(mode ``serve`` with ``GNR_DAEMON_HOST``), on one network; ``.single(workers)``: one
+(mode ``serve`` with ``GNR_DAEMON_HOST``), on one network; ``.scaled(n, register="redis")``:
+the register in a Valkey container instead of gnrdaemon (``valkey_image``, default
+``GENROPY_ASGI_VALKEY_IMAGE`` or ``valkey/valkey:8``), no gnrdaemon; ``cpus``: each web
+container limited to that fraction of a CPU; ``.single(workers)``: one
 container running the whole process set. Returns the web containers' base URLs;
 everything it starts is removed by ``close()``. The benchmark's ``scaled`` section and the
 image's scale-out tests use it; so can a project's own tests."""
@@ -20,9 +23,28 @@ ADMIN_USER = "admin"
 SITE_DATA = "/var/lib/genropy-site"  # GENROPY_SITE_DATA in the scaled containers
 
 
+VALKEY_IMAGE = "valkey/valkey:8"
+BOOTSTRAPPED_VALKEY_IMAGE = "genropy-asgi/valkey:8-trixie"  # scripts/bootstrap-images, machines with no registry
+
+
+def local_valkey_image(client) -> str:
+    """The official image when this engine has it or can pull it; else the bootstrapped stand-in
+    when that one is here."""
+    import docker.errors
+
+    for name in (VALKEY_IMAGE, BOOTSTRAPPED_VALKEY_IMAGE):
+        try:
+            client.images.get(name)
+            return name
+        except docker.errors.ImageNotFound:
+            continue
+    return VALKEY_IMAGE
+
+
 class Topology:
-    def __init__(self, client, image: str, postgres_image: str) -> None:
+    def __init__(self, client, image: str, postgres_image: str, valkey_image: str | None = None) -> None:
         self.client, self.image = client, image
+        self.valkey_image = valkey_image or os.environ.get("GENROPY_ASGI_VALKEY_IMAGE") or local_valkey_image(client)
         self.suffix = f"{os.getpid()}-{secrets.token_hex(2)}"
         self.network = client.networks.create(f"topology-{self.suffix}")
         self.containers: list = []
@@ -42,11 +64,12 @@ class Topology:
         self.database = {"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_HOST": pg.name, "GNR_DB_USER": PG_USER,
                          "GNR_DB_PASSWORD": password, "GNR_ADMIN_PASSWORD": self.admin_password}
 
-    def run(self, role: str, image: str, environment: dict, command=None, publish: bool = False):
+    def run(self, role: str, image: str, environment: dict, command=None, publish: bool = False,
+            cpus: float | None = None):
         container = self.client.containers.run(
             image, command=command, detach=True, name=f"topology-{role}-{self.suffix}", network=self.network.name,
             environment=environment, ports={"8080/tcp": ("127.0.0.1", None)} if publish else None,
-            volumes=getattr(self, "site_data", None),
+            volumes=getattr(self, "site_data", None), nano_cpus=int(cpus * 1e9) if cpus else None,
             restart_policy={"Name": "on-failure", "MaximumRetryCount": 10})
         self.containers.append(container)
         return container
@@ -64,16 +87,37 @@ class Topology:
                                    user="0", volumes={volume.name: {"bind": "/data", "mode": "rw"}}, remove=True)
         return volume
 
-    def scaled(self, web_pods: int) -> list[str]:
+    def scaled(self, web_pods: int, register: str = "pyro", cpus: float | None = None) -> list[str]:
         self.site_data = {self.shared_volume().name: {"bind": SITE_DATA, "mode": "rw"}}
         shared = {**self.database, "GNR_DAEMON_HMAC_KEY": self.key, "GENROPY_SITE_DATA": SITE_DATA}
-        daemon = self.run("gnrdaemon", self.image, {**shared, "GNR_DAEMON_BIND": "0.0.0.0"}, ["daemon"])
-        clients = {**shared, "GNR_DAEMON_HOST": daemon.name}
+        if register == "redis":
+            clients = {**shared, **self.valkey()}
+        else:
+            daemon = self.run("gnrdaemon", self.image, {**shared, "GNR_DAEMON_BIND": "0.0.0.0"}, ["daemon"])
+            clients = {**shared, "GNR_DAEMON_HOST": daemon.name}
         async_server = self.run("async", self.image, clients, ["async"])
         web = {**clients, "GENROPY_ASYNC_ADDRESS": f"{async_server.name}:9999"}
         self.web_env = web
-        pods = [self.run(f"web-{i}", self.image, web, publish=True) for i in range(web_pods)]
+        pods = [self.run(f"web-{i}", self.image, web, publish=True, cpus=cpus) for i in range(web_pods)]
         return [self.ready(pod) for pod in pods]
+
+    def valkey(self) -> dict[str, str]:
+        """The register's Valkey (its password in a file it writes at start, never an argument);
+        the settings that lead GenroPy's processes to it."""
+        password = secrets.token_urlsafe(16)
+        valkey = self.client.containers.run(
+            self.valkey_image, entrypoint=["sh", "-c"], detach=True, name=f"topology-valkey-{self.suffix}",
+            command=['printf "requirepass %s\\nappendonly yes\\ndir /data\\nprotected-mode no\\n" '
+                     '"$VALKEY_PASSWORD" > /tmp/valkey.conf && exec valkey-server /tmp/valkey.conf'],
+            environment={"VALKEY_PASSWORD": password}, network=self.network.name)
+        self.containers.append(valkey)
+        for _ in range(120):
+            if valkey.exec_run(["valkey-cli", "ping"], environment={"REDISCLI_AUTH": password}).output.strip() \
+                    == b"PONG":
+                break
+            time.sleep(0.25)
+        return {"GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL": f"redis://{valkey.name}:6379/0",
+                "GENROPY_REDIS_PASSWORD": password}
 
     def url(self, container) -> str:
         container.reload()

@@ -18,14 +18,14 @@ import time
 import pytest
 
 from genropy_asgi.compat import redis_objects, register_redis
-from support import BIN, RedisServer, start_server
+from support import BIN, redis_server as make_redis_server, start_server
 
 KEY = "test-hmac-key"
 
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = make_redis_server(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
 
@@ -260,8 +260,7 @@ def test_two_servers_share_one_user_and_survive_a_kill_and_a_redis_restart(works
         assert "tester" in json.loads(sibling.stdout.strip().splitlines()[-1])["users"]
         first.signal(9)  # a pod lost: nothing of the register was in it
         assert page.rpc("whoami") == "tester"
-        redis_server.stop()  # Redis restarted (its append-only file kept)
-        redis_server.start()
+        redis_server.restart()  # Redis restarted (its append-only file kept)
         started = time.monotonic()
         while True:
             try:

@@ -3,7 +3,8 @@
 (GNR_DAEMON_HOST, GENROPY_ASYNC_ADDRESS) on one network (``genropy_asgi.testing.topology``).
 The checks are the chart test's (``scaled_checks``): one login valid through every web
 container, an upload through one served by the other, a live update across them, and a
-web container or the daemon restarted without logging anyone out."""
+web container or the register (gnrdaemon, or Valkey with ``GENROPY_REGISTER=redis``)
+restarted without logging anyone out."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from genropy_asgi.testing.topology import Topology
 pytestmark = pytest.mark.docker
 
 
-def test_the_image_contract_without_the_chart(docker, image):
+@pytest.mark.parametrize("register", ["pyro", "redis"])
+def test_the_image_contract_without_the_chart(docker, image, register):
     topology = Topology(docker, image, os.environ.get("GENROPY_ASGI_POSTGRES_IMAGE", "postgres:17"))
     try:
-        web0, web1 = topology.scaled(2)
+        web0, web1 = topology.scaled(2, register=register)
         page = logged_in_page(web0, topology.admin_password)
         assert through(page, web1).rpc("whoami") == "admin"
         file_url = upload_proof(page)
@@ -31,7 +33,9 @@ def test_the_image_contract_without_the_chart(docker, image):
         restarted.restart(timeout=60)
         web1 = topology.ready(restarted)  # a new published port
         assert through(page, web1).rpc("whoami") == "admin" and served(web1, file_url)
-        topology.named("gnrdaemon").restart(timeout=30)
+        topology.named("gnrdaemon" if register == "pyro" else "valkey").restart(timeout=30)
         assert through(page, web1).rpc("whoami") == "admin"
+        if register == "redis":  # no gnrdaemon shared, none needed
+            assert not [c for c in topology.containers if "gnrdaemon" in c.name]
     finally:
         topology.close()

@@ -68,8 +68,11 @@ def test_postgres_connection_goes_to_the_config_file_not_argv_or_env():
 
 def test_every_secret_works_as_a_file():
     files = FakeFiles({"/run/secrets/db": "from-file\n", "/run/secrets/hmac": "hmac-from-file",
-                       "/run/secrets/admin": "adminpw", "/run/secrets/ssh": "sshpw", "/run/secrets/rdb": "rdbpw"})
-    p = plan({"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_HOST": "db", "GNR_DB_USER": "gnr",
+                       "/run/secrets/admin": "adminpw", "/run/secrets/ssh": "sshpw", "/run/secrets/rdb": "rdbpw",
+                       "/run/secrets/redis-url": "redis://valkey:6379/0", "/run/secrets/redis": "redispw"})
+    p = plan({"GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL_FILE": "/run/secrets/redis-url",
+              "GENROPY_REDIS_PASSWORD_FILE": "/run/secrets/redis",
+              "GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_HOST": "db", "GNR_DB_USER": "gnr",
               "GNR_DB_PASSWORD_FILE": "/run/secrets/db", "GNR_DAEMON_HMAC_KEY_FILE": "/run/secrets/hmac",
               "GNR_ADMIN_PASSWORD_FILE": "/run/secrets/admin",
               "GNR_REMOTEDB_prod_SSH_HOST": "bastion", "GNR_REMOTEDB_prod_SSH_USER": "me",
@@ -77,7 +80,7 @@ def test_every_secret_works_as_a_file():
               "GNR_REMOTEDB_prod_DB_USER": "ro", "GNR_REMOTEDB_prod_DB_PASSWORD_FILE": "/run/secrets/rdb"},
              files=files)
     everything = "".join(p.files.values())
-    for value in ("from-file", "hmac-from-file", "sshpw", "rdbpw"):
+    for value in ("from-file", "hmac-from-file", "sshpw", "rdbpw", "redis://valkey:6379/0", "redispw"):
         assert value in everything
         assert value in p.secrets
     assert "adminpw" in p.secrets and accepts(p, "adminpw")  # the admin's: GenroPy's salted form
@@ -544,7 +547,7 @@ def test_bad_backup_settings_are_one_line(env, words):
     ({"GENROPY_REGISTER": "LOCAL"}, None, "local"),
     ({**SHARED, "GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL": "redis://valkey:6379/0", "GENROPY_WORKERS": "3"},
      None, "redis"),  # any number of processes and pods
-    ({**SHARED, "GNR_DAEMON_HOST": "gnrdaemon", "GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL_FILE": "/run/url"},
+    ({**SHARED, "GNR_DAEMON_HOST": "gnrdaemon", "GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL": "redis://r"},
      None, "redis"),
 ])
 def test_the_register_is_local_only_where_one_server_process_serves_alone(env, args, expected):
@@ -566,3 +569,17 @@ def test_the_register_is_local_only_where_one_server_process_serves_alone(env, a
 ])
 def test_a_register_that_cannot_work_is_one_line(env, expected):
     assert error(env).startswith(expected)
+
+
+def test_the_redis_register_reaches_the_programs_as_files_never_as_values():
+    made = plan({**SHARED, "GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL": "redis://valkey:6379/0",
+                 "GENROPY_REDIS_PASSWORD": "valkey-secret", "GENROPY_WORKERS": "2"})
+    assert made.env["GENROPY_REGISTER"] == "redis"
+    assert "GENROPY_REDIS_URL" not in made.env and "GENROPY_REDIS_PASSWORD" not in made.env
+    url_file = made.env["GENROPY_REDIS_URL_FILE"]
+    password_file = made.env["GENROPY_REDIS_PASSWORD_FILE"]
+    assert url_file.startswith(made.config_dir + "/") and password_file.startswith(made.config_dir + "/")
+    assert made.files[url_file[len(made.config_dir) + 1:]] == "redis://valkey:6379/0"
+    assert made.files[password_file[len(made.config_dir) + 1:]] == "valkey-secret"
+    assert "valkey-secret" in made.secrets and "redis://valkey:6379/0" in made.secrets
+    assert "valkey-secret" not in made.as_json() and "redis://valkey" not in made.as_json()
