@@ -45,6 +45,7 @@ from typing import Any, Callable, Iterable
 PICKLE = pickle.HIGHEST_PROTOCOL
 TAG_SIZE = 32
 ATTEMPTS = 200  # a call that meets a newer version this many times in a row is given up (one line)
+CACHE_OBJECTS = 20000  # objects a process remembers; past that the oldest quarter is forgotten (fetched again)
 
 # KEYS[1]: object hash; ARGV[1]: the version this process has ("0": none). Answer {version} when
 # it is still that one, else {version, value}; a missing object is version 0.
@@ -237,6 +238,7 @@ class Store:
         self._commit = client.register_script(COMMIT_SCRIPT)
         self._index = client.register_script(INDEX_SCRIPT)
         self.local = threading.local()
+        self.evicting = threading.Lock()
         self.stats = {"transactions": 0, "retries": 0, "round_trips": 0}
 
     # -- keys ------------------------------------------------------------------------
@@ -273,9 +275,9 @@ class Store:
     # -- reads -----------------------------------------------------------------------
     def cached(self, key: str) -> Cached:
         found = self.cache.get(key)
-        if found is None:
+        while found is None:  # (forgotten meanwhile by another thread's eviction: fetched again)
             self.refresh([key])
-            found = self.cache[key]
+            found = self.cache.get(key)
         return found
 
     def refresh(self, keys: list[str]) -> None:
@@ -286,13 +288,20 @@ class Store:
         for key, answer in zip(keys, self._read(keys=keys, args=known)):
             version = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])
             if version == "0":
-                self.cache[key] = Cached("0", None)
+                self.remember(key, Cached("0", None))
             elif len(answer) > 1:
                 try:
-                    self.cache[key] = Cached(version, self.normalised(self.open(key, answer[1])))
+                    self.remember(key, Cached(version, self.normalised(self.open(key, answer[1]))))
                 except ForgedValue as forged:  # as if absent: the next write replaces it
                     self.warn(str(forged))
-                    self.cache[key] = Cached(version, None)
+                    self.remember(key, Cached(version, None))
+
+    def remember(self, key: str, cached: Cached) -> None:
+        self.cache[key] = cached
+        if len(self.cache) > CACHE_OBJECTS:
+            with self.evicting:
+                for old in list(self.cache.keys())[:CACHE_OBJECTS // 4]:
+                    self.cache.pop(old, None)
 
     def index(self, index: str) -> tuple[str, frozenset[str]]:
         members_key, version_key = self.index_keys(index)
@@ -354,7 +363,10 @@ class Store:
         if changes or transaction.index_ops:
             version = str(int(answer[0]))
             for key, payload in changes:
-                self.cache[key] = Cached(version if payload is not None else "0", payload)
+                if payload is None:
+                    self.cache.pop(key, None)  # deleted: nothing to remember
+                else:
+                    self.remember(key, Cached(version, payload))
             for index in transaction.index_ops:
                 if index in transaction.index_members:  # read whole and unchanged by others: now this
                     self.index_cache[index] = (version, frozenset(transaction.index_members[index]))

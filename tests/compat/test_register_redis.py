@@ -291,3 +291,15 @@ def test_redis_objects_refuse_an_unknown_key_prefix_outside_a_call(redis_server)
     store = redis_objects.Store(redis_server.client(), "genropy:{outside}", b"k")
     with pytest.raises(RuntimeError, match="used outside a register call"):
         redis_objects.Mapping(store, "page:items").get("x")
+
+
+def test_a_process_remembers_a_bounded_number_of_objects(pair, monkeypatch):
+    a, b = pair
+    monkeypatch.setattr(redis_objects, "CACHE_OBJECTS", 40)
+    for n in range(30):
+        open_page(a.proxy, page=f"p{n}", connection=f"c{n}", user=f"u{n}")
+    assert len(a.store.cache) <= 40
+    assert len(b.proxy.pages()) == 30 and len(b.store.cache) <= 40  # read through a bounded cache, all there
+    for n in range(30):
+        a.proxy.drop_page(f"p{n}")
+    assert not [k for k in a.store.cache if ":page:items:" in k]  # what it deleted, it forgets
