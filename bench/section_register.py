@@ -164,6 +164,7 @@ def section_register(bench) -> None:
         finally:
             for s in servers.values():
                 s.stop()
+        browser_and_restart(bench, redis, local_root)
     finally:
         redis.stop()
         local_ws.remove()
@@ -197,12 +198,12 @@ def kajenn_venv() -> Path:
     return venv
 
 
-def kajenn_process(workspace):
+def kajenn_process(workspace, port: int | None = None):
     """``gnrkajenn <site>``: one commander, its self-sizing pool of forked workers, no daemon."""
     from genropy_asgi.testing.local import ServerProcess, free_port
 
     venv = kajenn_venv()
-    port = free_port()
+    port = port or free_port()
     env = {"GNR_LOGLEVEL": "warning", "VIRTUAL_ENV": str(venv),
            "GENROPY_ASGI_ROUTES_FIX": str(REPO / "genropy_asgi" / "compat" / "routes.py")}
     return ServerProcess([str(venv / "bin" / "gnrkajenn"), workspace.site_name, "-p", str(port), "-H", "127.0.0.1",
@@ -268,3 +269,85 @@ def load_rows(bench, servers: dict, shared: dict[str, int], startup: dict[str, f
     bench.table("Memory after the load (RSS of every process of the stack) and start to first page",
                 ["server", "server MB", "with its shared register MB", "start to /index 200, s"], memory,
                 "The shared register (gnrdaemon, redis-server) is counted with each server that uses it.")
+
+
+def browser_and_restart(bench, redis, root: Path) -> None:
+    """Each contender on a workspace of its own with a login: the first page load in headless
+    Chromium (a fresh profile each time), then a user logged in, the server stopped (SIGTERM)
+    and started again on the same port: does the open page still answer as that user, does a
+    new page of the same browser?"""
+    import secrets
+    import statistics
+
+    from genropy_asgi.testing.client import GenropyClient
+    from genropy_asgi.testing.devtools import Chromium, chromium_path
+    from genropy_asgi.testing.local import BIN, GnrDaemonProcess, GnrWorkspace, ServerProcess, free_port
+
+    if chromium_path() is None:
+        print("bench: register: no Chromium (apt-get install chromium): page loads skipped", file=sys.stderr)
+        return
+    password = "Bench-" + secrets.token_urlsafe(8)
+
+    def workspace(name: str):
+        made = GnrWorkspace.create(REPO / "demo", root=root / f"restart-{name}",
+                                   xml_users={"tester": {"pwd": password, "tags": "admin,user"}})
+        made.db_setup()
+        return made
+
+    def asgi(register: str, extra: dict | None = None):
+        return lambda ws, port: ServerProcess(
+            [str(BIN / "gnrasgiserve"), ws.site_name, "-p", str(port), "-H", "127.0.0.1", "--nodebug"], ws, port,
+            f"restart-{register}", env={"GNR_LOGLEVEL": "warning", "GENROPY_REGISTER": register, **(extra or {})},
+            timeout=180)
+
+    def werkzeug(ws, port):
+        return ServerProcess([str(BIN / "gnrwsgiserve"), ws.site_name, "-p", str(port), "-H", "127.0.0.1",
+                              "--nodebug"], ws, port, "restart-werkzeug", env={"GNR_LOGLEVEL": "warning"},
+                             timeout=180)
+
+    contenders = {"gnrwsgiserve (werkzeug), gnrdaemon": ("daemon", werkzeug),
+                  "gnrasgiserve, GENROPY_REGISTER=pyro": ("daemon", asgi("pyro")),
+                  "gnrasgiserve, GENROPY_REGISTER=redis": ("redis", asgi("redis", redis.env())),
+                  "gnrasgiserve, GENROPY_REGISTER=local": ("local", asgi("local")),
+                  "genropy-kajenn 0.5.2": ("kajenn", lambda ws, port: kajenn_process(ws, port))}
+    spaces = {kind: workspace(kind) for kind in {kind for kind, _ in contenders.values()}}
+    daemon = GnrDaemonProcess(spaces["daemon"])
+    rows = []
+    try:
+        for name, (kind, start) in contenders.items():
+            ws, port = spaces[kind], free_port()
+            server = start(ws, port)
+            try:
+                with Chromium() as browser:
+                    browser.load(server.base_url + "/index")  # first-use work out of the figures
+                loads = []
+                for _ in range(max(2, bench.rounds)):
+                    with Chromium() as browser:
+                        loads.append(browser.load(server.base_url + "/index").load_ms)
+                client = GenropyClient(server.base_url)
+                page = client.login("tester", password)
+                assert page.rpc("whoami") == "tester"
+            finally:
+                server.stop()
+            server = start(ws, port)
+            try:
+                try:
+                    same_page = page.rpc("whoami") or "a guest"
+                except Exception as exc:
+                    same_page = f"refused ({type(exc).__name__}: {str(exc)[:60]})"
+                try:
+                    new_page = client.page("/index").rpc("whoami") or "a guest"
+                except Exception as exc:
+                    new_page = f"refused ({type(exc).__name__}: {str(exc)[:60]})"
+            finally:
+                server.stop()
+            rows.append([name, f"{statistics.median(loads):.0f}", same_page, new_page])
+    finally:
+        daemon.stop()
+        for made in spaces.values():
+            made.remove()
+    bench.table("First page load in Chromium, and a login across a server restart (SIGTERM, started again)",
+                ["server", "first visit ms (median)", "the open page answers as", "a new page answers as"], rows,
+                "Each server on a workspace of its own; \"tester\" logged in before the restart. gnrdaemon keeps "
+                "running across the web server's restart (pyro, werkzeug); redis-server too (redis); local "
+                "saves and restores its register; genropy-kajenn keeps its register in its commander.")

@@ -189,6 +189,13 @@ def build_site_register(register_module: ModuleType, store: redis_objects.Store,
         last_cleanup = redis_objects.Attribute("last_cleanup", int)  # claim_cleanup's check-and-set
         interproces_commands = redis_objects.Attribute("interproces_commands", dict)
 
+        def counters(self) -> dict[str, int]:
+            """GenroPy's answer (how many users, connections, pages), from the indexes: GenroPy's
+            loads every item to count them (the readiness check and the metrics ask it)."""
+            return {"users": len(self.user_register.registerItems),
+                    "connections": len(self.connection_register.registerItems),
+                    "pages": len(self.page_register.registerItems)}
+
     register = SharedSiteRegister(NoPyro(hmac_key), sitename=sitename)
     register.__dict__["_genropy_asgi_store"] = store
     for name in REGISTERS:

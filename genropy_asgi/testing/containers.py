@@ -18,7 +18,9 @@ Containers, network and volume are removed on exit, even when a test fails; with
 Around the site: ``with_admin()`` (a GenroPy admin login with a generated password,
 ``.admin``), ``exec_in_site()`` (a command with the programs' GenroPy configuration),
 ``snapshot_database()`` / ``restore_database()`` (the per-test isolation of the pytest
-plugin: PostgreSQL's tables copied aside and back, or a copy of the SQLite files).
+plugin: PostgreSQL's tables copied aside and back, or a copy of the SQLite files),
+``with_valkey()`` (the site's register in a Valkey container of its own,
+``GENROPY_REGISTER=redis``: what several workers or pods share; ``.valkey``).
 
 Images: ``GENROPY_ASGI_IMAGE`` (default ``genropy-asgi:latest``) and
 ``GENROPY_ASGI_POSTGRES_IMAGE`` (default ``postgres:17``). An image that is neither
@@ -36,7 +38,6 @@ import os
 import secrets
 import shlex
 import tarfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -53,6 +54,8 @@ __all__ = ["GenropyAsgiContainer", "GenropyAdmin", "GenropyImageMissing", "Genro
 
 DEFAULT_IMAGE = settings.setting("GENROPY_ASGI_IMAGE").default
 DEFAULT_POSTGRES_IMAGE = settings.setting("GENROPY_ASGI_POSTGRES_IMAGE").default
+VALKEY_CONFIG = ('printf "requirepass %s\\nappendonly yes\\ndir /data\\nprotected-mode no\\n" "$VALKEY_PASSWORD" '
+                 '> /tmp/valkey.conf && exec valkey-server /tmp/valkey.conf')  # the password never an argument
 CONTAINER_PORT = settings.WEB_PORT
 METRICS_PORT = settings.setting("GENROPY_METRICS_PORT").default
 GENROPY_HOME = settings.setting("GENROPY_HOME").default
@@ -263,6 +266,7 @@ class GenropyAsgiContainer(DockerContainer):
         self.site_name = site_name
         self.ready_timeout = ready_timeout
         self.postgres: Any = None
+        self.valkey: Any = None
         self.network: Network | None = None
         self.admin: GenropyAdmin | None = None
         self.reuse = reuse
@@ -329,7 +333,8 @@ class GenropyAsgiContainer(DockerContainer):
 
         password = secrets.token_urlsafe(16)
         pg_image = image or os.environ.get("GENROPY_ASGI_POSTGRES_IMAGE") or DEFAULT_POSTGRES_IMAGE
-        self.network = Network(docker_network_kw={"labels": self.labels})
+        if self.network is None:
+            self.network = Network(docker_network_kw={"labels": self.labels})
         self.postgres = PostgresContainer(pg_image, username=user, password=password, dbname="postgres", driver=None)
         self.postgres.with_network(self.network).with_network_aliases("postgres")
         self.with_network(self.network)
@@ -337,6 +342,26 @@ class GenropyAsgiContainer(DockerContainer):
         self.with_env("GNR_DB_HOST", "postgres")
         self.with_env("GNR_DB_USER", user)
         return self.with_secret("GNR_DB_PASSWORD", password)
+
+    def with_valkey(self, image: str | None = None) -> GenropyAsgiContainer:
+        """Keep the site's register in a Valkey container of its own (``GENROPY_REGISTER=redis``),
+        on the site's private network: what several workers (``GENROPY_WORKERS``) or pods share.
+        Its password and the register's signing key are handed over as files. ``self.valkey``."""
+        from genropy_asgi.testing.topology import local_valkey_image
+
+        password = secrets.token_urlsafe(16)
+        client = self.get_docker_client().client
+        valkey_image = image or os.environ.get("GENROPY_ASGI_VALKEY_IMAGE") or local_valkey_image(client)
+        if self.network is None:
+            self.network = Network(docker_network_kw={"labels": self.labels})
+        self.valkey = (DockerContainer(valkey_image).with_env("VALKEY_PASSWORD", password)
+                       .with_kwargs(entrypoint=["sh", "-c"]).with_command([VALKEY_CONFIG])
+                       .with_network(self.network).with_network_aliases("valkey"))
+        self.with_network(self.network)
+        self.with_env("GENROPY_REGISTER", "redis")
+        self.with_env("GENROPY_REDIS_URL", "redis://valkey:6379/0")
+        self.with_secret("GNR_DAEMON_HMAC_KEY", secrets.token_hex(24))
+        return self.with_secret("GENROPY_REDIS_PASSWORD", password)
 
     # -- lifecycle ----------------------------------------------------------------
     def reuse_key(self) -> str:
@@ -348,6 +373,7 @@ class GenropyAsgiContainer(DockerContainer):
                  "env": {k: ("<secret>" if k.removesuffix("_FILE") in self.secret_values else v)
                          for k, v in sorted(self.env.items())},
                  "postgres": self.postgres.image if self.postgres is not None else None,
+                 "valkey": self.valkey.image if self.valkey is not None else None,
                  "admin": self.admin.user if self.admin else None}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -368,12 +394,18 @@ class GenropyAsgiContainer(DockerContainer):
             labels[REUSE_LABEL] = self.reuse_key()
         super().with_kwargs(**{**self.create_options, "labels": {**self.create_options.get("labels", {}), **labels}})
         try:
+            if self.network is not None:
+                self.network.create()
             if self.postgres is not None:
                 image_or_explain(client, self.postgres.image, "GENROPY_ASGI_POSTGRES_IMAGE",
                                  "build an air-gapped one with scripts/bootstrap-images")
-                self.network.create()
                 self.postgres.with_kwargs(labels={**labels, LABEL: "postgres"})
                 self.postgres.start()
+            if self.valkey is not None:
+                image_or_explain(client, self.valkey.image, "GENROPY_ASGI_VALKEY_IMAGE",
+                                 "build an air-gapped one with scripts/bootstrap-images")
+                self.valkey.with_kwargs(entrypoint=["sh", "-c"], labels={**labels, LABEL: "valkey"})
+                self.valkey.start()
             if self.project_dir is not None:
                 self._seed_projects_volume(client, labels)
             super().start()
@@ -427,6 +459,12 @@ class GenropyAsgiContainer(DockerContainer):
                 self.remove()
                 return False
             adopt_container(self.postgres, twins[0])
+        if self.valkey is not None:
+            twins = client.containers.list(filters={"label": [f"{REUSE_LABEL}={key}", f"{LABEL}=valkey"]})
+            if not twins:
+                self.remove()
+                return False
+            adopt_container(self.valkey, twins[0])
         for variable in self.secret_values:  # the kept container's, not this run's fresh ones
             value = self.exec_in_site(["cat", f"{SECRETS_IN_CONTAINER}/{variable.lower()}"]).output
             self.secret_values[variable] = value
@@ -463,7 +501,8 @@ class GenropyAsgiContainer(DockerContainer):
 
     def remove(self) -> None:
         errors = []
-        for step in (self._stop_site, self._stop_postgres, self._remove_network, self._remove_volume):
+        for step in (self._stop_site, self._stop_postgres, self._stop_valkey, self._remove_network,
+                     self._remove_volume):
             try:
                 step()
             except Exception as exc:  # keep cleaning up
@@ -480,6 +519,11 @@ class GenropyAsgiContainer(DockerContainer):
         if self.postgres is not None and wrapped_or_none(self.postgres) is not None:
             self.postgres.stop()
             adopt_container(self.postgres, None)
+
+    def _stop_valkey(self) -> None:
+        if self.valkey is not None and wrapped_or_none(self.valkey) is not None:
+            self.valkey.stop()
+            adopt_container(self.valkey, None)
 
     def _remove_network(self) -> None:
         if self.network is not None:

@@ -303,3 +303,18 @@ def test_a_process_remembers_a_bounded_number_of_objects(pair, monkeypatch):
     for n in range(30):
         a.proxy.drop_page(f"p{n}")
     assert not [k for k in a.store.cache if ":page:items:" in k]  # what it deleted, it forgets
+
+
+def test_counters_from_the_indexes_answer_what_genropys_own_answers(pair):
+    import inspect
+
+    from gnr.web.daemon import siteregister
+
+    assert inspect.getsource(siteregister.SiteRegister.counters).count("len(self.") == 3  # what we answer too
+    a, b = pair
+    for n in range(3):
+        open_page(a.proxy, page=f"p{n}", connection=f"c{n}", user=f"u{n % 2}")
+    a.proxy.drop_page("p2")
+    genropys = siteregister.SiteRegister.counters
+    expected = b.store.run(lambda: genropys(b.register))
+    assert b.proxy.counters() == expected == {"users": 2, "connections": 3, "pages": 2}

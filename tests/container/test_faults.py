@@ -161,3 +161,32 @@ def test_a_postgresql_restart_is_survived(image, postgres_image):
         page = GenropyPage(site.get_url())
         page.rpc("add_note", title="after the database restart")
         assert "after the database restart" in page.rpc("note_titles")
+
+
+def test_two_workers_on_valkey_survive_a_killed_worker_and_a_valkey_restart(image):
+    """GENROPY_WORKERS=2, GENROPY_REGISTER=redis (``with_valkey()``): a login holds on both
+    workers; a worker killed, then Valkey restarted (its append-only file kept), under load:
+    nobody is logged out, and the errors last as long as Valkey is away."""
+    with GenropyAsgiContainer(image, env={"GENROPY_WORKERS": "2"}).with_valkey() \
+            .with_secret("GNR_ADMIN_PASSWORD", "valkey-Admin-1") as site:
+        page = GenropyPage(site.get_url())
+        page.rpc("login_doLogin", login="<GenRoBag><user>admin</user><password>valkey-Admin-1</password></GenRoBag>::BAG",
+                 rootenv="<GenRoBag></GenRoBag>::BAG")
+        for _ in range(10):
+            page.client.headers["Connection"] = "close"  # a new connection each time: either worker
+            assert page.rpc("whoami") == "admin"
+        outcome = faults.kill_under_load(site, "gunicorn worker", RPC)
+        assert len(outcome.failed) <= 2 and not plumbing_errors(outcome.failed), outcome.summary
+        assert page.rpc("whoami") == "admin"
+        with SteadyLoad(site.get_url(), clients=2, rpc=RPC, pause=0.05) as steady:
+            time.sleep(1)
+            started = time.monotonic()
+            site.valkey.get_wrapped_container().restart(timeout=10)
+            seconds = faults.serving_again(site, lambda: page.rpc("whoami") == "admin", started)
+            time.sleep(1)
+        failed = steady.failures(since=started)
+        print(f"\nValkey restarted: the logged-in page answered again after {seconds:.1f} s; "
+              f"{len(failed)} of {len(steady.snapshot())} requests failed ({steady.summary(failed)})")
+        assert page.rpc("whoami") == "admin"  # nobody logged out
+        logs = site.get_wrapped_container().logs().decode(errors="replace")
+        assert "register is kept in Redis" in logs
