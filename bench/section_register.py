@@ -108,7 +108,7 @@ def count_calls(workspace, mode: str, rounds: int, extra: dict | None = None) ->
 
 
 def section_register(bench) -> None:
-    from genropy_asgi.testing.local import BIN, GnrWorkspace, RedisServerProcess
+    from genropy_asgi.testing.local import BIN, GnrWorkspace, RedisServerProcess, free_port
 
     rounds = 5 if bench.smoke else 30
     local_root = Path(tempfile.mkdtemp(prefix="genropy-bench-local-"))
@@ -153,6 +153,12 @@ def section_register(bench) -> None:
                 "gnrasgiserve-redis", [str(BIN / "gnrasgiserve"), "demo", "-p", "{port}", "-H", "127.0.0.1",
                                        "--nodebug"], redis.env()),
         }
+        port = free_port()  # the image's multi-process mode: gunicorn and its uvicorn workers, one register
+        servers["gunicorn + 2 uvicorn workers, GENROPY_REGISTER=redis"] = bench.server(
+            "gunicorn-redis", [str(BIN / "gunicorn"), "-c", str(REPO / "config" / "gunicorn.conf.py"),
+                               "genropy_asgi.launch.app_factory:create_app()"],
+            {"GENROPY_ASGI_ARGV": json.dumps(["demo", "--nodebug"]), "GENROPY_WORKERS": "2",
+             "GENROPY_BIND": f"127.0.0.1:{port}", **redis.env()}, port=port)
         started = time.monotonic()
         servers["gnrasgiserve, GENROPY_REGISTER=local"] = local_server_process(local_ws)
         startup = {"gnrasgiserve, GENROPY_REGISTER=local": time.monotonic() - started}
