@@ -1,14 +1,16 @@
 """Rendered chart workloads as Docker would run them (no Kubernetes API server here).
 
-``docker_run_kwargs`` turns one rendered Deployment's (or CronJob's) container into docker-py
-``containers.run`` arguments, as the kubelet would start it: image, args, env from the
-rendered ConfigMap and ``env``, Secret and ConfigMap files with their modes, emptyDirs as
-tmpfs, claims as the named Docker volumes given, the security context and a read-only
-root.
+``docker_run_kwargs`` turns one rendered Deployment's (or CronJob's, or StatefulSet's)
+container into docker-py ``containers.run`` arguments, as the kubelet would start it: image,
+command and args, env from the rendered ConfigMap and ``env``, Secret and ConfigMap files with
+their modes and the pod's ``fsGroup`` as their group, emptyDirs as tmpfs, claims (and a
+StatefulSet's claim templates, by name) as the named Docker volumes given, the security
+context and a read-only root.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -26,6 +28,12 @@ def cronjob_pod(documents: list[dict], name: str) -> dict:
     return cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
+def statefulset_pod(documents: list[dict], name: str) -> dict:
+    """The pod spec a rendered StatefulSet runs."""
+    statefulset = next(d for d in documents if d["kind"] == "StatefulSet" and d["metadata"]["name"] == name)
+    return statefulset["spec"]["template"]["spec"]
+
+
 def docker_run_kwargs(documents: list[dict], files_dir: Path, deployment: str | None = None,
                       claims: dict[str, str] | None = None, pod: dict | None = None) -> tuple[dict, dict]:
     """``pod``: a pod spec (``cronjob_pod``) instead of the Deployment's."""
@@ -40,7 +48,11 @@ def docker_run_kwargs(documents: list[dict], files_dir: Path, deployment: str | 
     volumes_by_name = {volume["name"]: volume for volume in pod["volumes"]}
     binds, tmpfs = {}, {}
     files_dir.mkdir(parents=True, exist_ok=True)
+    group = pod["securityContext"].get("fsGroup")
     for mount in container["volumeMounts"]:
+        if mount["name"] not in volumes_by_name:  # a StatefulSet's volumeClaimTemplate
+            binds[(claims or {})[mount["name"]]] = {"bind": mount["mountPath"], "mode": "rw"}
+            continue
         volume = volumes_by_name[mount["name"]]
         if "emptyDir" in volume:
             tmpfs[mount["mountPath"]] = "mode=0770"
@@ -61,6 +73,8 @@ def docker_run_kwargs(documents: list[dict], files_dir: Path, deployment: str | 
             path = folder / item["path"]
             path.write_text(data[item["key"]])
             path.chmod(mode)
+            if group is not None:  # the kubelet gives a Secret's files the pod's fsGroup
+                os.chown(path, -1, group)
         source = folder / mount["subPath"] if "subPath" in mount else folder
         binds[str(source)] = {"bind": mount["mountPath"], "mode": "ro" if mount.get("readOnly") else "rw"}
     security = container["securityContext"]
@@ -70,4 +84,6 @@ def docker_run_kwargs(documents: list[dict], files_dir: Path, deployment: str | 
                   tmpfs=tmpfs, user=user, read_only=security["readOnlyRootFilesystem"],
                   cap_drop=security["capabilities"]["drop"], security_opt=["no-new-privileges"],
                   ports=ports, detach=True)
+    if "command" in container:  # Kubernetes' command replaces the image's entrypoint
+        kwargs["entrypoint"] = container["command"]
     return kwargs, container

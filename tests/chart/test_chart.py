@@ -321,3 +321,89 @@ def test_service_monitor_and_dashboard_when_asked():
                    "genropy_http_requests_in_flight", "genropy_site_pages", "genropy_program_cpu_seconds_total",
                    "genropy_program_resident_memory_bytes", "genropy_program_restarts_total", "genropy_build_info"):
         assert metric in exprs, metric
+
+
+# -- the register in Redis/Valkey ---------------------------------------------------
+
+def test_scaled_with_the_register_in_valkey_runs_no_gnrdaemon():
+    documents = render(values_of(CHART / "ci" / "scaled-redis-values.yaml"))
+    deployments = by_name(documents, "Deployment")
+    assert set(deployments) == {"demo-genropy-asgi-web", "demo-genropy-asgi-scheduler",
+                                "demo-genropy-asgi-taskworker", "demo-genropy-asgi-async"}
+    for deployment in deployments.values():  # every GenroPy program reaches the one register, signed with one key
+        env = container_env(deployment)
+        assert "GNR_DAEMON_HOST" not in env
+        assert (env["GENROPY_REGISTER"], env["GENROPY_REDIS_URL"], env["GENROPY_REDIS_PREFIX"]) == \
+            ("redis", "redis://demo-genropy-asgi-valkey:6379/0", "genropy")
+        assert env["GENROPY_REDIS_PASSWORD_FILE"] == "/run/secrets/genropy/redis/password"
+        assert env["GNR_DAEMON_HMAC_KEY_FILE"] == "/run/secrets/genropy/daemon/hmac-key"
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["redis-secret"]["secret"] == {"secretName": "demo-genropy-asgi", "defaultMode": 0o440,
+                                                     "items": [{"key": "redis-password", "path": "password"}]}
+    valkey = by_name(documents, "StatefulSet")["demo-genropy-asgi-valkey"]
+    pod = valkey["spec"]["template"]["spec"]
+    assert pod["containers"][0]["command"] == ["valkey-server", "/etc/valkey/valkey.conf"]
+    assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+    assert valkey["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    secret = kind(documents, "Secret")["stringData"]
+    password = secret["redis-password"]
+    assert len(password) == 32 and f"requirepass {password}\n" in secret["valkey.conf"]
+    assert "appendonly yes" in secret["valkey.conf"] and "hmac-key" in secret
+    policies = by_name(documents, "NetworkPolicy")
+    assert "demo-genropy-asgi-gnrdaemon" not in policies
+    valkey_policy = policies["demo-genropy-asgi-valkey"]["spec"]
+    assert valkey_policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "valkey"
+    assert valkey_policy["ingress"][0]["ports"] == [{"port": 6379, "protocol": "TCP"}]
+    assert by_name(documents, "Service")["demo-genropy-asgi-valkey"]["spec"]["ports"][0]["port"] == 6379
+    assert "demo-genropy-asgi-gnrdaemon" not in by_name(documents, "Service")
+
+
+def test_an_external_redis_with_its_password_in_the_users_secret():
+    documents = render(values_of(CHART / "ci" / "redis-external-values.yaml"))
+    assert "StatefulSet" not in {doc["kind"] for doc in documents}  # no bundled Valkey
+    deployment = kind(documents, "Deployment")
+    env = container_env(deployment)
+    assert (env["GENROPY_REGISTER"], env["GENROPY_REDIS_URL"], env["GENROPY_REDIS_PREFIX"]) == \
+        ("redis", "rediss://redis.cache.svc:6380/2", "shop")
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["redis-secret"]["secret"]["secretName"] == "shop-redis"
+    assert volumes["redis-secret"]["secret"]["items"] == [{"key": "redis-password", "path": "password"}]
+    # the signing key must be the same in every pod: the chart's Secret, even with one topology=single pod
+    assert env["GNR_DAEMON_HMAC_KEY_FILE"] == "/run/secrets/genropy/daemon/hmac-key"
+    assert set(kind(documents, "Secret")["stringData"]) == {"hmac-key"}
+    no_password = merge(values_of(CHART / "ci" / "redis-external-values.yaml"),
+                        {"register": {"redis": {"existingSecret": ""}}})
+    env = container_env(kind(render(no_password), "Deployment"))
+    assert "GENROPY_REDIS_PASSWORD_FILE" not in env and env["GENROPY_REGISTER"] == "redis"
+
+
+def test_the_redis_password_outlives_an_upgrade_and_rolls_valkey_with_the_secret():
+    documents = render(values_of(CHART / "ci" / "scaled-redis-values.yaml"))
+    valkey = by_name(documents, "StatefulSet")["demo-genropy-asgi-valkey"]
+    assert "checksum/secret" in valkey["spec"]["template"]["metadata"]["annotations"]
+    template = (CHART / "templates" / "secret.yaml").read_text()
+    assert 'persistentRandom" (dict "root" . "name" $name "key" "redis-password")' in template
+
+
+@pytest.mark.parametrize("values,expected", [
+    ({"register": {"backend": "redis", "redis": {"existingSecret": "mine"}}},
+     "register.redis.existingSecret is the password of register.redis.url"),
+    ({"register": {"backend": "redis"}, "remotedb": {"enabled": True, "ssh": {"host": "h", "user": "u"},
+                                                      "db": {"name": "d", "user": "u"}, "sshPassword": "p"}},
+     "remotedb.enabled with register.backend=redis"),
+])
+def test_redis_register_mistakes_are_named(values, expected):
+    sqlite = values_of(CHART / "ci" / "sqlite-values.yaml")
+    with pytest.raises(helm.HelmError, match=expected):
+        render(merge(sqlite, values))
+
+
+@pytest.mark.parametrize("values,expected", [
+    ({"register": {"backend": "memcached"}}, "/register/backend"),
+    ({"register": {"redis": {"url": "redis://:secret@valkey:6379/0"}}}, "/register/redis/url"),
+    ({"register": {"redis": {"url": "valkey:6379"}}}, "/register/redis/url"),
+])
+def test_schema_rejects_redis_register_mistakes(values, expected):
+    with pytest.raises(helm.HelmError) as caught:
+        helm.Chart.load(CHART).validate_schema(merge(helm.Chart.load(CHART).values, values))
+    assert expected in str(caught.value), str(caught.value)

@@ -12,8 +12,11 @@ shared volume and PostgreSQL is real. Then the contract of the topology:
   new pods after the roll;
 - a page open through web-0 receives the live update of a record saved through web-1
   (one shared ``gnr web async``, relayed by every web pod);
-- restarting gnrdaemon (SIGTERM, start again) keeps the login: its registers were saved;
+- restarting the shared register (SIGTERM, start again) keeps the login: gnrdaemon saved its
+  registers; Valkey (``register.backend: redis``, the chart's StatefulSet, no gnrdaemon at all,
+  2 uvicorn workers per web pod) has them in its append-only file on its claim;
 - the demo's every-minute task runs, never twice in a minute (one scheduler, whatever the web pods).
+Both values files run the same checks: ``ci/scaled-values.yaml`` and ``ci/scaled-redis-values.yaml``.
 Figures (seconds, requests) are printed, never asserted as timings.
 """
 
@@ -28,7 +31,7 @@ import httpx
 import pytest
 import yaml
 from support import no_leftovers  # noqa: F401  (autouse fixture)
-from rendered import cronjob_pod, docker_run_kwargs
+from rendered import cronjob_pod, docker_run_kwargs, statefulset_pod
 from test_chart import CHART, kind, render
 
 from backup_rig import Rig
@@ -51,6 +54,7 @@ class Cluster:
         self.network = docker.networks.create(f"scaled-{suffix}")
         self.volume = docker.volumes.create(f"scaled-site-data-{suffix}")
         self.containers: list = []
+        self.extra_volumes: list = []
         self.web: dict[str, str] = {}  # pod name -> base URL, the pods in the endpoints
         self.claims = {"demo-genropy-asgi-site-data": self.volume.name}
         try:
@@ -108,31 +112,49 @@ class Cluster:
         raise AssertionError(f"{container.name} not ready:\n" + container.logs().decode(errors="replace")[-4000:])
 
     def remove(self) -> None:
-        remove_all(self.containers, self.network, (self.volume,))
+        remove_all(self.containers, self.network, (self.volume, *self.extra_volumes))
 
 
-@pytest.fixture
-def cluster(docker, image, tmp_path):
-    import os
-
+@pytest.fixture(params=["scaled", "scaled-redis"])
+def cluster(request, docker, image, tmp_path):
     repository, _, tag = image.partition(":")
-    values = yaml.safe_load((CHART / "ci" / "scaled-values.yaml").read_text())
+    values = yaml.safe_load((CHART / "ci" / f"{request.param}-values.yaml").read_text())
     values["image"] = {"repository": repository, "tag": tag or "latest", "pullPolicy": "Never"}
     values["replicaCount"] = WEB_REPLICAS
     values["podDisruptionBudget"] = {"enabled": False}
     values["processes"]["tasks"]["replicas"] = 1
+    redis = values.get("register", {}).get("backend") == "redis"
+    if redis:
+        from genropy_asgi.testing.topology import local_valkey_image
+
+        valkey_repository, _, valkey_tag = (os.environ.get("GENROPY_ASGI_VALKEY_IMAGE")
+                                            or local_valkey_image(docker)).partition(":")
+        values["register"]["redis"] = {"bundled": {"image": {"repository": valkey_repository,
+                                                             "tag": valkey_tag or "latest", "pullPolicy": "Never"}}}
     cluster = Cluster(docker, render(values), tmp_path, os.environ.get("GENROPY_ASGI_POSTGRES_IMAGE", "postgres:17"))
     try:
         started = time.monotonic()
-        cluster.start_workload("demo-genropy-asgi-gnrdaemon", "gnrdaemon", alias="demo-genropy-asgi-gnrdaemon")
+        if redis:  # the StatefulSet's pod, its claim template a volume of its own
+            valkey_data = docker.volumes.create(f"{cluster.network.name}-valkey-data")
+            cluster.extra_volumes = [valkey_data]
+            cluster.claims["data"] = valkey_data.name
+            kwargs, _ = docker_run_kwargs(cluster.documents, tmp_path / "valkey", claims=cluster.claims,
+                                          pod=statefulset_pod(cluster.documents, "demo-genropy-asgi-valkey"))
+            docker.containers.run(kwargs["image"], entrypoint=["sh", "-c", "chown 999:999 /data"], user="0",
+                                  volumes={valkey_data.name: {"bind": "/data", "mode": "rw"}}, remove=True)
+            kwargs["restart_policy"] = {"Name": "on-failure", "MaximumRetryCount": 10}
+            cluster.register = cluster.run_container("valkey", kwargs, alias="demo-genropy-asgi-valkey")
+        else:
+            cluster.register = cluster.start_workload("demo-genropy-asgi-gnrdaemon", "gnrdaemon",
+                                                      alias="demo-genropy-asgi-gnrdaemon")
         cluster.start_workload("demo-genropy-asgi-scheduler", "scheduler", alias="demo-genropy-asgi-scheduler")
         cluster.start_workload("demo-genropy-asgi-taskworker", "taskworker-0")
         cluster.start_workload("demo-genropy-asgi-async", "async", alias="demo-genropy-asgi-async")
         pods = {f"web-{i}": cluster.start_workload("demo-genropy-asgi-web", f"web-{i}") for i in range(WEB_REPLICAS)}
         for pod, container in pods.items():
             cluster.web[pod] = cluster.wait_ready(container)
-        print(f"\nscaled topology ({WEB_REPLICAS} web pods, gnrdaemon, async, scheduler, taskworker, PostgreSQL): "
-              f"all web pods ready after {time.monotonic() - started:.1f} s")
+        print(f"\nscaled topology ({WEB_REPLICAS} web pods, {'valkey' if redis else 'gnrdaemon'}, async, scheduler, "
+              f"taskworker, PostgreSQL): all web pods ready after {time.monotonic() - started:.1f} s")
         cluster.pods = pods
         cluster.admin_password = kind(cluster.documents, "Secret")["stringData"]["admin-password"]
         yield cluster
@@ -140,7 +162,7 @@ def cluster(docker, image, tmp_path):
         cluster.remove()
 
 
-def test_any_web_pod_serves_any_user_across_rolls_and_a_daemon_restart(cluster):
+def test_any_web_pod_serves_any_user_across_rolls_and_a_register_restart(cluster):
     page = logged_in_page(cluster.web["web-0"], cluster.admin_password)
     for pod in ("web-1", "web-2"):
         assert through(page, cluster.web[pod]).rpc("whoami") == "admin", pod
@@ -183,13 +205,14 @@ def test_any_web_pod_serves_any_user_across_rolls_and_a_daemon_restart(cluster):
     assert through(page, cluster.web["web-1"]).rpc("whoami") == "admin"
     assert served(cluster.web["web-0"], file_url)  # every pod was replaced
 
-    daemon = next(c for c in cluster.containers if c.name.endswith("-gnrdaemon"))
+    register = cluster.register
     started = time.monotonic()
-    daemon.restart(timeout=30)  # SIGTERM (registers saved), then the same pod again
+    register.restart(timeout=30)  # SIGTERM (gnrdaemon saves its registers, Valkey its AOF), then the same pod
     answer = through(page, cluster.web["web-2"]).rpc("whoami")
-    print(f"\ngnrdaemon restarted: the logged-in page answered again after {time.monotonic() - started:.1f} s")
-    assert answer == "admin", daemon.logs().decode(errors="replace")[-3000:]
-    assert "registers of demo saved" in daemon.logs().decode(errors="replace")
+    print(f"\n{register.name} restarted: the logged-in page answered again after {time.monotonic() - started:.1f} s")
+    assert answer == "admin", register.logs().decode(errors="replace")[-3000:]
+    if register.name.endswith("-gnrdaemon"):
+        assert "registers of demo saved" in register.logs().decode(errors="replace")
 
     # the demo's every-minute task: queued by the one scheduler and run by the taskworker, never
     # twice in a minute whatever the number of web pods
@@ -203,6 +226,7 @@ def test_any_web_pod_serves_any_user_across_rolls_and_a_daemon_restart(cluster):
     assert minutes and set(minutes.values()) == {1}, minutes
 
 
+@pytest.mark.parametrize("cluster", ["scaled"], indirect=True)
 def test_the_backup_cronjob_and_its_restore_twin_run_on_the_scaled_volumes(cluster, docker):
     """The rendered CronJobs' pods, run as the kubelet would: the backup reads the database and the
     shared claim while the web pods serve; the suspended restore twin puts that state back."""

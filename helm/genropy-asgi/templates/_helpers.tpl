@@ -68,7 +68,39 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* does the chart create its own Secret? */}}
 {{- define "genropy-asgi.ownSecret" -}}
-{{- if or (and (include "genropy-asgi.postgres" .) (or .Values.database.bundled.enabled (not .Values.database.external.existingSecret))) .Values.site.admin.enabled (and (include "genropy-asgi.scaled" .) (not .Values.daemon.existingSecret)) }}true{{ end }}
+{{- if or (and (include "genropy-asgi.postgres" .) (or .Values.database.bundled.enabled (not .Values.database.external.existingSecret))) .Values.site.admin.enabled (include "genropy-asgi.ownHmacKey" .) (include "genropy-asgi.bundledValkey" .) }}true{{ end }}
+{{- end }}
+
+{{/* The register ------------------------------------------------------------------ */}}
+{{- define "genropy-asgi.redisRegister" -}}
+{{- if eq .Values.register.backend "redis" }}true{{ end }}
+{{- end }}
+
+{{/* the register in the chart's own Valkey StatefulSet */}}
+{{- define "genropy-asgi.bundledValkey" -}}
+{{- if and (include "genropy-asgi.redisRegister" .) (not .Values.register.redis.url) }}true{{ end }}
+{{- end }}
+
+{{- define "genropy-asgi.valkeyName" -}}
+{{- printf "%s-valkey" (include "genropy-asgi.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "genropy-asgi.redisUrl" -}}
+{{- .Values.register.redis.url | default (printf "redis://%s:6379/0" (include "genropy-asgi.valkeyName" .)) }}
+{{- end }}
+
+{{/* the Secret holding the register's Redis password (none: an external server without one) */}}
+{{- define "genropy-asgi.redisSecretName" -}}
+{{- if include "genropy-asgi.bundledValkey" . }}{{ include "genropy-asgi.fullname" . }}{{ else if include "genropy-asgi.redisRegister" . }}{{ .Values.register.redis.existingSecret }}{{ end }}
+{{- end }}
+
+{{- define "genropy-asgi.redisSecretKey" -}}
+{{- if include "genropy-asgi.bundledValkey" . }}redis-password{{ else }}{{ .Values.register.redis.passwordKey }}{{ end }}
+{{- end }}
+
+{{/* one HMAC key shared by every pod (gnrdaemon's, the Redis register's signatures), from the chart's Secret */}}
+{{- define "genropy-asgi.ownHmacKey" -}}
+{{- if and (or (include "genropy-asgi.scaled" .) (include "genropy-asgi.redisRegister" .)) (not .Values.daemon.existingSecret) }}true{{ end }}
 {{- end }}
 
 {{/* The topology ------------------------------------------------------------------ */}}
@@ -76,16 +108,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if eq .Values.topology "scaled" }}true{{ end }}
 {{- end }}
 
-{{/* the Secret holding gnrdaemon's HMAC key (none: single topology, a random key per pod) */}}
+{{/* the Secret holding the HMAC key (none: single topology, no Redis, a random key per pod) */}}
 {{- define "genropy-asgi.daemonSecretName" -}}
-{{- if .Values.daemon.existingSecret }}{{ .Values.daemon.existingSecret }}{{ else if include "genropy-asgi.scaled" . }}{{ include "genropy-asgi.fullname" . }}{{ end }}
+{{- if .Values.daemon.existingSecret }}{{ .Values.daemon.existingSecret }}{{ else if include "genropy-asgi.ownHmacKey" . }}{{ include "genropy-asgi.fullname" . }}{{ end }}
 {{- end }}
 
 {{/* how many pods mount the site data claim at once (at most, during a roll) */}}
 {{- define "genropy-asgi.claimPods" -}}
 {{- $web := ternary (int .Values.autoscaling.maxReplicas) (int .Values.replicaCount) .Values.autoscaling.enabled }}
 {{- if include "genropy-asgi.scaled" . }}
-{{- $web = add $web 2 }}{{/* the daemon, and the surge pod of a roll; then the task and async pods */}}
+{{- $web = add $web (ternary 1 2 (eq .Values.register.backend "redis")) }}{{/* the surge pod of a roll, and gnrdaemon's (none in Redis); then the task and async pods */}}
 {{- if .Values.processes.tasks.enabled }}{{ $web = add $web 1 (int .Values.processes.tasks.replicas) }}{{ end }}
 {{- if .Values.processes.asyncServer }}{{ $web = add $web 1 }}{{ end }}
 {{- end }}
@@ -117,6 +149,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if and .Values.backup.enabled (not .Values.persistence.enabled) }}
 {{- $problems = append $problems "backup.enabled needs persistence.enabled: without the site-data claim the instance's files (and a SQLite database) live in each pod's emptyDir, where no backup job can read them" }}
 {{- end }}
+{{- if and (include "genropy-asgi.redisRegister" .) .Values.register.redis.existingSecret (not .Values.register.redis.url) }}
+{{- $problems = append $problems "register.redis.existingSecret is the password of register.redis.url (an existing server): set that URL too, or leave both empty for the bundled Valkey (its password is the chart's)" }}
+{{- end }}
+{{- if and .Values.remotedb.enabled (include "genropy-asgi.redisRegister" .) }}
+{{- $problems = append $problems "remotedb.enabled with register.backend=redis: the SSH tunnel lives in gnrdaemon, which a register in Redis does without (leave register.backend empty)" }}
+{{- end }}
 {{- if and .Values.backup.enabled .Values.backup.s3.bucket (not .Values.backup.s3.existingSecret) }}
 {{- $problems = append $problems (printf "backup.s3.bucket=%s needs backup.s3.existingSecret (a Secret with keys access-key-id and secret-access-key)" .Values.backup.s3.bucket) }}
 {{- end }}
@@ -144,6 +182,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if include "genropy-asgi.daemonSecretName" . }}
 - name: GNR_DAEMON_HMAC_KEY_FILE
   value: /run/secrets/genropy/daemon/hmac-key
+{{- end }}
+{{- with .Values.register.backend }}
+- name: GENROPY_REGISTER
+  value: {{ . | quote }}
+{{- end }}
+{{- if include "genropy-asgi.redisRegister" . }}
+- name: GENROPY_REDIS_URL
+  value: {{ include "genropy-asgi.redisUrl" . | quote }}
+- name: GENROPY_REDIS_PREFIX
+  value: {{ .Values.register.redis.prefix | quote }}
+{{- if include "genropy-asgi.redisSecretName" . }}
+- name: GENROPY_REDIS_PASSWORD_FILE
+  value: /run/secrets/genropy/redis/password
+{{- end }}
 {{- end }}
 {{- if .Values.persistence.enabled }}
 - name: GENROPY_SITE_DATA
@@ -186,6 +238,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if include "genropy-asgi.daemonSecretName" . }}
 - name: daemon-secret
   mountPath: /run/secrets/genropy/daemon
+  readOnly: true
+{{- end }}
+{{- if include "genropy-asgi.redisSecretName" . }}
+- name: redis-secret
+  mountPath: /run/secrets/genropy/redis
   readOnly: true
 {{- end }}
 {{- if .Values.persistence.enabled }}
@@ -233,6 +290,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     items:
       - key: hmac-key
         path: hmac-key
+{{- end }}
+{{- with include "genropy-asgi.redisSecretName" . }}
+- name: redis-secret
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+    items:
+      - key: {{ include "genropy-asgi.redisSecretKey" $ }}
+        path: password
 {{- end }}
 {{- if .Values.persistence.enabled }}
 - name: site-data
