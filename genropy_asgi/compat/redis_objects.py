@@ -376,10 +376,16 @@ class Store:
 
 class Mapping:
     """A dict-like space of objects (``store``'s ``space``) seen through the thread's transaction,
-    with an index of its keys: what GenroPy's register keeps in a plain ``dict``."""
+    with an index of its keys: what GenroPy's register keeps in a plain ``dict``.
 
-    def __init__(self, store: Store, space: str, default_factory: Callable[[], Any] | None = None) -> None:
-        self.store, self.space, self.default_factory = store, space, default_factory
+    ``group``: a value's group (e.g. a page's connection), kept in an index of its own per group
+    when the value is stored or removed, so ``group_items`` loads one group's values, not all.
+    A group must not change in place (through a loaded object, not ``__setitem__``): its index
+    would not follow."""
+
+    def __init__(self, store: Store, space: str, default_factory: Callable[[], Any] | None = None,
+                 group: Callable[[Any], str | None] | None = None) -> None:
+        self.store, self.space, self.default_factory, self.group = store, space, default_factory, group
 
     def _tx(self) -> Transaction:
         transaction = self.store.current()
@@ -403,11 +409,27 @@ class Mapping:
             self[name] = found
         return found
 
+    def group_index(self, group: str) -> str:
+        return f"{self.space}/{group}"
+
+    def _regroup(self, transaction: Transaction, name: str, before: Any, after: Any) -> None:
+        if self.group is None:
+            return
+        old = None if before is MISSING else self.group(before)
+        new = None if after is MISSING else self.group(after)
+        if old != new:
+            if old is not None:
+                transaction.index_change(self.group_index(old), name, False)
+            if new is not None:
+                transaction.index_change(self.group_index(new), name, True)
+
     def __setitem__(self, name: Any, value: Any) -> None:
         transaction = self._tx()
         key = self._key(name)
-        if transaction.get(key, space=self.space) is MISSING:
+        before = transaction.get(key, space=self.space)
+        if before is MISSING:
             transaction.index_change(self.space, str(name), True)
+        self._regroup(transaction, str(name), before, value)
         transaction.put(key, value, self.space)
 
     def pop(self, name: Any, default: Any = None) -> Any:
@@ -418,6 +440,7 @@ class Mapping:
             return default
         transaction.delete(key, self.space)
         transaction.index_change(self.space, str(name), False)
+        self._regroup(transaction, str(name), found, MISSING)
         return found
 
     def __delitem__(self, name: Any) -> None:
@@ -445,6 +468,14 @@ class Mapping:
 
     def values(self) -> list[Any]:
         return [v for _, v in self.items()]
+
+    def group_items(self, group: str) -> list[tuple[str, Any]]:
+        """``items()`` of one group, in key order (only its values are loaded)."""
+        transaction = self._tx()
+        names = sorted(transaction.members(self.group_index(group)))
+        transaction.get_many(self._key(n) for n in names)
+        found = [(n, transaction.get(self._key(n), space=self.space)) for n in names]
+        return [(n, v) for n, v in found if v is not MISSING]
 
     def clear(self) -> None:
         for name in self.keys():

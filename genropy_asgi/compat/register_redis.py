@@ -200,7 +200,48 @@ def build_site_register(register_module: ModuleType, store: redis_objects.Store,
     register.__dict__["_genropy_asgi_store"] = store
     for name in REGISTERS:
         bind_register(getattr(register, f"{name}_register"), store, name)
+    pages_by_connection(register.page_register, store)
     return register
+
+
+class ConnectionPages:
+    """What GenroPy's ``PageRegister.pages`` reads of its register (``values``), limited to one
+    connection's pages: GenroPy's own filtering then runs on them."""
+
+    def __init__(self, register: Any, connection_id: str) -> None:
+        self.register, self.connection_id = register, connection_id
+
+    def values(self, include_data: Any = False) -> list[Any]:
+        items = self.register.registerItems.group_items(self.connection_id)
+        if not include_data:
+            return [item for _, item in items]
+        return [self.register.get_item(key, include_data=True) for key, _ in items]
+
+
+def pages_by_connection(page_register: Any, store: redis_objects.Store) -> None:
+    """Pages indexed by their connection (a page's ``connection_id`` never changes): every RPC
+    asks for its connection's pages (``validate_page_id``), and a dropped page for its
+    connection's others. GenroPy scans every page of the site for them: here, one index read
+    and that connection's pages."""
+    page_register.registerItems = redis_objects.Mapping(store, "page:items",
+                                                        group=lambda item: item.get("connection_id"))
+    genropys_pages = type(page_register).pages
+
+    def pages(connection_id: Any = None, user: Any = None, include_data: Any = None, filters: Any = None) -> Any:
+        if not connection_id:
+            return genropys_pages(page_register, user=user, include_data=include_data, filters=filters)
+        return genropys_pages(ConnectionPages(page_register, str(connection_id)), connection_id=connection_id,
+                              user=user, include_data=include_data, filters=filters)
+
+    def connection_page_items(connection_id: Any) -> list[tuple[str, Any]]:
+        return page_register.registerItems.group_items(str(connection_id))
+
+    def connection_page_keys(connection_id: Any) -> list[str]:
+        return [key for key, _ in connection_page_items(connection_id)]
+
+    page_register.pages = pages
+    page_register.connection_page_items = connection_page_items
+    page_register.connection_page_keys = connection_page_keys
 
 
 def bind_register(register: Any, store: redis_objects.Store, name: str) -> None:

@@ -318,3 +318,32 @@ def test_counters_from_the_indexes_answer_what_genropys_own_answers(pair):
     genropys = siteregister.SiteRegister.counters
     expected = b.store.run(lambda: genropys(b.register))
     assert b.proxy.counters() == expected == {"users": 2, "connections": 3, "pages": 2}
+
+
+def test_a_connections_pages_are_read_from_its_index_as_genropys_scan_finds_them(pair):
+    import inspect
+
+    from gnr.web.daemon import siteregister
+
+    source = inspect.getsource(siteregister.PageRegister.pages)  # ConnectionPages gives it only values()
+    assert "self.values(include_data=include_data)" in source and source.count("self.") == 1
+    a, b = pair
+    for n in range(3):
+        open_page(a.proxy, page=f"p{n}", connection=f"c{n}", user=f"u{n}")
+    for n in range(3, 12):
+        a.proxy.new_page(f"p{n}", pagename="index", connection_id=f"c{n % 3}", user=f"u{n % 3}")
+    a.proxy.drop_page("p4")  # c1 keeps its other pages
+    genropys = siteregister.PageRegister.pages
+    for connection in ("c0", "c1", "c2", "nobody"):
+        expected = b.store.run(lambda: genropys(b.register.page_register, connection_id=connection))
+        found = b.proxy.pages(connection_id=connection)
+        assert [p["register_item_id"] for p in found] == sorted(p["register_item_id"] for p in expected)
+        assert b.proxy.connection_page_keys(connection) == [p["register_item_id"] for p in found]
+    assert [p["register_item_id"] for p in b.proxy.pages(connection_id="c1", filters="pagename:index")] == \
+        ["p1", "p10", "p7"]
+    # one connection's pages load that connection's objects only
+    fresh = register_redis.SharedRegister(FakeSite(a.sitename), siteregister, KEY, client=a.client)
+    fresh.proxy.pages(connection_id="c2")
+    assert sorted(k.rpartition(":")[2] for k in fresh.store.cache if ":page:items:" in k) == ["p11", "p2", "p5", "p8"]
+    a.proxy.drop_connection("c2")  # cascade: its pages go, with their index
+    assert b.proxy.pages(connection_id="c2") == [] and len(b.proxy.pages()) == 7
