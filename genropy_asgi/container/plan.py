@@ -39,11 +39,11 @@ MODE_HELP: dict[str, str] = {  # the README's mode table and `--help` come from 
              "(`genropy_asgi.container.first_use`) under a lock, then supervisord: GenroPy's process set",
     'daemon': 'gnrdaemon alone (foreground), on `GNR_DAEMON_BIND`: the shared daemon of a scaled-out site '
               '([Topologies](#topologies))',
-    'async': '`gnr web async -p GENROPY_ASYNC_PORT` alone, on the shared daemon: the live updates of a scaled-'
-             'out site',
+    'async': '`gnr web async -p GENROPY_ASYNC_PORT` alone, on the shared register (gnrdaemon, or Redis): the live '
+             'updates of a scaled-out site',
     'scheduler': '`gnr web taskscheduler` alone, on `GNR_SCHEDULER_BIND`: exactly one per site',
-    'taskworker': '`gnr web taskworker -p GENROPY_TASK_WORKERS` alone, on the shared daemon (`GNR_DAEMON_HOST`) and'
-                  ' scheduler (`GNR_SCHEDULER_URL`)',
+    'taskworker': '`gnr web taskworker -p GENROPY_TASK_WORKERS` alone, on the shared register (`GNR_DAEMON_HOST`, '
+                  'or `GENROPY_REGISTER=redis`) and scheduler (`GNR_SCHEDULER_URL`)',
     'dbsetup': '`gnr db setup SITE` under a lock (PostgreSQL advisory lock / file lock), then exit',
     'backup': 'the database and the instance\'s `data/` and `site/` into one archive in `GENROPY_BACKUP_DESTINATION`, '
               'then retention, then exit; `backup --every SECONDS` repeats ([Backups](#backups))',

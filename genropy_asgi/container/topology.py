@@ -16,7 +16,7 @@ from genropy_asgi.container.processes import valid_host
 from genropy_asgi.container.sources import PlanError, get
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-SHARED_DAEMON_MODES = ("taskworker",)  # programs that need a register and run alone
+SHARED_DAEMON_MODES = ("taskworker",)  # programs that need a shared register (gnrdaemon's, or Redis) and run alone
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,9 @@ def placement(env: Mapping[str, str], mode: str, hmac_key_given: bool) -> Placem
             raise PlanError(f"GNR_DAEMON_BIND={bind!r}: gnrdaemon off loopback needs {key_advice}")
     elif remote and not hmac_key_given:
         raise PlanError(f"GNR_DAEMON_HOST={remote!r}: a shared gnrdaemon needs {key_advice}")
-    elif not remote and mode in SHARED_DAEMON_MODES:
-        raise PlanError(f"mode {mode} runs alone and needs the shared gnrdaemon: set GNR_DAEMON_HOST "
-                        "(and GNR_DAEMON_HMAC_KEY)")
+    elif not remote and mode in SHARED_DAEMON_MODES and get(env, "GENROPY_REGISTER") != "redis":
+        raise PlanError(f"mode {mode} runs alone and needs the site's shared register: set GNR_DAEMON_HOST "
+                        "(and GNR_DAEMON_HMAC_KEY), or GENROPY_REGISTER=redis")
     scheduler_url = (get(env, "GNR_SCHEDULER_URL") or "").strip()
     if mode == "taskworker" and not scheduler_url:
         raise PlanError("mode taskworker needs GNR_SCHEDULER_URL: where the scheduler workload listens "

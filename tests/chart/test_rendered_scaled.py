@@ -223,7 +223,9 @@ def test_any_web_pod_serves_any_user_across_rolls_and_a_register_restart(cluster
         minutes = {stamp: stamps.count(stamp) for stamp in stamps}
         time.sleep(3)
     print(f"\nscheduled task runs per minute, 3 web pods + 1 scheduler + 1 taskworker: {minutes}")
-    assert minutes and set(minutes.values()) == {1}, minutes
+    logs = "".join(f"\n--- {c.name}\n" + c.logs().decode(errors="replace")[-2500:] for c in cluster.containers
+                   if c.name.endswith(("-scheduler", "-taskworker-0")))
+    assert minutes and set(minutes.values()) == {1}, f"{minutes}{logs}"
 
 
 @pytest.mark.parametrize("cluster", ["scaled"], indirect=True)

@@ -428,7 +428,11 @@ def test_the_task_workloads():
     assert error({**scaled}, args=["taskworker"]).startswith("mode taskworker needs GNR_SCHEDULER_URL")
     assert scheduler.db_setup and not plan({**SHARED, "GNR_DAEMON_BIND": "0.0.0.0"}, args=["daemon"]).db_setup
     assert error({"GNR_SCHEDULER_URL": "http://scheduler:14951"}, args=["taskworker"]).startswith(
-        "mode taskworker runs alone and needs the shared gnrdaemon")
+        "mode taskworker runs alone and needs the site's shared register: set GNR_DAEMON_HOST")
+    on_redis = plan({**SHARED, "GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL": "redis://valkey:6379/0",
+                     "GNR_SCHEDULER_URL": "http://scheduler:14951"}, args=["taskworker"])  # no gnrdaemon anywhere
+    assert on_redis.command == ["/opt/venv/bin/gnr", "web", "taskworker", "demo", "-p", "1"]
+    assert on_redis.env["GENROPY_REGISTER"] == "redis" and "GNR_DAEMON_HOST" not in on_redis.env
 
 
 def test_a_shared_async_server():
