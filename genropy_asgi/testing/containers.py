@@ -115,6 +115,7 @@ SKIPPED_IN_PROJECTS = {"__pycache__", ".git", ".venv", "node_modules", ".pytest_
 SKIPPED_IN_INSTANCES = {"data", "site"}
 LABEL = "org.genropy-asgi.testing"  # every container, network and volume this module makes
 REUSE_LABEL = f"{LABEL}.reuse"  # the inputs' hash of a container kept for the next run
+PROJECT_LABEL = f"{LABEL}.project"  # the project folder's absolute path: whose containers these are
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
@@ -275,6 +276,8 @@ class GenropyAsgiContainer(DockerContainer):
         self.metrics_port = METRICS_PORT
         self.bind_address = bind_address
         self.labels = {LABEL: "site", **(labels or {})}
+        if self.project_dir is not None:  # a user's kept containers are found by their project, not everyone's
+            self.labels[PROJECT_LABEL] = str(self.project_dir)
         self.secret_values: dict[str, str] = {}
         self.projects_volume: Any = None
         self.with_exposed_ports(port, self.metrics_port)

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 from projects.ledger_suite.checkout import run_pytest, user_project
 
-from genropy_asgi.testing.containers import LABEL, REUSE_LABEL, GenropyAsgiContainer, ReaperUnavailable
+from genropy_asgi.testing.containers import LABEL, PROJECT_LABEL, REUSE_LABEL, GenropyAsgiContainer, ReaperUnavailable
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
@@ -44,6 +44,10 @@ def test_reuse_keeps_the_site_for_the_next_run(tmp_path, image, docker):
         assert first.returncode == 0 and "started in" in first.stdout, first.stdout[-4000:]
         kept = docker.containers.list(filters={"label": REUSE_LABEL})
         assert len(kept) == 1 and kept[0].status == "running"
+        # the README's clean-up command finds this project's kept containers, nobody else's
+        project = (folder / "ledger").resolve()
+        assert docker.containers.list(filters={"label": f"{PROJECT_LABEL}={project}"}) == kept
+        assert docker.containers.list(filters={"label": f"{PROJECT_LABEL}={tmp_path / 'elsewhere'}"}) == []
         second = run_pytest(folder, "--genropy-reuse", env=env)  # the row of run 1 is gone, the admin logs in
         assert second.returncode == 0, second.stdout[-4000:]
         seconds = float(re.search(r"site 'ledgersite' reused in ([\d.]+) s", second.stdout).group(1))
