@@ -50,7 +50,9 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   fi
   for f in /docker-entrypoint-initdb.d/*; do
     case "$f" in
-      *.sh) echo "running $f"; . "$f" ;;
+      *.sh) echo "running $f"
+        # shellcheck source=/dev/null
+        . "$f" ;;
       *.sql) echo "running $f"; psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" -f "$f" ;;
       *) : ;;
     esac

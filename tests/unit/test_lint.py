@@ -26,3 +26,30 @@ def test_yaml_is_lint_clean():
              "tests/compose/remotedb.yml", "tests/compose/wheels.yml"]
     result = subprocess.run([sys.executable, "-m", "yamllint", "-s", *files], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def shell_scripts() -> list[Path]:
+    """Every file of ours that a shell runs (by its first line)."""
+    candidates = [*sorted((REPO / "scripts").iterdir()), *sorted((REPO / "entrypoint").iterdir()),
+                  REPO / ".ci" / "run", *sorted((REPO / "images").glob("*/*"))]
+    found = []
+    for path in candidates:
+        if path.is_file():
+            with open(path, "rb") as handle:
+                first = handle.readline()
+            if first.startswith(b"#!") and (b"bash" in first or b"/sh" in first):
+                found.append(path)
+    return found
+
+
+def test_shell_scripts_are_shellcheck_clean():
+    import shutil
+
+    from support import require
+
+    shellcheck = shutil.which("shellcheck")
+    require(shellcheck is not None, "shellcheck is not installed (apt install shellcheck)")
+    scripts = shell_scripts()
+    assert REPO / "scripts" / "test" in scripts and REPO / ".ci" / "run" in scripts  # the finder finds them
+    result = subprocess.run([shellcheck, "-S", "warning", *map(str, scripts)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
