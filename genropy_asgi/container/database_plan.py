@@ -97,3 +97,18 @@ def remote_databases(env: Mapping[str, str], secrets: Secrets) -> tuple[dict[str
             attrs["port"] = db_port
         entries[name] = attrs
     return entries, forwarded
+
+
+def instance_database_problem(instance_db: Mapping[str, str] | None, env: Mapping[str, str]) -> str | None:
+    """The one line for an instance whose own ``<db>`` wants PostgreSQL and names no host, when
+    ``GNR_DB_IMPLEMENTATION`` replaces nothing: GenroPy would try a local socket the container
+    has not got, and fail with a psycopg2 traceback."""
+    if (env.get("GNR_DB_IMPLEMENTATION") or "").strip() or not instance_db:
+        return None
+    implementation = instance_db.get("implementation") or ""
+    if not implementation.startswith("postgres") or (instance_db.get("host") or "").strip():
+        return None
+    return (f"the instance's config/instanceconfig.xml wants PostgreSQL (<db implementation=\"{implementation}\">) "
+            "and names no host: set GNR_DB_IMPLEMENTATION=postgres with GNR_DB_HOST, GNR_DB_USER and "
+            "GNR_DB_PASSWORD_FILE (your PostgreSQL), or GNR_DB_IMPLEMENTATION=sqlite to try it on SQLite")
+

@@ -193,6 +193,16 @@ def check_state(plan: LaunchPlan) -> None:
 
 # -- the packages' Python requirements -------------------------------------------------
 
+def ensure_database_named(plan: LaunchPlan) -> None:
+    """An instance that wants PostgreSQL names where it is (or the deployment does): one line, exit 2."""
+    from genropy_asgi.container.database_plan import instance_database_problem
+    from genropy_asgi.container.model_fingerprint import instance_db
+
+    problem = instance_database_problem(instance_db(instance_folder(plan)), os.environ)
+    if problem:
+        raise StartError(problem, status=2)
+
+
 def ensure_requirements(plan: LaunchPlan) -> None:
     """What the instance's GenroPy packages need (their ``requirements.txt``) is importable.
 
@@ -314,9 +324,12 @@ def main(argv: list[str]) -> int:
         become_unprivileged(plan)
         if plan.mode == "check":
             check_state(plan)
+            ensure_database_named(plan)
             ensure_requirements(plan)
             log(plan, f"configuration of {plan.site} checked: ready to serve")
             return 0
+        if plan.mode in DATABASE_MODES:
+            ensure_database_named(plan)  # before anything is written
         write_state(plan)
         log(plan, f"configuration written: site {plan.site}, mode {plan.mode}, GenroPy config in {plan.config_dir}")
         if plan.mode in DATABASE_MODES or plan.mode == "daemon":  # the daemon may run GenroPy's older scheduler

@@ -71,8 +71,8 @@ def versions() -> dict[str, str]:
     return result
 
 
-def instance_dbname(instance_folder: str | None) -> str | None:
-    """``<db dbname=...>`` of the instance's configuration, if it says."""
+def instance_db(instance_folder: str | None) -> dict[str, str] | None:
+    """The attributes of the instance's own ``<db>`` (its ``config/instanceconfig.xml``), if it has one."""
     if not instance_folder:
         return None
     try:
@@ -80,7 +80,12 @@ def instance_dbname(instance_folder: str | None) -> str | None:
     except (OSError, ElementTree.ParseError):
         return None
     db = root.find("db")
-    return db.get("dbname") if db is not None else None
+    return dict(db.attrib) if db is not None else None
+
+
+def instance_dbname(instance_folder: str | None) -> str | None:
+    """``<db dbname=...>`` of the instance's configuration, if it says."""
+    return (instance_db(instance_folder) or {}).get("dbname")
 
 
 # -- SQLite: a record next to the database files --------------------------------------

@@ -140,6 +140,11 @@ def test_no_secret_in_inspect_logs_or_print_config(image, postgres_image, docker
      "gnrdaemon at gnrdaemon.invalid:40404 (GNR_DAEMON_HOST, GNR_DAEMON_PORT) not reachable after 2s"),
     ({"GNR_DAEMON_HOST": "gnrdaemon"}, None, None, "GNR_DAEMON_HOST='gnrdaemon': a shared gnrdaemon needs GNR_DAEMON_HMAC_KEY"),
     ({"GNR_DAEMON_BIND": "0.0.0.0"}, ["daemon"], None, "GNR_DAEMON_BIND='0.0.0.0': gnrdaemon off loopback needs"),
+    # your project's instance wants PostgreSQL and names no host (docker run without GNR_DB_*)
+    ({"GENROPY_PROJECTS": "/srv/projects", "GNR_CURRENT_SITE": "pgsite"}, None,
+     {"/srv/projects/shop/instances/pgsite/config/instanceconfig.xml":
+      '<?xml version="1.0" encoding="UTF-8"?><GenRoBag><db implementation="postgres" dbname="shop"/></GenRoBag>'},
+     "wants PostgreSQL (<db implementation=\"postgres\">) and names no host: set GNR_DB_IMPLEMENTATION=postgres"),
 ])
 def test_bad_input_exits_non_zero_with_one_clear_line(docker, image, environment, command, files, expected):
     status, logs = run_to_exit(docker, image, environment, command, files)

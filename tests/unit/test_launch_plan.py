@@ -587,3 +587,23 @@ def test_the_redis_register_reaches_the_programs_as_files_never_as_values():
     assert made.files[password_file[len(made.config_dir) + 1:]] == "valkey-secret"
     assert "valkey-secret" in made.secrets and "redis://valkey:6379/0" in made.secrets
     assert "valkey-secret" not in made.as_json() and "redis://valkey" not in made.as_json()
+
+
+# -- an instance's own database ----------------------------------------------------------------
+
+@pytest.mark.parametrize("instance_db,env,expected", [
+    ({"implementation": "postgres", "dbname": "shop"}, {}, "wants PostgreSQL (<db implementation=\"postgres\">) and "
+     "names no host: set GNR_DB_IMPLEMENTATION=postgres with GNR_DB_HOST"),
+    ({"implementation": "postgres3"}, {}, "or GNR_DB_IMPLEMENTATION=sqlite to try it on SQLite"),
+    ({"implementation": "postgres", "host": "db.shop"}, {}, None),  # it says where: GenroPy connects there
+    ({"implementation": "postgres"}, {"GNR_DB_IMPLEMENTATION": "postgres"}, None),  # the deployment's replaces it
+    ({"implementation": "postgres"}, {"GNR_DB_IMPLEMENTATION": "sqlite"}, None),
+    ({"dbname": "demo"}, {}, None),  # GenroPy's default: SQLite
+    ({"implementation": "sqlite"}, {}, None),
+    (None, {}, None),  # no <db> at all
+])
+def test_an_instance_that_wants_postgresql_without_a_host_is_one_line(instance_db, env, expected):
+    from genropy_asgi.container.database_plan import instance_database_problem
+
+    found = instance_database_problem(instance_db, env)
+    assert (found is None) if expected is None else (expected in found), found
