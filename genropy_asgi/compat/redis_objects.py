@@ -31,6 +31,15 @@ Redis server must be the site's alone (a password, a network policy).
 
 All keys of a store share one hash tag (``{...}``), so the script's keys are in one slot of a
 Redis Cluster too.
+
+Within one web request (``Store.request_scope``, entered around GenroPy's WSGI app): a call
+that changes nothing and read only objects this request already checked against the server,
+less than ``SCOPE_SECONDS`` ago, at the versions this process still holds, needs no round
+trip. A GenroPy ``/index`` asks the register 162 times, mostly the same page, connection and
+user: the request sees them as they were when it first checked them (as a database
+transaction sees its snapshot), and any call that writes checks everything it read, so a
+write never rests on a stale read. Outside a request (``gnr web async``, task workers,
+commands) every call checks.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ PICKLE = pickle.HIGHEST_PROTOCOL
 TAG_SIZE = 32
 ATTEMPTS = 200  # a call that meets a newer version this many times in a row is given up (one line)
 CACHE_OBJECTS = 20000  # objects a process remembers; past that the oldest quarter is forgotten (fetched again)
+SCOPE_SECONDS = 0.25  # how long, within one request, an object checked against the server stays checked
 
 # KEYS[1]: object hash; ARGV[1]: the version this process has ("0": none). Answer {version} when
 # it is still that one, else {version, value}; a missing object is version 0.
@@ -239,7 +249,7 @@ class Store:
         self._index = client.register_script(INDEX_SCRIPT)
         self.local = threading.local()
         self.evicting = threading.Lock()
-        self.stats = {"transactions": 0, "retries": 0, "round_trips": 0}
+        self.stats = {"transactions": 0, "retries": 0, "round_trips": 0, "checks_skipped": 0}
 
     # -- keys ------------------------------------------------------------------------
     def object_key(self, space: str, name: str) -> str:
@@ -306,13 +316,54 @@ class Store:
     def index(self, index: str) -> tuple[str, frozenset[str]]:
         members_key, version_key = self.index_keys(index)
         known = self.index_cache.get(index, ("0", frozenset()))
+        if index in self.index_cache and self._already_checked([(version_key, known[0])]):
+            return known  # checked by this request a moment ago
         self.stats["round_trips"] += 1
         answer = self._index(keys=[members_key, version_key], args=[known[0]])
         version = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])
         if len(answer) > 1:
             known = (version, frozenset(m.decode() for m in answer[1]))
             self.index_cache[index] = known
+        self._mark_checked([(version_key, known[0])])
         return known
+
+    # -- one web request -------------------------------------------------------------
+    def request_scope(self) -> Any:
+        """``with store.request_scope():`` around one request's register calls (see the module)."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def scope() -> Any:
+            outer = getattr(self.local, "checked", None)
+            self.local.checked = {} if outer is None else outer  # nested: the outer request's
+            try:
+                yield
+            finally:
+                self.local.checked = outer
+
+        return scope()
+
+    def _checks(self, transaction: Transaction) -> list[tuple[str, str]]:
+        return list(transaction.read.items()) + [
+            (self.index_keys(i)[1], v) for i, v in transaction.index_read.items()]
+
+    def _already_checked(self, checks: list[tuple[str, str]]) -> bool:
+        checked = getattr(self.local, "checked", None)
+        if checked is None:
+            return False
+        now = time.monotonic()
+        for key, version in checks:
+            found = checked.get(key)
+            if found is None or found[0] != version or now - found[1] > SCOPE_SECONDS:
+                return False
+        return True
+
+    def _mark_checked(self, checks: list[tuple[str, str]]) -> None:
+        checked = getattr(self.local, "checked", None)
+        if checked is not None:
+            now = time.monotonic()
+            for key, version in checks:
+                checked[key] = (version, now)
 
     # -- transactions ----------------------------------------------------------------
     def current(self) -> Transaction | None:
@@ -346,8 +397,10 @@ class Store:
 
     def commit(self, transaction: Transaction) -> None:
         changes = transaction.changes()
-        checks = list(transaction.read.items()) + [
-            (self.index_keys(i)[1], v) for i, v in transaction.index_read.items()]
+        checks = self._checks(transaction)
+        if not changes and not transaction.index_ops and self._already_checked(checks):
+            self.stats["checks_skipped"] += 1
+            return
         keys = [self.clock] + [k for k, _ in checks] + [k for k, _ in changes]
         args: list[Any] = [len(checks), len(changes), len(transaction.index_ops)]
         args += [v for _, v in checks]
@@ -360,18 +413,23 @@ class Store:
         answer = self._commit(keys=keys, args=args)
         if int(answer[0]) == 0:
             raise Conflict([checks[int(i) - 1][0] for i in answer[1:]])
+        self._mark_checked(checks)
         if changes or transaction.index_ops:
             version = str(int(answer[0]))
+            written = []
             for key, payload in changes:
                 if payload is None:
                     self.cache.pop(key, None)  # deleted: nothing to remember
                 else:
                     self.remember(key, Cached(version, payload))
+                    written.append((key, version))
             for index in transaction.index_ops:
                 if index in transaction.index_members:  # read whole and unchanged by others: now this
                     self.index_cache[index] = (version, frozenset(transaction.index_members[index]))
+                    written.append((self.index_keys(index)[1], version))
                 else:
                     self.index_cache.pop(index, None)
+            self._mark_checked(written)  # what this request wrote is what the server has
 
 
 class Mapping:

@@ -287,6 +287,23 @@ def shared_register(site: Any, register_module: ModuleType, hmac_key: str) -> Sh
         return found
 
 
+def scope_requests(site: Any, store: redis_objects.Store) -> None:
+    """Each request GenroPy's site serves runs in ``store.request_scope()`` (its checked objects
+    are not checked again for a moment: ``redis_objects``). The site's ``wsgiapp`` (what
+    ``GnrWsgiSite.__call__`` calls), wrapped once."""
+    app = getattr(site, "wsgiapp", None)
+    if app is None or getattr(app, "genropy_asgi_request_scope", False):
+        return
+
+    def scoped(environ: Any, start_response: Any) -> Any:
+        with store.request_scope():
+            return app(environ, start_response)
+
+    scoped.genropy_asgi_request_scope = True  # type: ignore[attr-defined]
+    scoped.__wrapped__ = app  # type: ignore[attr-defined]
+    site.wsgiapp = scoped
+
+
 def patch_client_module(module: ModuleType) -> None:
     client_class = module.SiteRegisterClient
     original_init, original_add_data = client_class.__init__, client_class.add_data_to_register_item
@@ -320,6 +337,7 @@ def patch_client_module(module: ModuleType) -> None:
         self.shared = shared
         self.siteregister = shared.proxy
         self.siteregister.setConfiguration(cleanup=site.custom_config.getAttr("cleanup"))
+        scope_requests(site, shared.store)
 
     def add_data(self: Any, register_item: Any) -> None:
         shared = self.__dict__.get("shared")

@@ -347,3 +347,46 @@ def test_a_connections_pages_are_read_from_its_index_as_genropys_scan_finds_them
     assert sorted(k.rpartition(":")[2] for k in fresh.store.cache if ":page:items:" in k) == ["p11", "p2", "p5", "p8"]
     a.proxy.drop_connection("c2")  # cascade: its pages go, with their index
     assert b.proxy.pages(connection_id="c2") == [] and len(b.proxy.pages()) == 7
+
+
+def test_within_one_request_what_was_checked_is_not_checked_again(pair):
+    a, b = pair
+    open_page(a.proxy)
+    a.proxy.refresh("p1", last_user_ts=100, last_rpc_ts=100)
+    b.proxy.page("p1")  # b's cache knows p1
+    before = dict(b.store.stats)
+    with b.store.request_scope():
+        for _ in range(20):
+            assert b.proxy.page("p1")["last_user_ts"] == 100
+        assert b.store.stats["round_trips"] - before["round_trips"] == 1  # the first read checked it
+        a.proxy.refresh("p1", last_user_ts=200, last_rpc_ts=200)  # another process changes it meanwhile
+        assert b.proxy.page("p1")["last_user_ts"] == 100  # this request's snapshot
+        b.proxy.refresh("p1", last_user_ts=150, last_rpc_ts=300)  # a write checks what it read: runs again
+        item = b.proxy.page("p1")
+        assert (item["last_user_ts"], item["last_rpc_ts"]) == (200, 300)  # on the new version, nothing lost
+    assert b.store.stats["retries"] - before["retries"] >= 1
+    a.proxy.refresh("p1", last_user_ts=400, last_rpc_ts=400)
+    assert b.proxy.page("p1")["last_user_ts"] == 400  # outside a request: always checked
+    with b.store.request_scope():
+        b.proxy.page("p1")
+        time.sleep(redis_objects.SCOPE_SECONDS + 0.05)
+        a.proxy.refresh("p1", last_user_ts=500, last_rpc_ts=500)
+        assert b.proxy.page("p1")["last_user_ts"] == 500  # checked again after a moment
+
+
+def test_the_site_serves_each_request_in_a_scope(pair):
+    a, _ = pair
+    calls = []
+
+    class Site:
+        def wsgiapp(self, environ, start_response):
+            calls.append(getattr(a.store.local, "checked", None) is not None)
+            return [b"ok"]
+
+    site = Site()
+    site.wsgiapp = site.wsgiapp
+    register_redis.scope_requests(site, a.store)
+    register_redis.scope_requests(site, a.store)  # once only
+    assert site.wsgiapp({}, None) == [b"ok"] and calls == [True]
+    assert site.wsgiapp.__wrapped__.__self__ is site
+    assert getattr(a.store.local, "checked", None) is None
