@@ -447,7 +447,7 @@ def section_servers(bench: Bench) -> None:
                 medians = {name: median_load(r) for name, r in runs.items()}
                 base = medians["gnrwsgiserve (werkzeug)"]["rps"]
                 for name, m in medians.items():
-                    rows.append([target, connections, name, f"{m['rps']:.1f}", f"{m['rps'] / base:.2f}x",
+                    rows.append([target, connections, name, f"{m['rps']:.1f}", wrk.ratio(m["rps"], base),
                                  f"{m['p50']:.0f}", f"{m['p99']:.0f}", m["errors"]])
         bench.table("One process: gnrwsgiserve vs gnrasgiserve (one register connection per thread, and "
                     "GenroPy's one shared proxy)",
@@ -498,8 +498,8 @@ def section_scaling(bench: Bench) -> None:
                     kind = name.split(":")[0]
                     if workers == 1:
                         single[(kind, connections)] = m["rps"]
-                    gain = m["rps"] / single.get((kind, connections), m["rps"])
-                    rows.append([name, connections, f"{m['rps']:.1f}", f"{gain:.2f}x", f"{m['p99']:.0f}", m["errors"]])
+                    gain = wrk.ratio(m["rps"], single.get((kind, connections), m["rps"]))
+                    rows.append([name, connections, f"{m['rps']:.1f}", gain, f"{m['p99']:.0f}", m["errors"]])
                     cpu_rows.append([name, connections, f"{ms_server:.0f}", f"{ms_daemon:.0f}"])
             finally:
                 server.stop()

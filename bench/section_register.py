@@ -258,7 +258,7 @@ def load_rows(bench, servers: dict, shared: dict[str, int], startup: dict[str, f
             medians = {name: median_load(r) for name, r in runs.items()}
             base = medians["gnrasgiserve, GENROPY_REGISTER=pyro"]["rps"]
             for name, m in medians.items():
-                rows.append([target, connections, name, f"{m['rps']:.1f}", f"{m['rps'] / base:.2f}x",
+                rows.append([target, connections, name, f"{m['rps']:.1f}", wrk.ratio(m["rps"], base),
                              f"{m['p99']:.0f}", f"{sorted(cpu[name])[len(cpu[name]) // 2]:.1f}", m["errors"]])
     bench.table("One process, by register, and GenroPy's own newest server: req/s, p99 and CPU per request of "
                 "every process involved", ["target", "c", "server", "req/s", "vs pyro", "p99 ms", "CPU ms/req",

@@ -54,11 +54,6 @@ def warm(urls: list[str], limit: float = 120) -> None:
                 time.sleep(0.5)
 
 
-def ratio(value: float, base: float, none: str = "n/a (nothing served)") -> str:
-    """``value / base`` as ``1.23x``; a zero base (nothing served, nothing spent) says so."""
-    return f"{value / base:.2f}x" if base else none
-
-
 def load(urls: list[str], seconds: int) -> dict[str, float]:
     with concurrent.futures.ThreadPoolExecutor(len(urls)) as pool:
         loads = list(pool.map(lambda url: wrk.run(url + "/index", CONNECTIONS_PER_WEB, seconds), urls))
@@ -95,7 +90,7 @@ def section_scaleout(bench) -> None:
                 cost = statistics.median(r["register_ms"] for r in runs)
                 costs.append(cost)
                 first = first or rps
-                rows.append([f"{shared_role} ({register})", count, f"{rps:.1f}", ratio(rps, first),
+                rows.append([f"{shared_role} ({register})", count, f"{rps:.1f}", wrk.ratio(rps, first),
                              f"{statistics.median(r['p99'] for r in runs):.0f}", sum(r["errors"] for r in runs),
                              f"{cost:.2f}"])
             cost = statistics.median(costs)
@@ -113,4 +108,4 @@ def section_scaleout(bench) -> None:
     bench.table("The cluster's ceiling: the shared register's CPU per /index, and what one thread of it can serve",
                 ["shared register", "CPU ms per /index", "ceiling, /index per second"], ceilings,
                 f"Target: the shared register's cost <= 1/10 of gnrdaemon's (ceiling >= 10x). Measured: "
-                f"{ratio(pyro_cost, redis_cost, 'n/a (no Valkey CPU measured)')} less CPU per request in Valkey.")
+                f"{wrk.ratio(pyro_cost, redis_cost, 'n/a (no Valkey CPU measured)')} less CPU per request in Valkey.")

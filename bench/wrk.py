@@ -57,3 +57,10 @@ def run(url: str, connections: int, seconds: int, script: str | None = None) -> 
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed ({result.returncode}): {result.stdout}{result.stderr}")
     return parse(result.stdout)
+
+
+def ratio(value: float, base: float, none: str = "n/a (nothing served)") -> str:
+    """``value / base`` as ``1.23x``; a zero base (a load that served nothing in a short smoke
+    run on a slow machine, nothing spent) is said, never divided by."""
+    return f"{value / base:.2f}x" if base else none
+
