@@ -977,7 +977,9 @@ def main() -> int:
     try:
         for name in sections:
             print(f"== {name}", flush=True)
+            started = time.monotonic()
             globals()[f"section_{name}"](bench)
+            print(f"== {name}: {time.monotonic() - started:.0f} s", flush=True)
     finally:
         bench.close()
     if options.smoke:

@@ -20,7 +20,9 @@ The fixes (each module says why it exists and when to drop it):
 - ``compat.async_channel``: ``gnr web async``'s socket in the container, not the shared site folder;
 - ``compat.async_server``: ``gnr web async``'s shared-object ids stay file names, its TCP port binds where asked;
 - ``compat.task_schedule``: GenroPy's older scheduler runs "every N minutes" tasks on SQLite;
-- ``compat.js_bundle``: concurrent first requests build a site's JS bundle without a 500.
+- ``compat.js_bundle``: concurrent first requests build a site's JS bundle without a 500;
+- ``compat.instance_site``: an instance without its own ``root.py`` is served through the
+  standard one the image supplies in its site folder.
 
 ``compat.upstream`` is the other half of living on upstream code: every private
 attribute of an upstream library we touch, written once, each guarded by a test.
@@ -54,6 +56,7 @@ PATCHES: dict[str, tuple[str, ...]] = {  # GenroPy module -> its fixes, applied 
                                            "genropy_asgi.compat.register_hosted:patch_client_module",
                                            "genropy_asgi.compat.register_redis:patch_client_module"),
     "gnr.web.gnrwebpage_proxy.jstools": ("genropy_asgi.compat.js_bundle:patch_jstools_module",),
+    "gnr.app.pathresolver": ("genropy_asgi.compat.instance_site:patch_pathresolver_module",),
 }
 
 _patches: dict[str, Patch] = {}

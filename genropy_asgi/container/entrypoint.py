@@ -84,7 +84,11 @@ def place_on_site_data(plan: LaunchPlan, folder: str, name: str) -> None:
     if os.path.realpath(path) == os.path.realpath(shared):
         return
     if not os.path.lexists(path):
-        os.symlink(shared, path)
+        try:
+            os.symlink(shared, path)
+        except OSError as exc:
+            raise StartError(f"GENROPY_SITE_DATA={plan.site_data}: the instance's {name} folder {path} cannot be "
+                             f"placed there ({exc.strerror}): {owner_fix(path, exc)}", status=2) from exc
         return
     if not os.path.islink(path):
         raise StartError(f"GENROPY_SITE_DATA={plan.site_data} is set but {path} is a folder of the project: "
@@ -121,13 +125,28 @@ def prepare_instance(plan: LaunchPlan) -> None:
                 # GenroPy looks for "<site>/../root.py", which the kernel resolves
                 # next to the symlink's TARGET: give the target a root.py too.
                 link = os.path.join(os.path.dirname(target), "root.py")
-                if not os.path.lexists(link):
+                if not os.path.lexists(link) and os.path.isfile(os.path.join(folder, "root.py")):
                     os.symlink(os.path.join(folder, "root.py"), link)
         ensure_writable(path, f"the instance's {name} folder", owner_fix)
+    supply_root_py(plan)
     if plan.mode == "serve":  # a previous run's announcement of its register (its pid may be anyone's now)
         from genropy_asgi.compat.register_hosted import remove_stale_announcement
 
         remove_stale_announcement(os.path.join(folder, "site"))
+
+
+def supply_root_py(plan: LaunchPlan) -> None:
+    """GenroPy's standard root.py where the plan says the project lacks one (written whole, or not at all)."""
+    if not plan.root_py or os.path.isfile(plan.root_py):
+        return
+    from genropy_asgi.compat.instance_site import STANDARD_ROOT_PY
+
+    folder = os.path.dirname(plan.root_py)
+    ensure_writable(folder, "the site folder (it gets GenroPy's standard root.py)", owner_fix)
+    partial = f"{plan.root_py}.partial-{os.getpid()}"
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(STANDARD_ROOT_PY)
+    os.replace(partial, plan.root_py)
 
 
 def become_unprivileged(plan: LaunchPlan) -> None:
@@ -189,6 +208,9 @@ def check_state(plan: LaunchPlan) -> None:
         path = os.path.join(folder, name)
         if not os.path.islink(path):
             ensure_writable(path, f"the instance's {name} folder", owner_fix)
+    if plan.root_py and not plan.root_py.startswith(os.path.join(folder or "", "site") + os.sep):
+        ensure_writable(os.path.dirname(plan.root_py), "the site folder (it gets GenroPy's standard root.py)",
+                        owner_fix)
 
 
 # -- the packages' Python requirements -------------------------------------------------

@@ -26,10 +26,11 @@ from genropy_asgi import settings
 from genropy_asgi.container.backup_rules import BackupError, BackupSettings, parse_destination
 from genropy_asgi.container.database_plan import DbTarget, database_attributes, remote_databases
 from genropy_asgi.container import genropy_tools_env
+from genropy_asgi.container.admin_login import admin_login, instance_xml_users, renamed_note
 from genropy_asgi.container.processes import ProcessSet, check_ports, listen_host, process_set
 from genropy_asgi.container.topology import Placement, placement, register_placement
 from genropy_asgi.container.sources import (DiskFiles, FileSource, PlanError, Secrets, check_site, genropy_bool,
-                                            get, mounted_siteconfig, project_root, site_extra_from)
+                                            get, instance_config, missing_root_py, mounted_siteconfig, project_root, site_extra_from)
 from genropy_asgi.launch.gnrconfig import GnrSetup, external_secret_for, password_entry, render_config_folder
 
 __all__ = ["DbTarget", "DiskFiles", "LaunchPlan", "PlanError", "make_plan", "unprivileged_uid", "IMAGE_UID", "MASK"]
@@ -90,6 +91,7 @@ class LaunchPlan:
     settings: dict[str, object] = field(default_factory=dict)  # every setting as read (print-config)
     db_setup_commands: list[list[str]] = field(default_factory=list)  # gnr db setup, then first-use records
     site_data: str = ""  # GENROPY_SITE_DATA: where the instances' data/ and site/ live ("" : in place)
+    root_py: str | None = None  # where GenroPy's standard root.py goes (the project has none), else None
     shared_daemon: bool = False  # GNR_DAEMON_HOST: the programs use a gnrdaemon running elsewhere
     backup: BackupSettings | None = None  # GENROPY_BACKUP_*: modes backup and restore
     mode_args: list[str] = field(default_factory=list)  # what follows the mode (backup/restore's options)
@@ -142,7 +144,9 @@ class Inputs:
     placement: Placement
     site_data: str
     async_port: int
+    root_py: str | None
     register: str = "pyro"  # GENROPY_REGISTER for the programs (topology.register_placement)
+    notes: list[str] = field(default_factory=list)  # what reading them found worth a line at start
 
 
 OTHER_COMMANDS = "executed as given (e.g. `gnr db migrate demo`)"
@@ -207,7 +211,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         venv_bin=inputs.venv_bin, settings=settings.snapshot(env, settings.IMAGE),
         db_setup_commands=[[os.path.join(inputs.venv_bin, "gnr"), "db", "setup", inputs.site],
                            [os.path.join(inputs.venv_bin, "python"), "-m", "genropy_asgi.container.first_use", inputs.site]],
-        site_data=inputs.site_data, shared_daemon=inputs.placement.shared,
+        site_data=inputs.site_data, root_py=inputs.root_py, shared_daemon=inputs.placement.shared,
         backup=backup_settings(env, inputs.secrets, inputs.home) if mode in BACKUP_MODES else None,
         mode_args=list(args[1:]),
     )
@@ -277,12 +281,18 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
         # main <db> host on the tunnel's local port: the daemon runs in this container.
         db = {**db, "host": "127.0.0.1", "port": forwarded_ports[remotedb]}
     xml_users = {}
+    admin_notes: list[str] = []
     admin_password = secrets.get("GNR_ADMIN_PASSWORD")
     if admin_password:
         # the tags of the admin GenroPy's own `gnr app initgenropy` writes (gnr/app/gnrdeploy.py)
         entry = password_entry(admin_password, hashlib.sha256(new_secret().encode()).hexdigest()[:32])
         secrets.add(entry)
-        xml_users[get(env, "GNR_ADMIN_USER")] = {"pwd": entry, "tags": ADMIN_TAGS}
+        requested = get(env, "GNR_ADMIN_USER")
+        config_path, config_text = instance_config(site, project_roots, files)
+        login = admin_login(requested, instance_xml_users(config_text))
+        if login != requested:
+            admin_notes.append(renamed_note(config_path, requested, login))
+        xml_users[login] = {"pwd": entry, "tags": ADMIN_TAGS}
 
     siteconfig = mounted_siteconfig(env, files)
     site_wsgi = {} if siteconfig is None or siteconfig.find("wsgi") is None else dict(siteconfig.find("wsgi").attrib)
@@ -314,8 +324,9 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
         db_wait=get(env, "GENROPY_DB_WAIT"), db_setup=get(env, "GENROPY_DB_SETUP") != "never",
         db_setup_when_changed=get(env, "GENROPY_DB_SETUP") == "auto",
         placement=where, site_data=(get(env, "GENROPY_SITE_DATA") or "").rstrip("/"),
-        async_port=get(env, "GENROPY_ASYNC_PORT"),
+        async_port=get(env, "GENROPY_ASYNC_PORT"), root_py=missing_root_py(site, project_roots, files),
         register=register_placement(env, mode, get(env, "GENROPY_WORKERS"), where, bool(given_key)),
+        notes=admin_notes,
     )
 
 
@@ -447,9 +458,13 @@ def daemon_address(inputs: Inputs) -> str:
 
 def plan_notes(env: Mapping[str, str], inputs: Inputs) -> list[str]:
     """Lines the start prints: old variable names, settings that change nothing."""
-    notes = settings.deprecations(env)
+    notes = settings.deprecations(env) + inputs.notes
     if inputs.processes.task_workers and not inputs.processes.tasks and (env.get("GENROPY_TASK_WORKERS") or "").strip():
         notes.append("GENROPY_TASK_WORKERS is set but GENROPY_TASKS is off: no scheduler, no workers")
+    if inputs.root_py:
+        notes.append(f"the project has no root.py for site {inputs.site} (GenroPy needs one to serve it): "
+                     f"GenroPy's standard one is supplied as {inputs.root_py}, a runtime file (no file "
+                     "of the project's own changes)")
     if inputs.remotedb:
         notes.append(f"serving with --remotedb {inputs.remotedb}: the gnrdaemon opens the SSH tunnel")
     return notes

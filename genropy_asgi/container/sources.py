@@ -109,6 +109,44 @@ def check_site(site: str, project_roots: list[str], files: FileSource) -> None:
                     f"({':'.join(project_roots)}); instances found: {listed}")
 
 
+def instance_config(site: str, project_roots: list[str], files: FileSource) -> tuple[str, str | None]:
+    """The instance's instanceconfig.xml (GenroPy's choice of the two places) and its text."""
+    from genropy_asgi.container.admin_login import INSTANCECONFIG_PLACES
+
+    for root in project_roots:
+        for project in files.list_dir(root) or []:
+            if site in (files.list_dir(os.path.join(root, project, "instances")) or []):
+                paths = [os.path.join(root, project, "instances", site, place) for place in INSTANCECONFIG_PLACES]
+                for path in paths:
+                    text = files.read(path)
+                    if text is not None:
+                        return path, text
+                return paths[0], None
+    return "", None
+
+
+def missing_root_py(site: str, project_roots: list[str], files: FileSource) -> str | None:
+    """Where GenroPy's standard ``root.py`` is to be supplied, ``None`` when the project has one.
+
+    The site folder is the one GenroPy resolves, in its order (``gnr/app/pathresolver.py``): a
+    project's ``sites/<site>``, else its ``instances/<site>/site``. GenroPy's server takes the
+    script from that folder or its parent: when neither has one, it goes into the site folder
+    (a runtime folder, never a file of the project's own; ``compat.instance_site`` lets
+    GenroPy resolve an instance through it).
+    """
+    for root in project_roots:
+        projects = files.list_dir(root) or []
+        candidates = [(os.path.join(root, p, "sites"), os.path.join(root, p, "sites", site)) for p in projects
+                      if site in (files.list_dir(os.path.join(root, p, "sites")) or [])]
+        candidates += [(os.path.join(root, p, "instances", site), os.path.join(root, p, "instances", site, "site"))
+                       for p in projects if site in (files.list_dir(os.path.join(root, p, "instances")) or [])]
+        for parent, folder in candidates[:1]:
+            if any(files.read(os.path.join(where, "root.py")) is not None for where in (folder, parent)):
+                return None
+            return os.path.join(folder, "root.py")
+    return None
+
+
 class DiskFiles:
     """The real ``FileSource``: the container's filesystem."""
 

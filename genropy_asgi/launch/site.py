@@ -106,9 +106,22 @@ class SiteLaunch(Server):
         except Exception:  # GenroPy: EntityNotFoundException "site X not found"
             path = None
         if not path:
+            instance = self._instance_folder(site_name)
+            if instance:
+                raise LaunchError(f"site {site_name!r}: the instance {instance} has no root.py, which GenroPy needs "
+                                  "to serve it as a site: `gnr app mkinstance` writes GenroPy's standard one; or put "
+                                  f"it in {instance}/site/root.py (a runtime folder) to leave the project unchanged")
             raise LaunchError(f"site {site_name!r} not found: no instance or site of that name "
                               f"in the projects of {self.config_path}/environment.xml")
         return path
+
+    def _instance_folder(self, name: str) -> str | None:
+        from gnr.app.pathresolver import PathResolver
+
+        try:
+            return PathResolver(self.gnr_config).instance_name_to_path(name)
+        except Exception:  # GenroPy: EntityNotFoundException
+            return None
 
     # -- resolved options (GenroPy's own meaning) -------------------------------
     @property
@@ -221,8 +234,11 @@ class SiteLaunch(Server):
 
         from gnr.web.gnrwsgisite import GnrWsgiSite
 
+        # GnrWsgiSite names the site after its script's folder: right for <instance>/root.py and
+        # sites/<name>/root.py, wrong for a root.py supplied in <instance>/site (compat.instance_site)
+        script_folder = os.path.basename(os.path.dirname(os.path.abspath(self.site_script)))
         site = GnrWsgiSite(
-            self.site_script,
+            self.site_script if script_folder == self.site_name else self.full_site_name,
             site_name=self.full_site_name,
             _config=self.siteconfig,
             _gnrconfig=self.gnr_config,

@@ -320,11 +320,26 @@ class GenropyAsgiContainer(DockerContainer):
 
     def with_admin(self, user: str = "admin", password: str | None = None) -> GenropyAsgiContainer:
         """Define GenroPy's admin login (``GNR_ADMIN_USER``, a generated ``GNR_ADMIN_PASSWORD``
-        handed over as a file); ``self.admin`` has ``.user`` and ``.password``."""
+        handed over as a file); ``self.admin`` has ``.user`` and ``.password``. Beside a project's own
+        ``xml_auth`` user of that name the login is the free name the image gives it (``admin2``)."""
         password = password or "Admin-" + secrets.token_urlsafe(12)
+        user = self.free_admin_name(user)
         self.admin = GenropyAdmin(user, password)
         self.with_env("GNR_ADMIN_USER", user)
         return self.with_secret("GNR_ADMIN_PASSWORD", password)
+
+    def free_admin_name(self, user: str) -> str:
+        """``user``, or the free name the image would give it beside the project's own ``xml_auth``
+        user of that name (``genropy_asgi.container.admin_login``)."""
+        from genropy_asgi.container.admin_login import INSTANCECONFIG_PLACES, admin_login, instance_xml_users
+
+        if self.project_dir is None:
+            return user
+        for place in INSTANCECONFIG_PLACES:
+            config = self.project_dir / "instances" / self.site_name / place
+            if config.is_file():
+                return admin_login(user, instance_xml_users(config.read_text(encoding="utf-8")))
+        return user
 
     def with_postgres(self, image: str | None = None, user: str = "genropy") -> GenropyAsgiContainer:
         """Serve the site from a PostgreSQL container of its own, on a private network.

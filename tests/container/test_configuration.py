@@ -165,3 +165,25 @@ def test_dbsetup_mode_runs_and_exits(docker, image):
     status, logs = run_to_exit(docker, image, {}, ["dbsetup"])
     assert status == 0, logs[-2000:]
     assert "database setup: db setup demo" in logs
+
+
+@pytest.mark.parametrize("site_data", ["", "/tmp/site-data"], ids=["in place", "GENROPY_SITE_DATA"])
+def test_a_read_only_project_stops_with_one_line(docker, image, tmp_path, site_data):
+    """A project mounted :ro (a ConfigMap, a git-sync volume) without data/site symlinks: one line, exit 2."""
+    import shutil
+
+    project = tmp_path / "demo"
+    shutil.copytree(REPO / "demo", project, ignore=shutil.ignore_patterns("data", "site", "__pycache__"))
+    environment = {"GENROPY_PROJECTS": "/srv/projects", **({"GENROPY_SITE_DATA": site_data} if site_data else {})}
+    container = docker.containers.create(image, environment=environment,
+                                         volumes={str(project): {"bind": "/srv/projects/demo", "mode": "ro"}})
+    try:
+        container.start()
+        status = container.wait(timeout=120)["StatusCode"]
+        logs = container.logs().decode(errors="replace")
+    finally:
+        container.remove(force=True, v=True)
+    assert status == 2, logs[-2000:]
+    errors = [line for line in logs.splitlines() if line.startswith("genropy-asgi: error:")]
+    assert len(errors) == 1 and "the project is mounted read-only" in errors[0], logs[-2000:]
+    assert "Traceback" not in logs

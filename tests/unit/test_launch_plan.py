@@ -11,11 +11,14 @@ import pytest
 from genropy_asgi.container.plan import IMAGE_UID, MASK, PlanError, make_plan, unprivileged_uid
 
 
+DEMO_ROOT_PY = "/opt/genropy/projects/demo/instances/demo/root.py"
+
+
 class FakeFiles:
     """Folders and files of a pretend container: the demo project is there."""
 
     def __init__(self, files=None, unreadable=()):
-        self.files = dict(files or {})
+        self.files = {DEMO_ROOT_PY: "# the project's own", **(files or {})}
         self.unreadable = set(unreadable)
         self.dirs = {"/opt/genropy/projects": ["demo"], "/opt/genropy/projects/demo/instances": ["demo"]}
 
@@ -607,3 +610,45 @@ def test_an_instance_that_wants_postgresql_without_a_host_is_one_line(instance_d
 
     found = instance_database_problem(instance_db, env)
     assert (found is None) if expected is None else (expected in found), found
+
+
+def test_an_instance_without_root_py_gets_the_standard_one_in_its_site_folder():
+    without = FakeFiles({DEMO_ROOT_PY: None})
+    supplied = plan(files=without)
+    assert supplied.root_py == "/opt/genropy/projects/demo/instances/demo/site/root.py"
+    assert any("no root.py for site demo" in note and supplied.root_py in note for note in supplied.notes)
+    assert plan().root_py is None  # the project's own root.py
+    in_site = FakeFiles({DEMO_ROOT_PY: None, "/opt/genropy/projects/demo/instances/demo/site/root.py": "x"})
+    assert plan(files=in_site).root_py is None  # supplied by an earlier start (or by the user)
+
+
+def test_a_sites_folder_is_the_site_folder_genropy_resolves_first():
+    files = FakeFiles({DEMO_ROOT_PY: None})
+    files.dirs["/opt/genropy/projects/demo/sites"] = ["demo"]
+    assert plan(files=files).root_py == "/opt/genropy/projects/demo/sites/demo/root.py"
+    files.files["/opt/genropy/projects/demo/sites/root.py"] = "# GenroPy's <site>/../root.py"
+    assert plan(files=files).root_py is None
+
+
+def test_the_image_admin_takes_a_free_name_when_the_instance_has_its_own():
+    config = "/opt/genropy/projects/demo/instances/demo/config/instanceconfig.xml"
+    own = ("<GenRoBag><authentication><xml_auth defaultTags='user'><admin pwd='theirs' tags='admin'/>"
+           "<admin2 pwd='x'/></xml_auth></authentication></GenRoBag>")
+    env = {"GNR_ADMIN_PASSWORD": "Image-Admin-1"}
+    clashing = plan(env, files=FakeFiles({config: own}))
+    assert "admin3" in clashing.files["instanceconfig/default.xml"]
+    assert "<admin " not in clashing.files["instanceconfig/default.xml"]
+    assert any(config in note and "logs in as 'admin3'" in note for note in clashing.notes)
+    named = plan({**env, "GNR_ADMIN_USER": "boss"}, files=FakeFiles({config: own}))
+    assert "<boss " in named.files["instanceconfig/default.xml"] and not any("xml_auth" in n for n in named.notes)
+    assert "<admin " in plan(env).files["instanceconfig/default.xml"]  # no instance user of that name
+
+
+def test_admin_login_and_instance_users():
+    from genropy_asgi.container.admin_login import admin_login, instance_xml_users
+
+    assert admin_login("admin", set()) == "admin"
+    assert admin_login("admin", {"admin", "admin2"}) == "admin3"
+    assert instance_xml_users("<GenRoBag><authentication><xml_auth><root/></xml_auth></authentication>"
+                              "</GenRoBag>") == {"root"}
+    assert instance_xml_users("<not xml") == set() and instance_xml_users(None) == set()

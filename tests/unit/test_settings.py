@@ -17,7 +17,8 @@ CODE = [*sorted((ROOT / "genropy_asgi").rglob("*.py")), *sorted((ROOT / "entrypo
         *sorted((ROOT / "helm").rglob("*.yaml")), *sorted((ROOT / "helm").rglob("*.tpl")), ROOT / "Dockerfile"]
 VARIABLE = re.compile(r"\b((?:GENROPY|GNR)_[A-Z][A-Z0-9_]*[A-Z0-9])\b")
 FAMILIES = ("GNR_WSGI_OPT_", "GNR_REMOTEDB_")
-OURS_NOT_ENV = {"GNR_ASYNC_URL"}  # GenroPy's own (a siteconfig value the relay honours), not ours
+OURS_NOT_ENV = {"GNR_ASYNC_URL",  # GenroPy's own (a siteconfig value the relay honours), not ours
+                "GNR_LOCAL_PROJECTS"}  # GenroPy's own (PathResolver looks there first), read as it does
 # GenroPy's container tools' variables: translated onto ours (genropy_tools_env), never read as such
 TOOLS_NAMES = {name.removesuffix("_FILE") for name in genropy_tools_env.HONOURED}
 

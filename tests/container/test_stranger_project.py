@@ -1,0 +1,55 @@
+"""A project as other people's repositories come (issue: the first hour): no ``root.py`` in its
+instance, its own ``xml_auth`` admin named like the image's. Served as is, both admins log in."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from genropy_asgi.testing.client import GenropyPage
+
+from genropy_asgi.launch.gnrconfig import password_entry
+from genropy_asgi.testing.containers import GenropyAsgiContainer
+from support import DEMO_PROJECT
+
+pytestmark = pytest.mark.docker
+
+OWN_ADMIN = ("<authentication pkg=\"gnrcore:sys\">\n"
+             "\t\t<xml_auth defaultTags=\"user,xml\"><admin pwd=\"{pwd}\" tags=\"admin,user\"/></xml_auth>\n"
+             "\t\t<py_auth defaultTags=\"user\" pkg=\"adm\" method=\"authenticate\"/>\n\t</authentication>")
+
+
+def login(page: GenropyPage, user: str, password: str) -> None:
+    page.rpc("login_doLogin", login=f"<GenRoBag><user>{user}</user><password>{password}</password></GenRoBag>::BAG",
+             rootenv="<GenRoBag></GenRoBag>::BAG")
+
+
+@pytest.fixture
+def stranger(tmp_path):
+    project = tmp_path / "stranger"
+    shutil.copytree(DEMO_PROJECT, project, ignore=shutil.ignore_patterns("data", "site", "__pycache__"))
+    instance = project / "instances" / "demo"
+    (instance / "root.py").unlink()
+    config = instance / "config" / "instanceconfig.xml"
+    text = config.read_text()
+    start, end = text.index("<authentication"), text.index("</authentication>") + len("</authentication>")
+    own = OWN_ADMIN.format(pwd=password_entry("Their-Own-1", "s" * 32))
+    config.write_text(text[:start] + own + text[end:])
+    return project
+
+
+def test_served_as_is_with_both_admins(image, stranger):
+    site = GenropyAsgiContainer(image, project_dir=stranger, site_name="demo").with_admin()
+    assert site.admin.user == "admin2"  # the testing module knows the name the image gives
+    with site:
+        logs = site.get_wrapped_container().logs().decode(errors="replace")
+        assert "no root.py for site demo" in logs and "instances/demo/site/root.py" in logs
+        assert "defines its own xml_auth user 'admin'" in logs and "logs in as 'admin2'" in logs
+        assert "Traceback" not in logs
+        theirs = GenropyPage(site.get_url())
+        login(theirs, "admin", "Their-Own-1")
+        assert theirs.rpc("whoami") == "admin"
+        ours = GenropyPage(site.get_url())
+        login(ours, site.admin.user, site.admin.password)
+        assert ours.rpc("whoami") == "admin2"
+        assert site.exec(["test", "-e", "/srv/projects/stranger/instances/demo/root.py"]).exit_code != 0
