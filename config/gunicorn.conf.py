@@ -17,6 +17,11 @@ workers = settings.read(os.environ, "GENROPY_WORKERS")
 worker_class = "genropy_asgi.asgi.gunicorn_worker.GenropyUvicornWorker"
 preload_app = False
 graceful_timeout = int(settings.read(os.environ, "GENROPY_SHUTDOWN_TIMEOUT"))
+# a worker replaced after this many requests (+ up to the jitter), as GenroPy's deployments do
+max_requests = settings.read(os.environ, "GENROPY_MAX_REQUESTS")
+max_requests_jitter = settings.read(os.environ, "GENROPY_MAX_REQUESTS_JITTER")
+if max_requests_jitter is None:
+    max_requests_jitter = max_requests // 6
 timeout = 120
 accesslog = None  # each worker writes its own access lines, with the request id (genropy_asgi.asgi.observe)
 errorlog = "-"

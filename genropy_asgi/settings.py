@@ -119,6 +119,21 @@ class Whole(Parser):
         return int(raw)
 
 
+class Workers(Whole):
+    """A number of worker processes, or ``auto``: the container's CPU quota (``genropy_asgi.cpu_quota``)."""
+
+    def __init__(self, maximum: int) -> None:
+        super().__init__(1, maximum)
+        self.expected = f"auto or a whole number from 1 to {maximum}"
+
+    def __call__(self, name: str, raw: str) -> int:
+        if raw.lower() == "auto":
+            from genropy_asgi.cpu_quota import available_cpus
+
+            return min(available_cpus(), self.maximum)
+        return super().__call__(name, raw)
+
+
 class Port(Whole):
     def __init__(self) -> None:
         super().__init__(1, 65535)
@@ -275,7 +290,14 @@ TABLE: tuple[Setting, ...] = (
       "of GenroPy's own `initgenropy` admin: `superadmin,_DEV_,admin,user`), with `GNR_ADMIN_PASSWORD`"),
     S("GNR_ADMIN_PASSWORD", Text(), None, "that login's password (no password: no such login)", secret=True),
     # -- serving --------------------------------------------------------------------
-    S("GENROPY_WORKERS", Whole(1, 64), 1, "1: one uvicorn process; more: gunicorn with that many uvicorn workers"),
+    S("GENROPY_WORKERS", Workers(64), 1, "1: one uvicorn process; more: gunicorn with that many uvicorn workers; "
+      "`auto`: one per CPU of the container's quota (cgroup `cpu.max`, rounded up)"),
+    S("GENROPY_MAX_REQUESTS", Whole(0, 10**9), 0, "with GENROPY_WORKERS > 1: a worker is replaced after this many "
+      "requests, the others serving meanwhile (gunicorn's `max_requests`; GenroPy's own deployments use 300); "
+      "0: never"),
+    S("GENROPY_MAX_REQUESTS_JITTER", Whole(0, 10**9), None, "up to this many more, at random per worker, so "
+      "workers are not replaced together (gunicorn's `max_requests_jitter`)",
+      shown="a sixth of GENROPY_MAX_REQUESTS (GenroPy's 300/50)"),
     S("GENROPY_WSGI_THREADS", Whole(1, 256), 16, "threads serving GenroPy requests, per process", BOTH,
       aliases=("GENROPY_ASGI_WSGI_THREADS",)),
     S("GENROPY_SHUTDOWN_TIMEOUT", Seconds(), 30.0, "seconds SIGTERM waits for in-flight requests", BOTH,

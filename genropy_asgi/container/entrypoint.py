@@ -32,6 +32,7 @@ from typing import Callable
 from genropy_asgi.container.database_steps import db_setup, wait_for_database, wait_for_shared_daemon
 from genropy_asgi.container.plan import (BACKUP_MODES, DATABASE_MODES, HELP_WORDS, DiskFiles, LaunchPlan, PlanError, help_text,
                                          make_plan, unprivileged_uid)
+from genropy_asgi.container.read_only_project import build_shadow, needs_shadow
 from genropy_asgi.container.report import STARTED, STARTED_AT_VARIABLE, StartError, fail, log
 from genropy_asgi.container.supervisorctl import SOCKET_FILE
 from genropy_asgi.launch.gnrconfig import write_config_folder
@@ -133,6 +134,19 @@ def prepare_instance(plan: LaunchPlan) -> None:
         from genropy_asgi.compat.register_hosted import remove_stale_announcement
 
         remove_stale_announcement(os.path.join(folder, "site"))
+
+
+def serve_read_only_project(plan: LaunchPlan) -> None:
+    """The shadow of a project this container cannot write (``read_only_project``), built afresh."""
+    originals = list(plan.shadows)
+    instance = next((os.path.join(root, project, "instances", plan.site) for root in originals
+                     for project in sorted(os.listdir(root))
+                     if os.path.isdir(os.path.join(root, project, "instances", plan.site))), None)
+    if instance is None:
+        raise StartError(f"GNR_CURRENT_SITE={plan.site}: its instance left GENROPY_PROJECTS while starting", status=2)
+    ensure_writable(plan.home, "GENROPY_HOME")
+    ensure_writable(os.path.join(plan.site_data, "instances", plan.site), "GENROPY_SITE_DATA's folder")
+    build_shadow(plan.shadows, instance, plan.site_data)
 
 
 def supply_root_py(plan: LaunchPlan) -> None:
@@ -336,7 +350,8 @@ def main(argv: list[str]) -> int:
         print(help_text())
         return 0
     try:
-        plan = make_plan(os.environ, DiskFiles(), argv, command_exists=lambda name: shutil.which(name) is not None)
+        plan = make_plan(os.environ, DiskFiles(), argv, command_exists=lambda name: shutil.which(name) is not None,
+                         read_only=needs_shadow)
     except PlanError as exc:
         return fail(str(exc), 2)
     if plan.mode == "print-config":
@@ -344,6 +359,8 @@ def main(argv: list[str]) -> int:
         return 0
     try:
         become_unprivileged(plan)
+        if plan.shadows:
+            serve_read_only_project(plan)
         if plan.mode == "check":
             check_state(plan)
             ensure_database_named(plan)

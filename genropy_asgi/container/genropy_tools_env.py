@@ -22,6 +22,8 @@ HONOURED = {
     "GNR_GUNICORN_WORKERS": "GENROPY_WORKERS",
     "GNR_GUNICORN_THREADS": "GENROPY_WSGI_THREADS",
     "GNR_GUNICORN_GRACEFUL_TIMEOUT": "GENROPY_SHUTDOWN_TIMEOUT",
+    "GNR_GUNICORN_MAX_REQUESTS": "GENROPY_MAX_REQUESTS",
+    "GNR_GUNICORN_MAX_REQUESTS_JITTER": "GENROPY_MAX_REQUESTS_JITTER",
     "GNR_EXTERNALHOST": "GENROPY_EXTERNAL_HOST",  # k8s: the site's public URL (wsgi external_host)
 }
 BIND = "GNR_GUNICORN_BIND"  # host or host:port -> GNR_WSGI_OPT_host / GNR_WSGI_OPT_port
@@ -56,7 +58,7 @@ def translated(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
             continue
         option = name[len(GUNICORN_PREFIX):].lower().replace("_", "-")
         raise PlanError(f"{name}: GenroPy's gunicorn option {option!r} has no equivalent here; remove it "
-                        f"(ours: GENROPY_WORKERS, GENROPY_WSGI_THREADS, GENROPY_SHUTDOWN_TIMEOUT, GNR_WSGI_OPT_host/"
+                        f"(ours: GENROPY_WORKERS, GENROPY_WSGI_THREADS, GENROPY_SHUTDOWN_TIMEOUT, GENROPY_MAX_REQUESTS, GNR_WSGI_OPT_host/"
                         f"port; README, \"Coming from GenroPy's container tools\")")
     return result, notes
 

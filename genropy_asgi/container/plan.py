@@ -27,10 +27,11 @@ from genropy_asgi.container.backup_rules import BackupError, BackupSettings, par
 from genropy_asgi.container.database_plan import DbTarget, database_attributes, remote_databases
 from genropy_asgi.container import genropy_tools_env
 from genropy_asgi.container.admin_login import admin_login, instance_xml_users, renamed_note
+from genropy_asgi.container.read_only_project import shadow_path, shadow_roots
 from genropy_asgi.container.processes import ProcessSet, check_ports, listen_host, process_set
 from genropy_asgi.container.topology import Placement, placement, register_placement
 from genropy_asgi.container.sources import (DiskFiles, FileSource, PlanError, Secrets, check_site, genropy_bool,
-                                            get, instance_config, missing_root_py, mounted_siteconfig, project_root, site_extra_from)
+                                            get, instance_config, instance_path, missing_root_py, mounted_siteconfig, project_root, site_extra_from)
 from genropy_asgi.launch.gnrconfig import GnrSetup, external_secret_for, password_entry, render_config_folder
 
 __all__ = ["DbTarget", "DiskFiles", "LaunchPlan", "PlanError", "make_plan", "unprivileged_uid", "IMAGE_UID", "MASK"]
@@ -92,6 +93,7 @@ class LaunchPlan:
     db_setup_commands: list[list[str]] = field(default_factory=list)  # gnr db setup, then first-use records
     site_data: str = ""  # GENROPY_SITE_DATA: where the instances' data/ and site/ live ("" : in place)
     root_py: str | None = None  # where GenroPy's standard root.py goes (the project has none), else None
+    shadows: dict[str, str] = field(default_factory=dict)  # read-only project roots -> their shadows
     shared_daemon: bool = False  # GNR_DAEMON_HOST: the programs use a gnrdaemon running elsewhere
     backup: BackupSettings | None = None  # GENROPY_BACKUP_*: modes backup and restore
     mode_args: list[str] = field(default_factory=list)  # what follows the mode (backup/restore's options)
@@ -145,6 +147,7 @@ class Inputs:
     site_data: str
     async_port: int
     root_py: str | None
+    shadows: dict[str, str]  # a read-only project's roots -> their shadows (read_only_project)
     register: str = "pyro"  # GENROPY_REGISTER for the programs (topology.register_placement)
     notes: list[str] = field(default_factory=list)  # what reading them found worth a line at start
 
@@ -177,7 +180,8 @@ def help_text() -> str:
 
 def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
               new_secret: Callable[[], str] = lambda: secrets_module.token_hex(24),
-              command_exists: Callable[[str], bool] = lambda name: True) -> LaunchPlan:
+              command_exists: Callable[[str], bool] = lambda name: True,
+              read_only: Callable[[str], bool] = lambda instance: False) -> LaunchPlan:
     """Decide everything the container does, from its environment and mounted files:
     read settings -> server command -> child env -> mode command."""
     mode = args[0] if args else "serve"
@@ -186,7 +190,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
                         "or a command on PATH")
     env, tool_notes = genropy_tools_env.translated(env)  # GenroPy's own tools' variables: ours, or refused
     settings.validate(env, settings.IMAGE)  # every setting of the table, before anything else
-    inputs = read_inputs(env, files, new_secret, mode)
+    inputs = read_inputs(env, files, new_secret, mode, read_only)
     server_args, server_command = server_commands(inputs)
     child_env = child_environment(env, inputs, server_args, server_command)
     if mode in BACKUP_MODES:  # `docker exec ... backup` beside a running site leaves its config alone
@@ -211,7 +215,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
         venv_bin=inputs.venv_bin, settings=settings.snapshot(env, settings.IMAGE),
         db_setup_commands=[[os.path.join(inputs.venv_bin, "gnr"), "db", "setup", inputs.site],
                            [os.path.join(inputs.venv_bin, "python"), "-m", "genropy_asgi.container.first_use", inputs.site]],
-        site_data=inputs.site_data, root_py=inputs.root_py, shared_daemon=inputs.placement.shared,
+        site_data=inputs.site_data, root_py=inputs.root_py, shadows=inputs.shadows, shared_daemon=inputs.placement.shared,
         backup=backup_settings(env, inputs.secrets, inputs.home) if mode in BACKUP_MODES else None,
         mode_args=list(args[1:]),
     )
@@ -254,12 +258,20 @@ def backup_settings(env: Mapping[str, str], secrets: Secrets, home: str) -> Back
                           max_age_days=get(env, "GENROPY_BACKUP_MAX_AGE_DAYS"), credentials=credentials)
 
 
-def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[[], str], mode: str) -> Inputs:
-    """Step 1: the settings, the secrets, the mounted siteconfig and projects, checked together."""
+def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[[], str], mode: str,
+                read_only: Callable[[str], bool] = lambda instance: False) -> Inputs:
+    """Step 1: the settings, the secrets, the mounted siteconfig and projects, checked together.
+
+    ``read_only(instance folder)`` (the entrypoint's probe, ``read_only_project.needs_shadow``):
+    with ``GENROPY_SITE_DATA``, such a project is served through shadow roots."""
     site = get(env, "GNR_CURRENT_SITE")
     home = get(env, "GENROPY_HOME")
-    project_roots = [project_root(p, files) for p in get(env, "GENROPY_PROJECTS").split(":") if p]
+    project_roots = list(dict.fromkeys(project_root(p, files) for p in get(env, "GENROPY_PROJECTS").split(":") if p))
     check_site(site, project_roots, files)
+    site_data = (get(env, "GENROPY_SITE_DATA") or "").rstrip("/")
+    instance = instance_path(site, project_roots, files)
+    shadows = shadow_roots(home, project_roots) if site_data and instance and read_only(instance) else {}
+    root_py = missing_root_py(site, project_roots, files)
     secrets = Secrets(env, files)
     # gnrdaemon: a random HMAC key per container unless given (Pyro uses pickle); a shared
     # daemon (off loopback, or elsewhere) refuses to run without one (topology.placement)
@@ -299,7 +311,7 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
     processes = process_set(env, site_wsgi)
     wsgi, debug_requested, port = wsgi_settings(env, site_wsgi, processes)
     setup = GnrSetup(
-        projects={f"projects{i}": root for i, root in enumerate(dict.fromkeys(project_roots))},
+        projects={f"projects{i}": shadows.get(root, root) for i, root in enumerate(project_roots)},
         daemon_hmac_key=hmac_key, daemon_host=where.daemon_host, daemon_port=daemon_port,
         # GNR_DB_IMPLEMENTATION given: the deployment's database replaces the instance's
         # own <db> (db_override_compat); else the instance's, under any partial settings
@@ -316,15 +328,16 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
                  **({"GENROPY_METRICS_PORT": metrics_port} if metrics_port and mode == "serve" else {})})
     return Inputs(
         site=site, home=home, app_dir=get(env, "GENROPY_APP_DIR"),
-        venv_bin=os.path.join(get(env, "GENROPY_VENV"), "bin"), project_roots=project_roots,
+        venv_bin=os.path.join(get(env, "GENROPY_VENV"), "bin"),
+        project_roots=[shadows.get(root, root) for root in project_roots], shadows=shadows,
         requirements=get(env, "GENROPY_PROJECT_REQUIREMENTS"), secrets=secrets, hmac_key=hmac_key,
         daemon_port=daemon_port, db=db, remotedb=remotedb, setup=setup, processes=processes,
         debug=bool(debug_requested), port=port, host=listen_host(env), workers=get(env, "GENROPY_WORKERS"),
         threads=get(env, "GENROPY_WSGI_THREADS"), shutdown=get(env, "GENROPY_SHUTDOWN_TIMEOUT"),
         db_wait=get(env, "GENROPY_DB_WAIT"), db_setup=get(env, "GENROPY_DB_SETUP") != "never",
         db_setup_when_changed=get(env, "GENROPY_DB_SETUP") == "auto",
-        placement=where, site_data=(get(env, "GENROPY_SITE_DATA") or "").rstrip("/"),
-        async_port=get(env, "GENROPY_ASYNC_PORT"), root_py=missing_root_py(site, project_roots, files),
+        placement=where, site_data=site_data, async_port=get(env, "GENROPY_ASYNC_PORT"),
+        root_py=shadow_path(root_py, shadows) if root_py else None,
         register=register_placement(env, mode, get(env, "GENROPY_WORKERS"), where, bool(given_key)),
         notes=admin_notes,
     )
@@ -461,6 +474,13 @@ def plan_notes(env: Mapping[str, str], inputs: Inputs) -> list[str]:
     notes = settings.deprecations(env) + inputs.notes
     if inputs.processes.task_workers and not inputs.processes.tasks and (env.get("GENROPY_TASK_WORKERS") or "").strip():
         notes.append("GENROPY_TASK_WORKERS is set but GENROPY_TASKS is off: no scheduler, no workers")
+    if get(env, "GENROPY_MAX_REQUESTS") and inputs.workers == 1:
+        notes.append("GENROPY_MAX_REQUESTS is set but GENROPY_WORKERS=1: a single process is never replaced (the "
+                     "site would stop meanwhile); it applies with GENROPY_WORKERS > 1")
+    if inputs.shadows:
+        notes.append(f"the project of site {inputs.site} cannot be written: served through a shadow of its folders "
+                     f"in {os.path.dirname(next(iter(inputs.shadows.values())))}, GenroPy's data/ and site/ in "
+                     f"GENROPY_SITE_DATA={inputs.site_data}; the project is untouched")
     if inputs.root_py:
         notes.append(f"the project has no root.py for site {inputs.site} (GenroPy needs one to serve it): "
                      f"GenroPy's standard one is supplied as {inputs.root_py}, a runtime file (no file "

@@ -109,20 +109,28 @@ def check_site(site: str, project_roots: list[str], files: FileSource) -> None:
                     f"({':'.join(project_roots)}); instances found: {listed}")
 
 
+def instance_path(site: str, project_roots: list[str], files: FileSource) -> str | None:
+    """``<root>/<project>/instances/<site>``: the first, in the order GenroPy looks."""
+    for root in project_roots:
+        for project in files.list_dir(root) or []:
+            if site in (files.list_dir(os.path.join(root, project, "instances")) or []):
+                return os.path.join(root, project, "instances", site)
+    return None
+
+
 def instance_config(site: str, project_roots: list[str], files: FileSource) -> tuple[str, str | None]:
     """The instance's instanceconfig.xml (GenroPy's choice of the two places) and its text."""
     from genropy_asgi.container.admin_login import INSTANCECONFIG_PLACES
 
-    for root in project_roots:
-        for project in files.list_dir(root) or []:
-            if site in (files.list_dir(os.path.join(root, project, "instances")) or []):
-                paths = [os.path.join(root, project, "instances", site, place) for place in INSTANCECONFIG_PLACES]
-                for path in paths:
-                    text = files.read(path)
-                    if text is not None:
-                        return path, text
-                return paths[0], None
-    return "", None
+    instance = instance_path(site, project_roots, files)
+    if instance is None:
+        return "", None
+    paths = [os.path.join(instance, place) for place in INSTANCECONFIG_PLACES]
+    for path in paths:
+        text = files.read(path)
+        if text is not None:
+            return path, text
+    return paths[0], None
 
 
 def missing_root_py(site: str, project_roots: list[str], files: FileSource) -> str | None:

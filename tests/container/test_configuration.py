@@ -126,7 +126,7 @@ def test_no_secret_in_inspect_logs_or_print_config(image, postgres_image, docker
 
 @pytest.mark.parametrize("environment,command,files,expected", [
     ({}, ["frobnicate"], None, "unknown mode or command 'frobnicate'"),
-    ({"GENROPY_WORKERS": "lots"}, None, None, "GENROPY_WORKERS='lots': expected a whole number"),
+    ({"GENROPY_WORKERS": "lots"}, None, None, "GENROPY_WORKERS='lots': expected auto or a whole number"),
     ({"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_USER": "u"}, None, None,
      "GNR_DB_HOST is required when GNR_DB_IMPLEMENTATION=postgres"),
     ({"GNR_DB_PASSWORD_FILE": "/run/secrets/missing"}, None, None, "GNR_DB_PASSWORD_FILE=/run/secrets/missing: no such file"),
@@ -167,16 +167,16 @@ def test_dbsetup_mode_runs_and_exits(docker, image):
     assert "database setup: db setup demo" in logs
 
 
-@pytest.mark.parametrize("site_data", ["", "/tmp/site-data"], ids=["in place", "GENROPY_SITE_DATA"])
-def test_a_read_only_project_stops_with_one_line(docker, image, tmp_path, site_data):
-    """A project mounted :ro (a ConfigMap, a git-sync volume) without data/site symlinks: one line, exit 2."""
-    import shutil
-
+def read_only_demo(tmp_path):
     project = tmp_path / "demo"
     shutil.copytree(REPO / "demo", project, ignore=shutil.ignore_patterns("data", "site", "__pycache__"))
-    environment = {"GENROPY_PROJECTS": "/srv/projects", **({"GENROPY_SITE_DATA": site_data} if site_data else {})}
-    container = docker.containers.create(image, environment=environment,
-                                         volumes={str(project): {"bind": "/srv/projects/demo", "mode": "ro"}})
+    return project, {str(project): {"bind": "/srv/projects/demo", "mode": "ro"}}
+
+
+def test_a_read_only_project_without_site_data_stops_with_one_line(docker, image, tmp_path):
+    """A project mounted :ro with nowhere for GenroPy's writes: one line, exit 2, no traceback."""
+    _project, volumes = read_only_demo(tmp_path)
+    container = docker.containers.create(image, environment={"GENROPY_PROJECTS": "/srv/projects"}, volumes=volumes)
     try:
         container.start()
         status = container.wait(timeout=120)["StatusCode"]
@@ -187,3 +187,32 @@ def test_a_read_only_project_stops_with_one_line(docker, image, tmp_path, site_d
     errors = [line for line in logs.splitlines() if line.startswith("genropy-asgi: error:")]
     assert len(errors) == 1 and "the project is mounted read-only" in errors[0], logs[-2000:]
     assert "Traceback" not in logs
+
+
+def test_a_read_only_project_with_site_data_is_served_untouched(docker, image, tmp_path):
+    """A ConfigMap / git-sync / :ro project, GENROPY_SITE_DATA set: served, GenroPy's writes in site data."""
+    project, volumes = read_only_demo(tmp_path)
+    (project / "instances" / "demo" / "root.py").unlink()  # and no root.py either
+    before = sorted(str(p) for p in project.rglob("*"))
+    container = docker.containers.run(image, detach=True, volumes=volumes,
+                                      environment={"GENROPY_PROJECTS": "/srv/projects",
+                                                   "GENROPY_SITE_DATA": "/tmp/site-data"})
+    try:
+        probe = ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/index', "
+                                 "timeout=5).read()"]
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            container.reload()
+            assert container.status == "running", container.logs().decode(errors="replace")[-3000:]
+            if container.exec_run(probe).exit_code == 0:
+                break
+            time.sleep(2)
+        else:
+            raise AssertionError("not serving after 180 s:\n" + container.logs().decode(errors="replace")[-3000:])
+        logs = container.logs().decode(errors="replace")
+        assert "cannot be written: served through a shadow" in logs and "Traceback" not in logs, logs[-3000:]
+        written = container.exec_run(["ls", "/tmp/site-data/instances/demo/site", "/tmp/site-data/instances/demo/data"])
+        assert b"root.py" in written.output, written.output  # GenroPy's standard one, in site data
+    finally:
+        container.remove(force=True, v=True)
+    assert sorted(str(p) for p in project.rglob("*")) == before  # the project: untouched

@@ -160,7 +160,7 @@ def test_debug_needs_an_explicit_yes():
 
 @pytest.mark.parametrize("env,args,expected", [
     ({}, ["frobnicate"], "unknown mode or command 'frobnicate'"),
-    ({"GENROPY_WORKERS": "many"}, [], "GENROPY_WORKERS='many': expected a whole number from 1 to 64"),
+    ({"GENROPY_WORKERS": "many"}, [], "GENROPY_WORKERS='many': expected auto or a whole number from 1 to 64"),
     ({"GNR_WSGI_OPT_port": "80000"}, [], "GNR_WSGI_OPT_port='80000': expected a whole number"),
     ({"GENROPY_DB_WAIT": "soon"}, [], "GENROPY_DB_WAIT='soon': expected a number of seconds"),
     ({"GNR_DB_IMPLEMENTATION": "mysql"}, [], "GNR_DB_IMPLEMENTATION='mysql': expected one of sqlite, postgres"),
@@ -347,7 +347,7 @@ def test_gnr_db_settings_replace_the_instance_db():
     ({"GENROPY_SHUTDOWN_TIMEOUT": "nan"}, "GENROPY_SHUTDOWN_TIMEOUT='nan': expected a number of seconds >= 0"),
     ({"GENROPY_SHUTDOWN_TIMEOUT": "inf"}, "GENROPY_SHUTDOWN_TIMEOUT='inf': expected a number of seconds >= 0"),
     ({"GENROPY_DB_WAIT": "nan"}, "GENROPY_DB_WAIT='nan': expected"),
-    ({"GENROPY_WORKERS": "²"}, "GENROPY_WORKERS='²': expected a whole number"),
+    ({"GENROPY_WORKERS": "²"}, "GENROPY_WORKERS='²': expected auto or a whole number"),
     ({"GENROPY_CRASH_RESTARTS": "abc"}, "GENROPY_CRASH_RESTARTS='abc': expected a whole number"),
     ({"GENROPY_CRASH_WINDOW": "0"}, "GENROPY_CRASH_WINDOW='0': expected a number of seconds above 0"),
 ])
@@ -505,8 +505,8 @@ def test_ours_win_over_genropy_tools_variables_and_say_so():
 
 
 def test_a_genropy_gunicorn_option_we_lack_is_refused_in_one_line():
-    assert error({"GNR_GUNICORN_MAX_REQUESTS": "1000"}).startswith(
-        "GNR_GUNICORN_MAX_REQUESTS: GenroPy's gunicorn option 'max-requests' has no equivalent here; remove it")
+    assert error({"GNR_GUNICORN_KEEPALIVE": "5"}).startswith(
+        "GNR_GUNICORN_KEEPALIVE: GenroPy's gunicorn option 'keepalive' has no equivalent here; remove it")
     assert error({"GENROPY_EXTERNAL_HOST": "shop.example.com"}).startswith(
         "GENROPY_EXTERNAL_HOST='shop.example.com': expected a URL")
     assert error({"GNR_EXTERNALHOST": "not a url"}).startswith("GENROPY_EXTERNAL_HOST='not a url'")
@@ -652,3 +652,77 @@ def test_admin_login_and_instance_users():
     assert instance_xml_users("<GenRoBag><authentication><xml_auth><root/></xml_auth></authentication>"
                               "</GenRoBag>") == {"root"}
     assert instance_xml_users("<not xml") == set() and instance_xml_users(None) == set()
+
+
+def test_a_read_only_project_with_site_data_is_served_through_shadow_roots():
+    env = {"GENROPY_SITE_DATA": "/var/lib/genropy/site-data/"}
+    shadowed = plan(env, files=FakeFiles({DEMO_ROOT_PY: None}), read_only=lambda instance: True)
+    shadow = "/var/lib/genropy/shadow-projects/0"
+    assert shadowed.shadows == {"/opt/genropy/projects": shadow}
+    assert shadowed.project_roots == [shadow]
+    assert f'path="{shadow}"' in shadowed.files["environment.xml"]
+    assert 'path="/opt/genropy/projects"' not in shadowed.files["environment.xml"]
+    assert shadowed.root_py == f"{shadow}/demo/instances/demo/site/root.py"
+    assert any("cannot be written" in note and "GENROPY_SITE_DATA=/var/lib/genropy/site-data" in note
+               for note in shadowed.notes)
+    assert plan(env).shadows == {}  # writable: in place, as before
+    assert plan(read_only=lambda instance: True).shadows == {}  # no site data: the start's one line
+
+
+def test_the_shadow_of_a_project_links_everything_but_the_instance_data(tmp_path):
+    from genropy_asgi.container.read_only_project import build_shadow, shadow_roots
+
+    root = tmp_path / "projects"
+    instance = root / "shop" / "instances" / "shopsite"
+    (instance / "config").mkdir(parents=True)
+    (instance / "config" / "instanceconfig.xml").write_text("<GenRoBag/>")
+    (instance / "site").mkdir()  # committed empty: GenroPy's writes go to site data instead
+    (root / "shop" / "packages" / "shop").mkdir(parents=True)
+    (root / "shop" / "instances" / "other").mkdir()
+    (root / "library").mkdir()
+    before = sorted(str(p) for p in root.rglob("*"))
+    shadows = shadow_roots(str(tmp_path / "home"), [str(root)])
+    served = build_shadow(shadows, str(instance), str(tmp_path / "site-data"))
+    assert served == f"{tmp_path}/home/shadow-projects/0/shop/instances/shopsite"
+    shadow = tmp_path / "home" / "shadow-projects" / "0"
+    assert (shadow / "library").resolve() == root / "library"
+    assert (shadow / "shop" / "packages").resolve() == root / "shop" / "packages"
+    assert (shadow / "shop" / "instances" / "other").resolve() == root / "shop" / "instances" / "other"
+    assert (shadow / "shop" / "instances" / "shopsite" / "config" / "instanceconfig.xml").read_text() == "<GenRoBag/>"
+    for name in ("data", "site"):
+        assert (Path(served) / name).resolve() == tmp_path / "site-data" / "instances" / "shopsite" / name
+    (Path(served) / "site" / "written").write_text("x")
+    assert sorted(str(p) for p in root.rglob("*")) == before  # the project: untouched
+    again = build_shadow(shadows, str(instance), str(tmp_path / "site-data"))  # the next start
+    assert (Path(again) / "site" / "written").read_text() == "x"  # site data kept
+
+
+def test_workers_auto_is_the_cpu_quota_and_recycling_maps_from_genropy_tools():
+    from genropy_asgi.cpu_quota import available_cpus, cpus_from
+
+    assert cpus_from("max 100000", 8) == 8
+    assert cpus_from("150000 100000", 8) == 2  # 1.5 CPUs: rounded up
+    assert cpus_from("50000 100000", 8) == 1
+    assert cpus_from("400000 100000", 2) == 2  # never more than it may run on
+    assert cpus_from(None, 3) == 3 and cpus_from("garbage", 3) == 3
+    auto = plan({"GENROPY_WORKERS": "auto"})
+    assert auto.workers == min(available_cpus(), 64) and auto.env["GENROPY_WORKERS"] == str(auto.workers)
+    assert "auto or a whole number from 1 to 64" in error({"GENROPY_WORKERS": "many"})
+    theirs = plan({"GNR_GUNICORN_MAX_REQUESTS": "300", "GNR_GUNICORN_MAX_REQUESTS_JITTER": "50",
+                   "GENROPY_WORKERS": "2"})
+    assert theirs.env["GENROPY_MAX_REQUESTS"] == "300" and theirs.env["GENROPY_MAX_REQUESTS_JITTER"] == "50"
+    assert "GNR_GUNICORN_MAX_REQUESTS" not in theirs.env
+    single = plan({"GENROPY_MAX_REQUESTS": "300"})
+    assert any("GENROPY_WORKERS=1: a single process is never replaced" in note for note in single.notes)
+
+
+def test_gunicorn_config_recycles_workers_as_genropy_does(monkeypatch):
+    import runpy
+
+    monkeypatch.setenv("GENROPY_BIND", "127.0.0.1:8080")
+    monkeypatch.setenv("GENROPY_MAX_REQUESTS", "300")
+    config = runpy.run_path(str(Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"))
+    assert (config["max_requests"], config["max_requests_jitter"]) == (300, 50)
+    monkeypatch.setenv("GENROPY_MAX_REQUESTS_JITTER", "7")
+    config = runpy.run_path(str(Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"))
+    assert config["max_requests_jitter"] == 7

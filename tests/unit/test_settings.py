@@ -50,9 +50,9 @@ def test_every_variable_the_code_names_is_in_the_table():
 
 
 @pytest.mark.parametrize("name, raw, expected", [
-    ("GENROPY_WORKERS", "²", "GENROPY_WORKERS='²': expected a whole number from 1 to 64"),
-    ("GENROPY_WORKERS", "٣", "GENROPY_WORKERS='٣': expected a whole number from 1 to 64"),
-    ("GENROPY_WORKERS", "0", "GENROPY_WORKERS='0': expected a whole number from 1 to 64"),
+    ("GENROPY_WORKERS", "²", "GENROPY_WORKERS='²': expected auto or a whole number from 1 to 64"),
+    ("GENROPY_WORKERS", "٣", "GENROPY_WORKERS='٣': expected auto or a whole number from 1 to 64"),
+    ("GENROPY_WORKERS", "0", "GENROPY_WORKERS='0': expected auto or a whole number from 1 to 64"),
     ("GENROPY_SHUTDOWN_TIMEOUT", "nan", "GENROPY_SHUTDOWN_TIMEOUT='nan': expected a number of seconds >= 0"),
     ("GENROPY_SHUTDOWN_TIMEOUT", "inf", "GENROPY_SHUTDOWN_TIMEOUT='inf': expected"),
     ("GENROPY_DB_WAIT", "-1", "GENROPY_DB_WAIT='-1': expected"),
