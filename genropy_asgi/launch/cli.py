@@ -13,6 +13,7 @@ Exit status: 0 after a clean stop (SIGTERM/SIGINT drain in-flight requests),
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -124,8 +125,11 @@ def configure_logging() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
+    started = time.monotonic()
     try:
         launch = SiteLaunch(sys.argv[1:] if argv is None else argv)
+        if launch.options.timeit:  # as GenroPy's `gnr` command does it
+            atexit.register(lambda: print(f"Total execution time: {time.monotonic() - started:.3f}s", file=sys.stderr))
         check_settings()  # a malformed variable fails here, in one line, before anything starts
         for warning in launch.warnings():
             logger.warning(warning)
@@ -133,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             logger.info("%s: accepted for compatibility (GenroPy 26.10 has no clean-restart step)", flag)
         if needs_daemon(launch):  # also decides GENROPY_REGISTER for the programs started below
             launch.wait_for_daemon(setting("GENROPY_DAEMON_WAIT") or 0)
+        launch.start_debugpy()
         if launch.reload:
             serve_with_reload(launch)
         else:

@@ -136,12 +136,33 @@ class SiteLaunch(Server):
             raise LaunchError(f"port must be a number, got {self.options.port!r}") from exc
 
     @property
+    def debugpy_port(self) -> int | None:
+        """``--debugpy`` / ``--debugpy-port N``: GenroPy's remote debugger on localhost (5678)."""
+        port = getattr(self.options, "debugpy_port", None)
+        if not getattr(self.options, "debugpy", False) and port is None:
+            return None
+        return int(port or 5678)
+
+    def start_debugpy(self) -> None:
+        """As gnrwsgiserve does: debugpy listens on localhost before the site is served."""
+        port = self.debugpy_port
+        if port is None:
+            return
+        try:
+            import debugpy
+        except ImportError as exc:
+            raise LaunchError("--debugpy: the debugpy package is not installed (pip install debugpy, or "
+                              "GenroPy's developer profile)") from exc
+        debugpy.listen(("localhost", port))
+        logger.info("debugpy listening on localhost:%s", port)
+
+    @property
     def debug(self) -> bool:
         return is_true(self.options.debug) and not self.options.nodebug
 
     @property
     def reload(self) -> bool:
-        return is_true(self.options.reload)
+        return is_true(self.options.reload) and self.debugpy_port is None  # GenroPy: no reloader under debugpy
 
     @property
     def full_site_name(self) -> str:

@@ -194,3 +194,31 @@ def test_noclean_serves(demo_workspace, gnr_daemon):
         process.terminate()
         output = process.communicate(timeout=30)[0]
     assert "-n: accepted for compatibility" in output
+
+
+def test_debugpy_is_genropys_or_one_line(demo_workspace, monkeypatch):
+    """--debugpy as gnrwsgiserve: port 5678 unless given, the reloader off; without debugpy: one line."""
+    assert launch(demo_workspace, monkeypatch, ["demo", "--debugpy", "--reload"]).debugpy_port == 5678
+    assert launch(demo_workspace, monkeypatch, ["demo", "--debugpy", "--reload"]).reload is False
+    assert launch(demo_workspace, monkeypatch, ["demo", "--debugpy-port", "6000"]).debugpy_port == 6000
+    assert launch(demo_workspace, monkeypatch, ["demo", "--reload"]).debugpy_port is None
+    import importlib.util
+
+    if importlib.util.find_spec("debugpy") is None:
+        result = run_cli(demo_workspace, "demo", "--debugpy")
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert "gnrasgiserve: error: --debugpy: the debugpy package is not installed" in result.stderr
+
+
+def test_every_option_of_the_help_is_in_the_readme_table():
+    """``gnrasgiserve --help`` (GenroPy's parser) and the README's options table say the same options."""
+    import re
+
+    from support import REPO
+
+    helped = subprocess.run([str(BIN / "gnrasgiserve"), "--help"], capture_output=True, text=True, timeout=60)
+    options = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", helped.stdout)) - {"--help"}
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Options (identical to `gnrwsgiserve`)", 1)[1].split("Resolution order", 1)[0]
+    missing = sorted(option for option in options if f"`{option}" not in table and f", {option}" not in table)
+    assert not missing, f"options of gnrasgiserve --help missing from the README's table: {missing}"
