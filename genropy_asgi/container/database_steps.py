@@ -156,6 +156,11 @@ def db_setup(plan: LaunchPlan) -> None:
                 missing = reqs.missing_module(result.stdout, plan.project_roots)
                 if missing:  # an import the project's requirements.txt does not declare: say it in one line
                     raise StartError(f"{what}: {reqs.describe_missing_module(*missing)}", status=2)
+                from genropy_asgi.container.instance_probe import load_problem
+
+                problem = load_problem(plan)  # the instance itself does not load: that, in one line
+                if problem:
+                    raise StartError(f"{what}: {problem}", status=2)
                 sys.stderr.write(plan.masked(result.stdout[-4000:]))
                 raise StartError(f"{what} failed (exit {result.returncode}); its output is above")
         record.write()

@@ -284,6 +284,15 @@ def ensure_requirements(plan: LaunchPlan) -> None:
                          "GENROPY_PROJECT_REQUIREMENTS=install", status=2)
 
 
+def ensure_instance_loads(plan: LaunchPlan) -> None:
+    """``check``: GenroPy loads the instance (``instance_probe``); what fails is one line, exit 2."""
+    from genropy_asgi.container.instance_probe import load_problem
+
+    problem = load_problem(plan)
+    if problem:
+        raise StartError(problem, status=2)
+
+
 def install_into(plan: LaunchPlan, target: str, requirements: list[str]) -> None:
     """pip install into a fresh folder, renamed into place only when complete."""
     log(plan, f"installing the packages' requirements: {', '.join(requirements)}")
@@ -365,6 +374,7 @@ def main(argv: list[str]) -> int:
             check_state(plan)
             ensure_database_named(plan)
             ensure_requirements(plan)
+            ensure_instance_loads(plan)
             log(plan, f"configuration of {plan.site} checked: ready to serve")
             return 0
         if plan.mode in DATABASE_MODES:

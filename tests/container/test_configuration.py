@@ -145,6 +145,13 @@ def test_no_secret_in_inspect_logs_or_print_config(image, postgres_image, docker
      {"/srv/projects/shop/instances/pgsite/config/instanceconfig.xml":
       '<?xml version="1.0" encoding="UTF-8"?><GenRoBag><db implementation="postgres" dbname="shop"/></GenRoBag>'},
      "wants PostgreSQL (<db implementation=\"postgres\">) and names no host: set GNR_DB_IMPLEMENTATION=postgres"),
+    # an instance naming a package no project has: the check (compose's site-check) and a plain start
+    *[({"GENROPY_PROJECTS": "/srv/projects", "GNR_CURRENT_SITE": "ghostsite"}, command,
+       {"/srv/projects/shop/instances/ghostsite/config/instanceconfig.xml":
+        '<?xml version="1.0" encoding="UTF-8"?><GenRoBag><db implementation="sqlite"/><packages>'
+        '<gnrcore_sys pkgcode="gnrcore:sys"/><ghost/></packages></GenRoBag>',
+        "/srv/projects/shop/instances/ghostsite/root.py": "# the project's own"},
+      "GenroPy cannot load instance ghostsite: Exception: Error: package ghost not found") for command in (["check"], None)],
 ])
 def test_bad_input_exits_non_zero_with_one_clear_line(docker, image, environment, command, files, expected):
     status, logs = run_to_exit(docker, image, environment, command, files)
