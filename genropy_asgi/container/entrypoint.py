@@ -373,8 +373,12 @@ def main(argv: list[str]) -> int:
         if plan.mode == "check":
             check_state(plan)
             ensure_database_named(plan)
+            for note in plan.notes:
+                log(plan, note)
             ensure_requirements(plan)
             ensure_instance_loads(plan)
+            if plan.db is not None:  # reachable, with the credentials given
+                wait_for_database(plan, plan.db)
             log(plan, f"configuration of {plan.site} checked: ready to serve")
             return 0
         if plan.mode in DATABASE_MODES:

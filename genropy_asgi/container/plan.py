@@ -52,8 +52,9 @@ MODE_HELP: dict[str, str] = {  # the README's mode table and `--help` come from 
     'restore': '`restore NAME|latest [--replace]`: verify the archive, restore it beside the site, swap it in, '
                '`gnr db setup`, exit; `restore --list`, `restore --verify NAME` ([Backups](#backups))',
     'print-config': 'the launch plan as JSON, secrets masked; writes nothing',
-    'check': 'the launch plan, then the writable folders on the real mounts; exit 0 or the one-line error '
-             "(compose's `site-check`)",
+    'check': 'the launch plan, the writable folders on the real mounts, the packages\' requirements, GenroPy '
+             'loading the instance (no database needed), then PostgreSQL with the site\'s credentials; exit 0 or '
+             "the one-line error, exit 2 (compose's `site-check`)",
     'shell': 'bash with the same environment',
 }
 MODES = tuple(MODE_HELP)
@@ -198,7 +199,7 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
     command = json_logged(mode, mode_command(mode, args[1:], inputs), env, inputs)
     db = inputs.db
     db_target = None
-    if db.get("implementation") == "postgres" and mode in DATABASE_MODES:
+    if db.get("implementation") == "postgres" and (mode in DATABASE_MODES or mode == "check"):  # check: reachable
         db_target = DbTarget(host=db["host"], port=int(db.get("port") or 5432), name=db.get("dbname"),
                              user=db.get("user"), password=db.get("password"), timeout=inputs.db_wait)
     files = render_config_folder(inputs.setup)

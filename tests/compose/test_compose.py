@@ -145,20 +145,46 @@ def test_a_root_owned_clone_is_served_without_running_as_root(project):
 ], ids=["project not writable by GENROPY_UID", "malformed variable"])
 def test_a_configuration_error_stops_once_with_its_line(project, setting, expected):
     project.env.update(setting)
+    assert_stops_once_in_site_check(project, expected)
+    if "GENROPY_UID" in setting:
+        assert "GENROPY_UID=" in site_check_error(project)
+
+
+def test_a_project_genropy_cannot_load_stops_once_with_its_line(project):
+    """What only loading the instance finds (a package no project has) stops site-check, not the site."""
+    import shutil
+
+    broken = project.folder / "broken"
+    shutil.copytree(REPO / "demo", broken, ignore=shutil.ignore_patterns("data", "site", "__pycache__"))
+    config = broken / "instances" / "demo" / "config" / "instanceconfig.xml"
+    config.write_text(config.read_text().replace('<demo pkgcode="demo"/>', '<demo pkgcode="demo"/><ghost/>'))
+    project.env.update({"GENROPY_PROJECT_DIR": "./broken", "GENROPY_PROJECT_NAME": "demo"})
+    assert_stops_once_in_site_check(project, "GenroPy cannot load instance demo: Exception: Error: package ghost")
+
+
+def site_check_error(project) -> str:
+    logs = project.run("logs", "--no-color", "site-check").stdout
+    errors = [line for line in logs.splitlines() if "genropy-asgi: error:" in line]
+    assert len(errors) == 1, logs
+    return errors[0]
+
+
+def assert_stops_once_in_site_check(project, expected: str) -> None:
     result = project.run("up", "-d", "--wait", check=False, timeout=300)
     assert result.returncode != 0
     check = project.run("ps", "-a", "--format", "{{.Service}} {{.State}} {{.ExitCode}}").stdout
     states = dict((line.split()[0], line.split()[1:]) for line in check.splitlines() if line.strip())
     assert states["site-check"] == ["exited", "2"], states
     assert states.get("site", ["created"])[0] in ("created", "exited") and "running" not in states.get("site", [])
-    logs = project.run("logs", "--no-color", "site-check").stdout
-    errors = [line for line in logs.splitlines() if "genropy-asgi: error:" in line]
-    assert len(errors) == 1 and expected in errors[0], logs
-    if "GENROPY_UID" in setting:
-        assert "GENROPY_UID=" in errors[0]
+    assert expected in site_check_error(project)
     time.sleep(3)
     again = project.run("ps", "-a", "--format", "{{.Service}} {{.State}}").stdout
     assert "restarting" not in again
+    for service in ("site-check", "site"):  # Docker's own count: no restart, ever
+        for container in project.run("ps", "-a", "-q", service).stdout.split():
+            count = subprocess.run(["docker", "inspect", "-f", "{{.RestartCount}}", container], capture_output=True,
+                                   text=True, check=True).stdout.strip()
+            assert count == "0", f"{service} restarted {count} times"
 
 
 def test_a_project_with_requirements_that_says_sqlite_runs_on_postgresql(project, tmp_path):
