@@ -23,7 +23,8 @@ plugin: PostgreSQL's tables copied aside and back, or a copy of the SQLite files
 ``GENROPY_REGISTER=redis``: what several workers or pods share; ``.valkey``).
 
 Images: ``GENROPY_ASGI_IMAGE`` (default ``genropy-asgi:latest``) and
-``GENROPY_ASGI_POSTGRES_IMAGE`` (default ``postgres:17``). An image that is neither
+``GENROPY_ASGI_POSTGRES_IMAGE`` (default ``postgres:17``, or ``genropy-asgi/postgres:17-trixie`` that
+``scripts/bootstrap-images`` makes when only that one is here). An image that is neither
 local nor pullable is a clear error saying what to build or set; so is testcontainers'
 reaper (Ryuk) when its image can't be had.
 """
@@ -54,6 +55,7 @@ __all__ = ["GenropyAsgiContainer", "GenropyAdmin", "GenropyImageMissing", "Genro
 
 DEFAULT_IMAGE = settings.setting("GENROPY_ASGI_IMAGE").default
 DEFAULT_POSTGRES_IMAGE = settings.setting("GENROPY_ASGI_POSTGRES_IMAGE").default
+BOOTSTRAPPED_POSTGRES_IMAGE = "genropy-asgi/postgres:17-trixie"  # scripts/bootstrap-images (no registry)
 VALKEY_CONFIG = ('printf "requirepass %s\\nappendonly yes\\ndir /data\\nprotected-mode no\\n" "$VALKEY_PASSWORD" '
                  '> /tmp/valkey.conf && exec valkey-server /tmp/valkey.conf')  # the password never an argument
 CONTAINER_PORT = settings.WEB_PORT
@@ -145,6 +147,20 @@ class ExecResult:
 
     returncode: int
     output: str
+
+
+def local_image(client: Any, official: str, bootstrapped: str) -> str:
+    """``official`` when this engine has it; else ``bootstrapped`` (``scripts/bootstrap-images``, machines
+    with no registry) when that one is here; else ``official`` (pulled at start)."""
+    import docker.errors
+
+    for name in (official, bootstrapped):
+        try:
+            client.images.get(name)
+            return name
+        except docker.errors.ImageNotFound:
+            continue
+    return official
 
 
 def image_or_explain(client: Any, image: str, variable: str, how_to_build: str) -> None:
@@ -350,7 +366,8 @@ class GenropyAsgiContainer(DockerContainer):
         from testcontainers.community.postgres import PostgresContainer
 
         password = secrets.token_urlsafe(16)
-        pg_image = image or os.environ.get("GENROPY_ASGI_POSTGRES_IMAGE") or DEFAULT_POSTGRES_IMAGE
+        pg_image = image or os.environ.get("GENROPY_ASGI_POSTGRES_IMAGE") or local_image(
+            self.get_docker_client().client, DEFAULT_POSTGRES_IMAGE, BOOTSTRAPPED_POSTGRES_IMAGE)
         if self.network is None:
             self.network = Network(docker_network_kw={"labels": self.labels})
         self.postgres = PostgresContainer(pg_image, username=user, password=password, dbname="postgres", driver=None)

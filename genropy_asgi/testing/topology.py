@@ -28,17 +28,10 @@ BOOTSTRAPPED_VALKEY_IMAGE = "genropy-asgi/valkey:8-trixie"  # scripts/bootstrap-
 
 
 def local_valkey_image(client) -> str:
-    """The official image when this engine has it or can pull it; else the bootstrapped stand-in
-    when that one is here."""
-    import docker.errors
+    """The official image when this engine has it; else the bootstrapped stand-in when that one is here."""
+    from genropy_asgi.testing.containers import local_image
 
-    for name in (VALKEY_IMAGE, BOOTSTRAPPED_VALKEY_IMAGE):
-        try:
-            client.images.get(name)
-            return name
-        except docker.errors.ImageNotFound:
-            continue
-    return VALKEY_IMAGE
+    return local_image(client, VALKEY_IMAGE, BOOTSTRAPPED_VALKEY_IMAGE)
 
 
 class Topology:
