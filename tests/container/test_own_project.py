@@ -108,26 +108,39 @@ def build_context(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_derived_image_bakes_the_project_and_its_requirements(image, docker, wheels, tmp_path):
-    """The README's derived-image Dockerfile, air-gapped (its wheelhouse in the build context)."""
-    context = tmp_path / "shelf"
-    shutil.copytree(SHELF, context)
+@pytest.mark.parametrize("layout", ["one project", "several repositories"])
+def test_a_derived_image_bakes_the_project_and_its_requirements(image, docker, wheels, tmp_path, layout):
+    """The README's derived-image Dockerfile, air-gapped (its wheelhouse in the build context, 20 MB of
+    padding beside the wheel): the wheels stay in the first stage, the image is the base + the project."""
+    several = layout == "several repositories"
+    context = tmp_path / ("projects" if several else "shelf")
+    project = context / "shelf" if several else context
+    shutil.copytree(SHELF, project)
+    if several:  # another repository's project beside it (here: the demo, under another name)
+        shutil.copytree(REPO / "demo", context / "library", ignore=shutil.ignore_patterns("data", "site"))
     shutil.copytree(wheels, context / ".wheels")
+    (context / ".wheels" / "padding.bin").write_bytes(os.urandom(20 * 1024 * 1024))
+    where = "/opt/genropy/projects/.wheels" if several else "/opt/genropy/projects/shelf/.wheels"
     tag = f"genropy-asgi-derived-test:{uuid.uuid4().hex[:8]}"
     result = subprocess.run([DOCKER, "build", "-q", "-t", tag, "-f", str(REPO / "examples" / "derived-image" / "Dockerfile"),
-                             "--build-arg", f"BASE={image}", "--build-arg", "PROJECT=shelf",
+                             "--build-arg", f"BASE={image}", "--build-arg", f"PROJECT={'' if several else 'shelf'}",
                              "--build-arg", f"SITE={SITE}", "--build-arg", "PIP_NO_INDEX=1",
-                             "--build-arg", "PIP_FIND_LINKS=/opt/genropy/projects/shelf/.wheels",
+                             "--build-arg", f"PIP_FIND_LINKS={where}",
                              str(context)], env={**os.environ, "DOCKER_BUILDKIT": "0"},
                             capture_output=True, text=True, timeout=900)
     try:
         assert result.returncode == 0, result.stderr[-3000:]
+        grown = docker.images.get(tag).attrs["Size"] - docker.images.get(image).attrs["Size"]
+        assert grown < 5 * 1024 * 1024, f"the derived image is {grown / 2**20:.1f} MB over its base"
         with GenropyAsgiContainer(tag, site_name=SITE, requirements="check") as site:  # nothing to install
             page = GenropyPage(site.get_url())
             page.rpc("add_book", title="Baked", pages="2500")
             assert page.rpc("pages_in_words") == "2,500"
             assert site.exec(["id", "-u"]).output.decode().strip() == "10001"
-            assert site.exec(["ls", "-a", "/opt/genropy/projects/shelf"]).output.decode().split().count(".wheels") == 0
+            listing = site.exec(["find", "/opt/genropy/projects", "-name", ".wheels"]).output.decode().split()
+            assert listing == []
+            if several:
+                assert site.exec(["test", "-d", "/opt/genropy/projects/library/packages"]).exit_code == 0
     finally:
         subprocess.run([DOCKER, "image", "rm", "-f", tag], capture_output=True)
 
