@@ -91,7 +91,7 @@ class SetupRecord:
 
     def __init__(self, plan: LaunchPlan) -> None:
         from genropy_asgi.container import model_fingerprint as mf
-        from genropy_asgi.container.entrypoint import instance_folder
+        from genropy_asgi.container.instance_folder import instance_folder
 
         self.plan, self.mf = plan, mf
         folder = instance_folder(plan)

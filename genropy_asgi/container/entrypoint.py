@@ -30,6 +30,7 @@ import time
 from typing import Callable
 
 from genropy_asgi.container.database_steps import db_setup, wait_for_database, wait_for_shared_daemon
+from genropy_asgi.container.instance_folder import instance_folder
 from genropy_asgi.container.plan import (BACKUP_MODES, DATABASE_MODES, HELP_WORDS, DiskFiles, LaunchPlan, PlanError, help_text,
                                          make_plan, unprivileged_uid)
 from genropy_asgi.container.read_only_project import build_shadow, needs_shadow
@@ -64,15 +65,6 @@ def owner_fix(path: str, error: OSError) -> str:
         owner = "the folder's owner"
     return (f"run the container as its owner (docker compose: GENROPY_UID={owner} in .env, or leave "
             f"GENROPY_UID unset; docker run: --user {owner}:0)")
-
-
-def instance_folder(plan: LaunchPlan) -> str | None:
-    for root in plan.project_roots:
-        for project in sorted(os.listdir(root)):
-            candidate = os.path.join(root, project, "instances", plan.site)
-            if os.path.isdir(candidate):
-                return candidate
-    return None
 
 
 def place_on_site_data(plan: LaunchPlan, folder: str, name: str) -> None:
