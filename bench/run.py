@@ -45,11 +45,18 @@ from section_scaleout import section_scaleout  # noqa: E402,F401
 
 from genropy_asgi.testing.client import GenropyClient, cookie_header  # noqa: E402
 from genropy_asgi.testing.load import stalled_bodies  # noqa: E402
-from genropy_asgi.testing.local import (BIN, GnrDaemonProcess, GnrWorkspace, ManagedProcess,  # noqa: E402
-                                        ServerProcess, free_port, wait_for_port)
+from genropy_asgi.testing.local import (  # noqa: E402
+    BIN,
+    GnrDaemonProcess,
+    GnrWorkspace,
+    ManagedProcess,
+    ServerProcess,
+    free_port,
+    wait_for_port,
+)
 
-SECTIONS = ("gateway", "security", "flood", "page", "servers", "scaling", "upstream", "streaming", "websocket", "container", "scaled",
-            "faults", "memory", "testing", "backup", "register", "scaleout")
+SECTIONS = ("gateway", "security", "flood", "page", "servers", "scaling", "upstream", "streaming", "websocket",
+            "container", "scaled", "faults", "memory", "testing", "backup", "register", "scaleout")
 
 
 class Bench:
@@ -189,9 +196,8 @@ def section_security(bench: Bench) -> None:
     """GenroPy's markup check (the regex vs page_args_compat) and the front's cost per request."""
     import re
 
-    from genropy_asgi.testing.client import GenropyPage
-
     from genropy_asgi.compat.page_args import MARKUP_PATTERN, looks_like_markup
+    from genropy_asgi.testing.client import GenropyPage
 
     regex = re.compile(MARKUP_PATTERN)
     sizes = [10_000, 25_000] if bench.smoke else [10_000, 25_000, 50_000, 100_000]
@@ -366,7 +372,7 @@ def section_page(bench: Bench) -> None:
     servers = page_contenders(bench)
     figures: dict[str, dict[str, list[float]]] = {name: {} for name in servers}
     try:
-        for name, server in servers.items():  # warm-up: first-use work of every server out of the figures
+        for server in servers.values():  # warm-up: first-use work of every server out of the figures
             with Chromium() as browser:
                 browser.load(server.base_url + "/index")
         for _ in range(bench.rounds + (0 if bench.smoke else 2)):
@@ -381,7 +387,7 @@ def section_page(bench: Bench) -> None:
                     cpu_repeat = procstats.cpu_seconds(server.pid) + procstats.cpu_seconds(bench.daemon.pid) - cpu
                 document = next(r for r in first.requests if r.kind == "Document")
                 chain = first.sequential_xhr()
-                steps = [b.started_ms - a.started_ms for a, b in zip(chain, chain[1:])] or [0.0]
+                steps = [b.started_ms - a.started_ms for a, b in zip(chain, chain[1:], strict=False)] or [0.0]
                 for key, value in (
                         ("document ms", document.finished_ms - document.started_ms), ("xhr n", len(chain)),
                         ("xhr step ms", statistics.median(steps)),
@@ -453,8 +459,8 @@ def section_servers(bench: Bench) -> None:
                     "GenroPy's one shared proxy)",
                     ["target", "c", "server", "req/s", "vs wsgi", "p50 ms", "p99 ms", "errors"], rows,
                     "Targets: ASGI >= WSGI on throughput, <= on p99.")
-        bench.memory["gnrasgiserve, one process (after load)"] = f"{procstats.rss_mb(servers['gnrasgiserve (uvicorn)'].pid)[0]:.0f} MB"
-        bench.memory["gnrwsgiserve, one process (after load)"] = f"{procstats.rss_mb(servers['gnrwsgiserve (werkzeug)'].pid)[0]:.0f} MB"
+        for label, server in (("gnrasgiserve", "gnrasgiserve (uvicorn)"), ("gnrwsgiserve", "gnrwsgiserve (werkzeug)")):
+            bench.memory[f"{label}, one process (after load)"] = f"{procstats.rss_mb(servers[server].pid)[0]:.0f} MB"
     finally:
         for s in servers.values():
             s.stop()
@@ -869,8 +875,9 @@ def environment_facts() -> list[str]:
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    return [f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
-            f"- machine: {os.cpu_count()} cores ({cpu}), {round(os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30)} GiB",
+    return [f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+            f"- machine: {os.cpu_count()} cores ({cpu}), "
+            f"{round(os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30)} GiB",
             f"- python {platform.python_version()} (host), genropy {version('genropy')}, genro-asgi {version('genro-asgi')}, "
             f"uvicorn {version('uvicorn')}, a2wsgi {version('a2wsgi')}, gunicorn {version('gunicorn')}",
             "- load: wrk on the same 2 cores (it takes CPU from the servers), 127.0.0.1"]

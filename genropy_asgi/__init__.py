@@ -20,6 +20,7 @@ testing plugin's own modules load later and are still rewritten.
 from __future__ import annotations
 
 from importlib import import_module
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 
 if TYPE_CHECKING:  # typing is not free, and this package loads in every interpreter of the venv

@@ -21,7 +21,8 @@ import json
 import logging
 import os
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 FORMAT_VARIABLE = "GENROPY_LOG_FORMAT"
 TEXT, JSON = "text", "json"
@@ -44,7 +45,7 @@ def log_format(environ: Mapping[str, str] = os.environ) -> str:
 
 
 def now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def record(program: str, level: str, message: str, **fields: Any) -> dict[str, Any]:
@@ -103,7 +104,7 @@ class JsonFormatter(logging.Formatter):
             fields["exception"] = self.formatException(entry.exc_info)
         fields.update(getattr(entry, "fields", None) or {})  # an access line's method, path, status...
         found = record(self.program, _SYNONYMS.get(entry.levelname, entry.levelname), message, **fields)
-        found["time"] = datetime.datetime.fromtimestamp(entry.created, datetime.timezone.utc) \
+        found["time"] = datetime.datetime.fromtimestamp(entry.created, datetime.UTC) \
             .isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return dumps(found)
 

@@ -9,7 +9,8 @@ refused password, a process that exited): waiting would not change it.
 from __future__ import annotations
 
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import re
 import sys
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 MASK = "********"
 WEB_PORT = 8080  # GenroPy's (gnrwsgiserve's) default web port, and the image's

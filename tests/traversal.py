@@ -11,7 +11,7 @@ GenroPy page links to, so the climb starts from folders that exist.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 DEPTH = 16
 UPS = {

@@ -15,7 +15,8 @@ import logging
 import re
 import time
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from genropy_asgi.asgi.metrics import RequestMetrics
 

@@ -43,8 +43,9 @@ import asyncio
 import re
 import time
 import urllib.parse
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 from genropy_asgi import settings
 
@@ -248,7 +249,7 @@ class BodyReader:
         remaining = self._started_at + self._limits.body_deadline(self._received) - time.monotonic()
         try:
             message = await asyncio.wait_for(self._receive(), max(remaining, 0.0))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self._refuse(408, f"Request body too slow (over {self._limits.body_timeout:g} s, "
                                     f"{BODY_TIMEOUT_VARIABLE} / {BODY_MIN_RATE_VARIABLE})")
             return {"type": "http.disconnect"}

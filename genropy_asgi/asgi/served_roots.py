@@ -23,7 +23,7 @@ from "refused" and names what it serves:
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 NATIVE = "native"
 GENROPY = "genropy"

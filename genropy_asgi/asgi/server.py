@@ -28,7 +28,8 @@ import os
 import signal
 import socket
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import uvicorn
 from genro_asgi import AsgiServer, BaseApplication, OpenApiApplication
@@ -38,19 +39,18 @@ from genro_asgi.server import UvicornServer
 from genro_routes import RoutingClass
 
 from genropy_asgi import settings
-from genropy_asgi.compat import upstream
 from genropy_asgi.asgi.applications import ApiApplication, AsgiCallableApplication
 from genropy_asgi.asgi.config_file import ConfigFileError, ServerConfig, load_config, resolve_object
 from genropy_asgi.asgi.forwarded import ForwardedHeaders
 from genropy_asgi.asgi.gateway import DEFAULT_WSGI_THREADS, WsgiGatewayMiddleware
 from genropy_asgi.asgi.http_protocol import UVICORN_OPTIONS, configure
 from genropy_asgi.asgi.meta import ServerMetaApplication
-from genropy_asgi.asgi.metrics import STORAGE_PREFIXES, RequestMetrics, metrics_port, process_metrics, \
-    request_kind
+from genropy_asgi.asgi.metrics import STORAGE_PREFIXES, RequestMetrics, metrics_port, process_metrics, request_kind
 from genropy_asgi.asgi.observe import ACCESS_VARIABLE, RequestObserver, uvicorn_logging
 from genropy_asgi.asgi.request_guard import RequestLimits, guard_http, path_refusal, scope_raw_path
 from genropy_asgi.asgi.static_files import StaticOptions
 from genropy_asgi.asgi.websocket_policy import WebSocketLimits
+from genropy_asgi.compat import upstream
 
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = settings.WEB_PORT
@@ -236,7 +236,7 @@ class GenropyAsgiServer(AsgiServer):
                 else:
                     outcome = await asyncio.wait_for(self.run_sync(check), READY_CHECK_TIMEOUT)
                 results[name] = "ok" if outcome is not False else "failed"
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 results[name] = f"timed out after {READY_CHECK_TIMEOUT:g}s"
             except Exception as exc:
                 results[name] = f"{type(exc).__name__}: {exc}"

@@ -40,8 +40,9 @@ import os
 import stat as stat_module
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from genropy_asgi import settings
 from genropy_asgi.asgi import served_roots as served_roots_module

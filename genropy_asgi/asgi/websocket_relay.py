@@ -256,7 +256,7 @@ class WebSocketRelay:
         except InvalidStatus as exc:
             status = exc.response.status_code
             await deny(scope, send, status, f"GenroPy async server answered {status}\n")
-        except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:
+        except (TimeoutError, OSError, InvalidHandshake) as exc:
             logger.warning("WebSocket %s: GenroPy async server not reachable at %s (%s: %s)",
                            scope["path"], self.address, type(exc).__name__, exc)
             await deny(scope, send, 503, "GenroPy async server (gnr web async) is not running\n")

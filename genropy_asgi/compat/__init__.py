@@ -35,10 +35,12 @@ from __future__ import annotations
 import importlib.machinery
 import sys
 from types import ModuleType
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 
 if TYPE_CHECKING:  # typing and importlib.abc cost ~40 ms at every interpreter start: not at run time
-    from typing import Any, Callable
+    from collections.abc import Callable
+    from typing import Any
 
     Patch = Callable[[ModuleType], Any]
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 TARGET_MODULE = "gnr.web.gnrasync"
 BIND_VARIABLE = "GENROPY_ASYNC_BIND"

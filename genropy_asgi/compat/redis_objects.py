@@ -49,7 +49,8 @@ import hmac
 import pickle
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 PICKLE = pickle.HIGHEST_PROTOCOL
 TAG_SIZE = 32
@@ -295,7 +296,7 @@ class Store:
             return
         known = [getattr(self.cache.get(k), "version", "0") for k in keys]
         self.stats["round_trips"] += 1
-        for key, answer in zip(keys, self._read(keys=keys, args=known)):
+        for key, answer in zip(keys, self._read(keys=keys, args=known), strict=True):
             version = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])
             if version == "0":
                 self.remember(key, Cached("0", None))

@@ -39,8 +39,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from genropy_asgi.compat import upstream
 

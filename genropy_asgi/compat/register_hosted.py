@@ -52,7 +52,7 @@ VARIABLE = "GENROPY_REGISTER"
 ANNOUNCEMENT = "sitedaemon.xml"  # GenroPy's name (SiteRegisterClient.__init__)
 MARK = "genropy_asgi"  # our announcements say so (stale ones are removed at a container's start)
 SAVE_NAME = "genropy-asgi-register.pik"
-CHANGED_SAVE = 1.0  # seconds: the register is saved within this long of a change  # in the site folder when GENROPY_REGISTER_STORE is unset
+CHANGED_SAVE = 1.0  # seconds: the register is saved (in the site folder unless GENROPY_REGISTER_STORE) this long after a change
 
 # what GenroPy's RemoteStoreBag calls on its proxy besides plain names (Pyro allows these dunders)
 BAG_METHODS = frozenset({"__getitem__", "__setitem__", "__len__", "__contains__", "__eq__"})

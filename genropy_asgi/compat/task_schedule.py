@@ -18,7 +18,7 @@ the code this relies on.
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 from types import ModuleType
 from typing import Any
 
@@ -27,7 +27,7 @@ def as_utc_when_naive(check: Any) -> Any:
     def checked(task: Any, timestamp: Any) -> Any:
         last = task["last_scheduled_ts"]
         if last is not None and last.tzinfo is None and getattr(timestamp, "tzinfo", None) is not None:
-            task = {**dict(task), "last_scheduled_ts": last.replace(tzinfo=timezone.utc)}
+            task = {**dict(task), "last_scheduled_ts": last.replace(tzinfo=UTC)}
         return check(task, timestamp)
 
     return checked

@@ -33,8 +33,9 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 TARGET_MODULE = "gnr.web.gnrwsgisite_proxy.gnrwebsockethandler"
 SHARED_CONNECTION_METHODS = ("sendCommandToPage", "sendCommandToRemoteService", "checkSocket", "close")

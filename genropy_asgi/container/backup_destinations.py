@@ -18,7 +18,8 @@ import contextlib
 import fcntl
 import os
 import tempfile
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from genropy_asgi.container.backup_rules import SUFFIX, BackupError, Destination
 

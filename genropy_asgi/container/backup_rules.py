@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 FORMAT = 1  # the manifest's "format": bumped when a reader of an older one could misread a newer one
 SUFFIX = ".tar.gz"
@@ -46,7 +47,7 @@ class BackupError(Exception):
 
 def archive_name(site: str, when: datetime, taken: Iterable[str] = ()) -> str:
     """``<site>-<UTC time>.tar.gz``, with ``-N`` when two backups share a second."""
-    base = f"{site}-{when.astimezone(timezone.utc).strftime(_STAMP)}"
+    base = f"{site}-{when.astimezone(UTC).strftime(_STAMP)}"
     taken = set(taken)
     name, n = base + SUFFIX, 1
     while name in taken:
@@ -59,7 +60,7 @@ def archive_time(name: str) -> datetime | None:
     match = _NAME.fullmatch(name)
     if not match:
         return None
-    return datetime.strptime(match["stamp"], _STAMP).replace(tzinfo=timezone.utc)
+    return datetime.strptime(match["stamp"], _STAMP).replace(tzinfo=UTC)
 
 
 def archives_of(site: str, names: Iterable[str]) -> list[str]:

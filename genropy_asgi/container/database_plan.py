@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from genropy_asgi import settings
 from genropy_asgi.container.sources import PlanError, Secrets, get

@@ -7,10 +7,10 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
-import time
 import sys
+import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from genropy_asgi.container.plan import DbTarget, LaunchPlan
 from genropy_asgi.container.report import StartError, log

@@ -27,17 +27,25 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from genropy_asgi.container.database_steps import db_setup, wait_for_database, wait_for_shared_daemon
 from genropy_asgi.container.instance_folder import instance_folder
-from genropy_asgi.container.plan import (BACKUP_MODES, DATABASE_MODES, HELP_WORDS, DiskFiles, LaunchPlan, PlanError, help_text,
-                                         make_plan, unprivileged_uid)
+from genropy_asgi.container.plan import (
+    BACKUP_MODES,
+    DATABASE_MODES,
+    HELP_WORDS,
+    DiskFiles,
+    LaunchPlan,
+    PlanError,
+    help_text,
+    make_plan,
+    unprivileged_uid,
+)
 from genropy_asgi.container.read_only_project import build_shadow, needs_shadow
 from genropy_asgi.container.report import STARTED, STARTED_AT_VARIABLE, StartError, fail, log
 from genropy_asgi.container.supervisorctl import SOCKET_FILE
 from genropy_asgi.launch.gnrconfig import write_config_folder
-
 
 # -- state on disk -----------------------------------------------------------------
 

@@ -11,7 +11,7 @@ Pure: ``translated(env)`` returns the environment the plan reads, and the notes 
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from genropy_asgi.container.sources import PlanError
 
@@ -58,8 +58,8 @@ def translated(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
             continue
         option = name[len(GUNICORN_PREFIX):].lower().replace("_", "-")
         raise PlanError(f"{name}: GenroPy's gunicorn option {option!r} has no equivalent here; remove it "
-                        f"(ours: GENROPY_WORKERS, GENROPY_WSGI_THREADS, GENROPY_SHUTDOWN_TIMEOUT, GENROPY_MAX_REQUESTS, GNR_WSGI_OPT_host/"
-                        f"port; README, \"Coming from GenroPy's container tools\")")
+                        "(ours: GENROPY_WORKERS, GENROPY_WSGI_THREADS, GENROPY_SHUTDOWN_TIMEOUT, GENROPY_MAX_REQUESTS, "
+                        "GNR_WSGI_OPT_host/port; README, \"Coming from GenroPy's container tools\")")
     return result, notes
 
 

@@ -27,7 +27,8 @@ import os
 import re
 import signal
 import sys
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from genropy_asgi import settings
 from genropy_asgi.container.supervisorctl import SOCKET_FILE

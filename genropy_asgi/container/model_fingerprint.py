@@ -21,8 +21,8 @@ import hashlib
 import json
 import os
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterable, Mapping
 from importlib import metadata
-from typing import Iterable, Mapping
 
 COMMENT_PREFIX = "genropy-asgi setup "
 SQLITE_RECORD = ".genropy-asgi-setup.json"

@@ -19,19 +19,32 @@ import os
 import re
 import secrets as secrets_module
 import shlex
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from genropy_asgi import settings
-from genropy_asgi.container.backup_rules import BackupError, BackupSettings, parse_destination
-from genropy_asgi.container.database_plan import DbTarget, database_attributes, remote_databases
 from genropy_asgi.container import genropy_tools_env
 from genropy_asgi.container.admin_login import admin_login, instance_xml_users, renamed_note
-from genropy_asgi.container.read_only_project import shadow_path, shadow_roots
+from genropy_asgi.container.backup_rules import BackupError, BackupSettings, parse_destination
+from genropy_asgi.container.database_plan import DbTarget, database_attributes, remote_databases
 from genropy_asgi.container.processes import ProcessSet, check_ports, listen_host, process_set
+from genropy_asgi.container.read_only_project import shadow_path, shadow_roots
+from genropy_asgi.container.sources import (
+    DiskFiles,
+    FileSource,
+    PlanError,
+    Secrets,
+    check_site,
+    genropy_bool,
+    get,
+    instance_config,
+    instance_path,
+    missing_root_py,
+    mounted_siteconfig,
+    project_root,
+    site_extra_from,
+)
 from genropy_asgi.container.topology import Placement, placement, register_placement
-from genropy_asgi.container.sources import (DiskFiles, FileSource, PlanError, Secrets, check_site, genropy_bool,
-                                            get, instance_config, instance_path, missing_root_py, mounted_siteconfig, project_root, site_extra_from)
 from genropy_asgi.launch.gnrconfig import GnrSetup, external_secret_for, password_entry, render_config_folder
 
 __all__ = ["DbTarget", "DiskFiles", "LaunchPlan", "PlanError", "make_plan", "unprivileged_uid", "IMAGE_UID", "MASK"]
@@ -110,7 +123,8 @@ class LaunchPlan:
         payload = {
             "mode": self.mode, "site": self.site, "home": self.home, "config_dir": self.config_dir,
             "command": self.command, "server_command": self.server_command, "port": self.port,
-            "workers": self.workers, "debug": self.debug, "db_setup": self.db_setup, "db_setup_when_changed": self.db_setup_when_changed,
+            "workers": self.workers, "debug": self.debug, "db_setup": self.db_setup,
+            "db_setup_when_changed": self.db_setup_when_changed,
             "wait_for_db": None if self.db is None else {"host": self.db.host, "port": self.db.port,
                                                          "timeout": self.db.timeout},
             "env": self.env, "files": self.files, "notes": self.notes, "settings": self.settings,

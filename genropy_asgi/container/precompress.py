@@ -21,9 +21,9 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Iterator
 
 from genropy_asgi.asgi import static_rules as rules
 from genropy_asgi.asgi.static_files import compress

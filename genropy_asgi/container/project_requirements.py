@@ -24,8 +24,8 @@ import os
 import re
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
-from typing import Callable, Iterable, Mapping
 
 GNRCORE_LEFT_OUT = {
     "docu": "GenroPy's documentation builder (sphinx and its themes)",

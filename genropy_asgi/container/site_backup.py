@@ -34,9 +34,10 @@ import tarfile
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import IO, Any, Callable
+from datetime import UTC, datetime
+from typing import IO, Any
 
 from genropy_asgi.container import backup_rules as rules
 from genropy_asgi.container.backup_destinations import opened
@@ -178,7 +179,7 @@ def dump_postgres(db: SiteDatabase, scratch: str) -> str:
                           "(GENROPY_IMAGE_FLAVOUR=full, the default)")
     path = os.path.join(scratch, f"dump-{os.getpid()}.pgd")
     result = subprocess.run(["pg_dump", "-Fc", "--no-password", "-f", path, "--", db.dbname], env=db.pg_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            capture_output=True, text=True)
     if result.returncode != 0:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
@@ -258,7 +259,7 @@ def backup_once(plan: LaunchPlan, instance: str) -> int:
     os.makedirs(scratch, exist_ok=True)
     target = opened(settings.destination, settings.credentials, scratch)
     with target.locked():
-        name = rules.archive_name(plan.site, datetime.now(timezone.utc), target.names())
+        name = rules.archive_name(plan.site, datetime.now(UTC), target.names())
         staging = target.staging(name)
         try:
             with tarfile.open(staging, "w:gz", compresslevel=settings.compression) as tar:
@@ -273,7 +274,7 @@ def backup_once(plan: LaunchPlan, instance: str) -> int:
                     external_sqlite(writer, roots, db, scratch)
                 count, skipped = add_files(writer, roots, db, scratch)
                 manifest = rules.Manifest(
-                    site=plan.site, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    site=plan.site, created=datetime.now(UTC).isoformat(timespec="seconds"),
                     versions=versions(), database=db.identity(), model=model_value(plan, instance),
                     members=writer.members,
                     notes=[f"still being written, left for the next backup: {m}" for m in skipped])
@@ -290,7 +291,7 @@ def backup_once(plan: LaunchPlan, instance: str) -> int:
         size = target.size(name)
         removed = []
         for old in rules.to_remove(plan.site, target.names(), settings.keep, settings.max_age_days,
-                                   datetime.now(timezone.utc)):
+                                   datetime.now(UTC)):
             target.delete(old)
             removed.append(old)
     write_status(roots["data"], name, size, settings.destination.shown)
@@ -466,7 +467,7 @@ def pg_restore_into(db: SiteDatabase, dump: str, name: str) -> None:
     if shutil.which("pg_restore") is None:
         raise BackupError("pg_restore is not in this image (the slim flavour): restore with the full image")
     result = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--no-password",
-                             "-d", name, dump], env=db.pg_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "-d", name, dump], env=db.pg_env(), capture_output=True,
                             text=True)
     if result.returncode != 0:
         last = " ".join(result.stderr.split())[-400:] or f"exit {result.returncode}"
@@ -474,7 +475,7 @@ def pg_restore_into(db: SiteDatabase, dump: str, name: str) -> None:
 
 
 def stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def restore(plan: LaunchPlan, instance: str, args: list[str], after_restore: Callable[[], None]) -> int:

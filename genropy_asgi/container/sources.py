@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
-from typing import Mapping, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 from genropy_asgi import settings
 

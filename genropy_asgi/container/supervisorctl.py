@@ -14,7 +14,7 @@ import secrets
 import socket
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 USER = "genropy"
 USER_VARIABLE = "GENROPY_SUPERVISOR_USER"

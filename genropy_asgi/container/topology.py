@@ -9,8 +9,8 @@ loopback the HMAC key is mandatory and must be the same everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from genropy_asgi.container.processes import valid_host
 from genropy_asgi.container.sources import PlanError, get

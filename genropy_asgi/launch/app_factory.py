@@ -21,14 +21,14 @@ import sys
 from typing import Any
 
 from genropy_asgi import settings
-from genropy_asgi.compat import register_hosted
 from genropy_asgi.asgi.request_guard import RequestLimits
 from genropy_asgi.asgi.server import GenropyAsgiServer, database_check
 from genropy_asgi.asgi.static_files import StaticOptions
+from genropy_asgi.asgi.websocket_relay import async_server_check
+from genropy_asgi.compat import register_hosted
 from genropy_asgi.launch import LaunchError
 from genropy_asgi.launch.daemon import daemon_ping
 from genropy_asgi.launch.site import SiteLaunch
-from genropy_asgi.asgi.websocket_relay import async_server_check
 
 ARGV_VARIABLE = "GENROPY_ASGI_ARGV"
 
@@ -108,10 +108,10 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
                           f"({type(exc).__name__}: {reason}); check its SSH host, user and password "
                           "and the database settings of remote_db/" + launch.remote_db) from exc
     if register_hosted.hosting():
-        site.register  # the register starts now and is announced to the site's other programs
+        _ = site.register  # the register starts now and is announced to the site's other programs
     elif register_hosted.mode(environ) == "redis":
         try:
-            site.register  # Redis reached now (GenroPy's site may not have asked yet)
+            _ = site.register  # Redis reached now (GenroPy's site may not have asked yet)
         except RegisterUnreachable as exc:
             raise LaunchError(str(exc)) from None
     server = GenropyAsgiServer(

@@ -23,11 +23,11 @@ import threading
 import time
 import webbrowser
 
-from genropy_asgi.launch.app_factory import check_settings, needs_daemon, request_limits, setting
 from genropy_asgi.asgi.http_protocol import UVICORN_OPTIONS, configure
 from genropy_asgi.asgi.observe import uvicorn_logging
 from genropy_asgi.asgi.server import exit_zero_after_graceful_stop
 from genropy_asgi.launch import LaunchError
+from genropy_asgi.launch.app_factory import check_settings, needs_daemon, request_limits, setting
 from genropy_asgi.launch.site import SiteLaunch
 
 logger = logging.getLogger("genropy_asgi")

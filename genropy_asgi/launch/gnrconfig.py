@@ -22,8 +22,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 from xml.sax.saxutils import escape, quoteattr
 
 from genropy_asgi import settings

@@ -20,13 +20,15 @@ import logging
 import os
 import sys
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
+
+from gnr.web.serverwsgi import GnrDebuggedApplication, Server, ServerException
 
 from genropy_asgi import settings  # importing genropy_asgi installed GenroPy's fixes
 from genropy_asgi.compat import upstream
 from genropy_asgi.launch import LaunchError
 from genropy_asgi.launch.daemon import DaemonAddress, check_daemon, wait_for_daemon
-from gnr.web.serverwsgi import GnrDebuggedApplication, Server, ServerException
 
 logger = logging.getLogger("genropy_asgi")
 

@@ -39,9 +39,10 @@ import os
 import secrets
 import shlex
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer

@@ -54,7 +54,7 @@ class SteadyLoad:
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._client, daemon=True, name=f"load-{n}") for n in range(clients)]
 
-    def __enter__(self) -> "SteadyLoad":
+    def __enter__(self) -> SteadyLoad:
         for thread in self._threads:
             thread.start()
         return self
@@ -124,7 +124,7 @@ class SteadyLoad:
                     failed = page_id is None
                 else:
                     data = {"method": self.rpc, "page_id": page_id}
-                    response = self._call("rpc", lambda: client.post(f"/{self.page}", data=data))
+                    response = self._call("rpc", lambda data=data: client.post(f"/{self.page}", data=data))
                     failed = response is None or not self._complete("rpc", response) or response.status_code != 200
                     if failed:
                         page_id = None

@@ -20,9 +20,9 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from genropy_asgi.launch.gnrconfig import GnrSetup, render_config_folder, write_config_folder
 from genropy_asgi.polling import NotYet, retry
@@ -79,7 +79,7 @@ class GnrWorkspace:
     tasks_async: bool = False
 
     @classmethod
-    def create(cls, project_source: str | Path, root: str | Path | None = None, **kwargs) -> "GnrWorkspace":
+    def create(cls, project_source: str | Path, root: str | Path | None = None, **kwargs) -> GnrWorkspace:
         root = Path(root or tempfile.mkdtemp(prefix="gnrws-"))
         workspace = cls(root=root, project_source=Path(project_source), **kwargs)
         workspace.write()

@@ -13,7 +13,7 @@ test asks for a fixture). Configure it in ``pytest.ini``/``pyproject.toml``
 | genropy_database       | GENROPY_ASGI_DATABASE       | sqlite (default) or postgres                   |
 | genropy_postgres_image | GENROPY_ASGI_POSTGRES_IMAGE | PostgreSQL image (default: postgres:17)        |
 | genropy_requirements   | GENROPY_ASGI_REQUIREMENTS   | install (default) or check the packages' requirements.txt |
-| genropy_isolation      | GENROPY_ASGI_ISOLATION      | test (default): each test starts from the database as it was after start; session: shared |
+| genropy_isolation      | GENROPY_ASGI_ISOLATION      | test (default): each test on the database as at start; session: shared |
 | genropy_reuse          | GENROPY_ASGI_REUSE          | true: keep the containers for the next run (also ``--genropy-reuse``) |
 | genropy_admin_user     | GENROPY_ASGI_ADMIN_USER     | the admin login the container defines (default: admin) |
 | genropy_env            | (none)                      | extra container variables, one ``NAME=value`` per line |
@@ -42,8 +42,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from genro_routes import RoutingClass, route
-
 from gateway_app import echo_socket
+from genro_routes import RoutingClass, route
 
 from genropy_asgi import GenropyAsgiServer, GenropyProxy
 

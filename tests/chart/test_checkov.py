@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 import subprocess
 
+import yaml
 from support import REPO
 from test_chart import SCENARIOS, render, values_of
-
-import yaml
 
 
 def test_checkov_finds_nothing_unexplained_in_any_scenario(tmp_path):

@@ -9,8 +9,8 @@ import time
 
 import httpx
 import yaml
-from support import no_leftovers  # noqa: F401  (autouse fixture)
 from rendered import docker_run_kwargs
+from support import no_leftovers  # noqa: F401  (autouse fixture)
 from test_chart import CHART, kind, render
 
 

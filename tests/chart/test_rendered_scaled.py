@@ -30,12 +30,11 @@ import time
 import httpx
 import pytest
 import yaml
-from support import no_leftovers  # noqa: F401  (autouse fixture)
-from rendered import cronjob_pod, docker_run_kwargs, statefulset_pod
-from test_chart import CHART, kind, render
-
 from backup_rig import Rig
+from rendered import cronjob_pod, docker_run_kwargs, statefulset_pod
 from scaled_checks import assert_live_update_across, logged_in_page, served, through, upload_proof
+from support import no_leftovers  # noqa: F401  (autouse fixture)
+from test_chart import CHART, kind, render
 
 from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.containers import remove_all

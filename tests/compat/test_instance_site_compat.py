@@ -64,7 +64,7 @@ def test_the_standard_root_py_in_the_site_folder_serves_the_instance(rootless):
                                   text=True, timeout=60)
         assert resolved.stdout.strip().splitlines()[-1] == str(site), resolved.stderr[-2000:]
         # the file itself is a WSGI script of that site, as GenroPy's own root.py is
-        script = ("import runpy; print(runpy.run_path(%r)['site'].site_name)" % str(site / "root.py"))
+        script = f"import runpy; print(runpy.run_path({str(site / 'root.py')!r})['site'].site_name)"
         named = subprocess.run([str(BIN / "python"), "-c", script], env=rootless.env(), capture_output=True,
                                text=True, timeout=120)
         assert named.stdout.strip().splitlines()[-1] == rootless.site_name, named.stderr[-2000:]

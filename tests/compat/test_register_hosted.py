@@ -16,9 +16,9 @@ import threading
 import time
 
 import pytest
+from support import BIN, start_server
 
 from genropy_asgi.compat import register_hosted
-from support import BIN, start_server
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -133,8 +133,9 @@ def sibling_view(workspace) -> dict:
 
 @pytest.fixture
 def workspace(tmp_path, tester_password):
-    from genropy_asgi.testing.local import GnrWorkspace
     from support import DEMO_PROJECT
+
+    from genropy_asgi.testing.local import GnrWorkspace
 
     made = GnrWorkspace.create(DEMO_PROJECT, root=tmp_path / "ws",
                                xml_users={"tester": {"pwd": tester_password, "tags": "admin,user"}})

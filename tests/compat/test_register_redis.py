@@ -16,9 +16,10 @@ import threading
 import time
 
 import pytest
+from support import BIN, start_server
+from support import redis_server as make_redis_server
 
 from genropy_asgi.compat import redis_objects, register_redis
-from support import BIN, redis_server as make_redis_server, start_server
 
 KEY = "test-hmac-key"
 
@@ -228,8 +229,9 @@ print(json.dumps({"users": sorted(site.register.users().keys()), "pages": sorted
 
 @pytest.fixture
 def workspace(tmp_path, tester_password):
-    from genropy_asgi.testing.local import GnrWorkspace
     from support import DEMO_PROJECT
+
+    from genropy_asgi.testing.local import GnrWorkspace
 
     made = GnrWorkspace.create(DEMO_PROJECT, root=tmp_path / "ws",
                                xml_users={"tester": {"pwd": tester_password, "tags": "admin,user"}})

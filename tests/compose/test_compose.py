@@ -7,15 +7,16 @@ import time
 
 import httpx
 import pytest
-from genropy_asgi.testing.client import GenropyPage
 from support import REPO
+
+from genropy_asgi.testing.client import GenropyPage
 
 
 def test_compose_file_is_valid(compose_env):
     """`docker compose config` accepts it (yamllint: tests/unit/test_lint.py)."""
     for files in (["docker-compose.yml"], ["docker-compose.yml", "tests/compose/remotedb.yml"]):
-        command = ["docker", "compose"] + [arg for f in files for arg in ("-f", f)] + ["--profile", "remotedb", "--profile", "backup", "--profile", "redis",
-                                                                                 "config", "-q"]
+        profiles = ["--profile", "remotedb", "--profile", "backup", "--profile", "redis"]
+        command = ["docker", "compose"] + [arg for f in files for arg in ("-f", f)] + profiles + ["config", "-q"]
         result = subprocess.run(command, cwd=REPO, env=compose_env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
 
@@ -113,7 +114,8 @@ def test_live_updates_reach_a_page_on_the_site_port(project):
 
 
 SERVER_UID = ("python3 -c \"import glob; print(*sorted({open(p + '/status').read().split('Uid:')[1].split()[0] "
-              "for p in glob.glob('/proc/[0-9]*') if b'gnrasgi' b'serve' in open(p + '/cmdline', 'rb').read()}))\"")  # split: not in its own cmdline
+              "for p in glob.glob('/proc/[0-9]*') if b'gnrasgi' b'serve' in open(p + '/cmdline', 'rb').read()}))\"")
+# (the name split in two: this probe's own cmdline does not match)
 
 
 def server_uids(project) -> str:

@@ -15,8 +15,8 @@ import time
 
 import pytest
 import requests
-
 from backup_rig import IMAGE_UID, SITE_DATA, Rig, one_line_refusal, site_state, upload
+
 from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.load import SteadyLoad
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 from support import assert_daemon_on_loopback_with_own_key
-from genropy_asgi.testing.client import GenropyPage
 
 from genropy_asgi import settings
+from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.containers import GenropyAsgiContainer
 from genropy_asgi.testing.load import SteadyLoad
 

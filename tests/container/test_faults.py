@@ -14,6 +14,7 @@ import time
 import docker as docker_sdk
 import pytest
 from support import assert_daemon_on_loopback_with_own_key
+
 from genropy_asgi.testing import faults
 from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.containers import GenropyAsgiContainer
@@ -65,7 +66,8 @@ def test_a_killed_program_comes_back_and_the_site_serves(image, workers, program
 
 def test_a_gnrdaemon_restart_keeps_the_logged_in_users(image):
     """supervisord restarts gnrdaemon (SIGTERM: registers saved, then restored): nobody is logged out."""
-    with GenropyAsgiContainer(image, env={"GENROPY_REGISTER": "pyro"}).with_secret("GNR_ADMIN_PASSWORD", "restart-Admin-1") as site:
+    site = GenropyAsgiContainer(image, env={"GENROPY_REGISTER": "pyro"}).with_secret("GNR_ADMIN_PASSWORD", "restart-Admin-1")
+    with site:
         page = GenropyPage(site.get_url())
         page.rpc("login_doLogin", login="<GenRoBag><user>admin</user><password>restart-Admin-1</password></GenRoBag>::BAG",
                  rootenv="<GenRoBag></GenRoBag>::BAG")

@@ -13,7 +13,6 @@ import subprocess
 import uuid
 
 import pytest
-
 from support import REPO
 
 pytestmark = pytest.mark.docker

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import httpx
-from genropy_asgi.testing.client import GenropyPage
 
+from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.containers import GenropyAsgiContainer
 
 

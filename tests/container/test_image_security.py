@@ -11,9 +11,9 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from traversal import corpus, refused, static_prefixes
 
 from genropy_asgi.testing.containers import GenropyAsgiContainer
-from traversal import corpus, refused, static_prefixes
 
 pytestmark = pytest.mark.docker
 

@@ -9,9 +9,9 @@ import time
 
 import httpx
 import pytest
-from genropy_asgi.testing.client import GenropyPage
 from prometheus_client.parser import text_string_to_metric_families
 
+from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.containers import GenropyAsgiContainer
 
 

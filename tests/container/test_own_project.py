@@ -17,10 +17,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from genropy_asgi.testing.client import GenropyPage
-
-from genropy_asgi.testing.containers import GenropyAsgiContainer, GenropySiteDidNotStart
 from support import REPO
+
+from genropy_asgi.testing.client import GenropyPage
+from genropy_asgi.testing.containers import GenropyAsgiContainer, GenropySiteDidNotStart
 
 pytestmark = pytest.mark.docker
 

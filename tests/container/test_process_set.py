@@ -11,9 +11,9 @@ import time
 
 import httpx
 import pytest
-from genropy_asgi.testing.client import GenropyPage
 
 from genropy_asgi.testing import faults
+from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.containers import GenropyAsgiContainer
 
 LISTENERS = """

@@ -6,11 +6,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from genropy_asgi.testing.client import GenropyPage
+from support import DEMO_PROJECT
 
 from genropy_asgi.launch.gnrconfig import password_entry
+from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.containers import GenropyAsgiContainer
-from support import DEMO_PROJECT
 
 pytestmark = pytest.mark.docker
 

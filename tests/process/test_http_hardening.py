@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
+from traversal import corpus, refused
 
 from genropy_asgi.testing.local import ManagedProcess, free_port, wait_for_port
-from traversal import corpus, refused
 
 HERE = Path(__file__).resolve().parent.parent / "apps"
 LIMITS = {"GENROPY_HEADER_TIMEOUT": "2", "GENROPY_MAX_FORM_BYTES": "65536",
@@ -51,7 +51,7 @@ def exchange(port: int, raw: bytes, wait: float = 3.0) -> tuple[bytes, bool]:
                 if not data:
                     return received, True
                 received += data
-        except socket.timeout:
+        except TimeoutError:
             return received, False
 
 

@@ -19,8 +19,8 @@ from aiohttp import WSMsgType, web
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from genropy_asgi.testing.local import ManagedProcess, free_port, wait_for_port
 from genropy_asgi.asgi.websocket_relay import sendable_close_code
+from genropy_asgi.testing.local import ManagedProcess, free_port, wait_for_port
 
 HERE = Path(__file__).resolve().parent.parent / "apps"
 MIB = 1024 * 1024
@@ -40,7 +40,7 @@ class Upstream:
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
-    def start(self) -> "Upstream":
+    def start(self) -> Upstream:
         self.thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
         return self

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import DEMO_PROJECT, start_server
 
 from genropy_asgi.testing.local import GnrDaemonProcess, GnrWorkspace
-from support import DEMO_PROJECT, start_server
 
 WEBSOCKETS_ON = {"debug": "False::B", "reload": "False::B", "websockets": "True::B"}
 CONFIGURED_STORAGES = ('<services><storage><everything implementation="local" base_path="/"/>'

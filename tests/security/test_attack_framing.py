@@ -11,9 +11,9 @@ import time
 
 import httpx
 import pytest
+from test_attack_paths import raw
 
 from genropy_asgi.testing.load import stalled_bodies
-from test_attack_paths import raw
 
 pytestmark = pytest.mark.site
 FLOOD = 50

@@ -13,9 +13,9 @@ import subprocess
 
 import pytest
 import redis
+from support import redis_server as make_redis_server
 
 from genropy_asgi.compat import register_redis
-from support import redis_server as make_redis_server
 
 KEY = "the-site-key-" + "y" * 20
 

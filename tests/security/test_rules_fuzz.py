@@ -7,7 +7,8 @@ import os
 import posixpath
 import urllib.parse
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from genropy_asgi.asgi import served_roots
 from genropy_asgi.asgi.request_guard import path_refusal

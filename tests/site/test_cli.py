@@ -170,8 +170,9 @@ def test_ssl_without_certificate_files(demo_workspace, monkeypatch):
 
 def test_noclean_is_accepted_for_compatibility(demo_workspace, monkeypatch):
     """-n/--noclean (design document): GenroPy 26.10 has no clean-restart step, so it changes nothing."""
-    from gnr.web.serverwsgi import Server
     import inspect
+
+    from gnr.web.serverwsgi import Server
 
     assert "noclean" not in inspect.getsource(Server.__init__), "GenroPy has --noclean again: pass it through"
     for flag in ("-n", "--noclean"):

@@ -8,11 +8,11 @@ import time
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from support import start_server
+
 from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.local import free_port
-from prometheus_client.parser import text_string_to_metric_families
-
-from support import start_server
 
 pytestmark = pytest.mark.site
 

@@ -9,8 +9,8 @@ import httpx
 import psycopg2
 import pytest
 from support import DEMO_PROJECT, start_server
-from genropy_asgi.testing.client import GenropyPage
 
+from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.local import GnrDaemonProcess, GnrWorkspace
 
 pytestmark = [pytest.mark.site, pytest.mark.postgres]

@@ -11,10 +11,10 @@ import subprocess
 import time
 
 import pytest
-
-from genropy_asgi.testing.local import BIN, GnrDaemonProcess, GnrWorkspace, ManagedProcess, free_port
-from genropy_asgi.testing.client import GenropyPage
 from support import DEMO_PROJECT, start_server
+
+from genropy_asgi.testing.client import GenropyPage
+from genropy_asgi.testing.local import BIN, GnrDaemonProcess, GnrWorkspace, ManagedProcess, free_port
 
 WEBSOCKETS_ON = {"debug": "False::B", "reload": "False::B", "websockets": "True::B"}
 

@@ -14,10 +14,9 @@ import httpx
 import pytest
 import websockets
 from support import DEMO_PROJECT, start_server
-from genropy_asgi.testing.client import GenropyPage
 
-from genropy_asgi.testing.local import (GnrDaemonProcess, GnrWorkspace, ManagedProcess, free_port,
-                                        wait_for_port)
+from genropy_asgi.testing.client import GenropyPage
+from genropy_asgi.testing.local import GnrDaemonProcess, GnrWorkspace, ManagedProcess, free_port, wait_for_port
 
 pytestmark = pytest.mark.site
 TESTS = Path(__file__).resolve().parent.parent

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from genropy_asgi.testing.client import GenropyPage
-
 from support import start_server
 from traversal import corpus, refused, static_prefixes
+
+from genropy_asgi.testing.client import GenropyPage
 
 pytestmark = pytest.mark.site
 

@@ -7,6 +7,7 @@ import re
 
 import httpx
 import pytest
+
 from genropy_asgi.testing.client import GenropyLoginFailed, GenropyPage
 
 pytestmark = pytest.mark.site

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import gzip
 import os
-from email.utils import parsedate_to_datetime as parsedate
 import re
+from email.utils import parsedate_to_datetime as parsedate
 from pathlib import Path
 
 import brotli
 import httpx
 import pytest
-
 from support import require, start_server
 
 pytestmark = pytest.mark.site

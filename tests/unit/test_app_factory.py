@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from genropy_asgi.launch.app_factory import argv_from_environ, check_settings, setting
 from genropy_asgi.launch import LaunchError
+from genropy_asgi.launch.app_factory import argv_from_environ, check_settings, setting
 
 
 def test_argv_round_trip():

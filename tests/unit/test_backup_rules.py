@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from genropy_asgi.container import backup_rules as rules
 from genropy_asgi.container.backup_rules import BackupError, Manifest, RestoreOptions
 
-NOW = datetime(2026, 12, 5, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 5, 12, 0, 0, tzinfo=UTC)
 
 
 def names(site: str, days: int) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 
-
 from genropy_asgi.container import site_backup
 from genropy_asgi.container.backup_rules import ASIDE_PREFIX
 

@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from genropy_asgi.launch.cli import bind_socket
 from genropy_asgi.launch import LaunchError
+from genropy_asgi.launch.cli import bind_socket
 
 
 def test_listening_socket_is_declared_tcp():

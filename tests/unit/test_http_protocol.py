@@ -7,12 +7,10 @@ a clear message, the day uvicorn renames what the guarded protocol overrides.
 from __future__ import annotations
 
 import inspect
-
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
 import pickle
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from genropy_asgi.asgi.http_protocol import LIMITS_ATTRIBUTE, UVICORN_OPTIONS, GuardedHttpToolsProtocol, configure
 from genropy_asgi.asgi.request_guard import RequestLimits

@@ -10,7 +10,6 @@ import pytest
 
 from genropy_asgi.container.plan import IMAGE_UID, MASK, PlanError, make_plan, unprivileged_uid
 
-
 DEMO_ROOT_PY = "/opt/genropy/projects/demo/instances/demo/root.py"
 
 
@@ -164,7 +163,8 @@ def test_debug_needs_an_explicit_yes():
     ({"GNR_WSGI_OPT_port": "80000"}, [], "GNR_WSGI_OPT_port='80000': expected a whole number"),
     ({"GENROPY_DB_WAIT": "soon"}, [], "GENROPY_DB_WAIT='soon': expected a number of seconds"),
     ({"GNR_DB_IMPLEMENTATION": "mysql"}, [], "GNR_DB_IMPLEMENTATION='mysql': expected one of sqlite, postgres"),
-    ({"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_USER": "u"}, [], "GNR_DB_HOST is required when GNR_DB_IMPLEMENTATION=postgres"),
+    ({"GNR_DB_IMPLEMENTATION": "postgres", "GNR_DB_USER": "u"}, [],
+     "GNR_DB_HOST is required when GNR_DB_IMPLEMENTATION=postgres"),
     ({"GNR_DB_HOST": "db"}, [], "GNR_DB_HOST/GNR_DB_USER are set but GNR_DB_IMPLEMENTATION is not"),
     ({"GNR_DB_PASSWORD": "a", "GNR_DB_PASSWORD_FILE": "/x"}, [], "GNR_DB_PASSWORD and GNR_DB_PASSWORD_FILE are both set"),
     ({"GNR_DB_PASSWORD_FILE": "/missing"}, [], "GNR_DB_PASSWORD_FILE=/missing: no such file"),
@@ -328,8 +328,9 @@ def test_the_admin_password_logs_in_whatever_its_length_and_never_sits_in_plain_
 
 
 def test_the_admin_gets_genropy_full_admin_tags():
-    from gnr.app import gnrdeploy
     import inspect
+
+    from gnr.app import gnrdeploy
 
     configured = plan({"GNR_ADMIN_PASSWORD": "pw-123456"}).files["instanceconfig/default.xml"]
     assert 'tags="superadmin,_DEV_,admin,user"' in configured

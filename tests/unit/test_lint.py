@@ -53,3 +53,10 @@ def test_shell_scripts_are_shellcheck_clean():
     assert REPO / "scripts" / "test" in scripts and REPO / ".ci" / "run" in scripts  # the finder finds them
     result = subprocess.run([shellcheck, "-S", "warning", *map(str, scripts)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_python_is_ruff_clean():
+    """pyflakes, pycodestyle, import order, pyupgrade, bugbear ([tool.ruff] of pyproject.toml)."""
+    result = subprocess.run([str(BIN / "ruff"), "check", "--no-cache", "--output-format", "concise", str(REPO)],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

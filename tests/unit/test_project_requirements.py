@@ -6,8 +6,14 @@ import re
 
 from support import REPO
 
-from genropy_asgi.container.project_requirements import (GNRCORE_LEFT_OUT, gnrcore_requirements, instance_packages,
-                                               missing_requirements, requirement_files, requirements_key)
+from genropy_asgi.container.project_requirements import (
+    GNRCORE_LEFT_OUT,
+    gnrcore_requirements,
+    instance_packages,
+    missing_requirements,
+    requirement_files,
+    requirements_key,
+)
 
 SHELF = REPO / "tests" / "projects"
 

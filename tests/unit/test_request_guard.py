@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from genropy_asgi.settings import SettingError as VariableError
-from genropy_asgi.asgi.request_guard import (DEFAULT_MAX_FORM_BYTES, RequestLimits, path_refusal,
-                                        scope_raw_path)
 from traversal import corpus
+
+from genropy_asgi.asgi.request_guard import DEFAULT_MAX_FORM_BYTES, RequestLimits, path_refusal, scope_raw_path
+from genropy_asgi.settings import SettingError as VariableError
 
 
 @pytest.mark.parametrize("path", [

@@ -13,9 +13,9 @@ import re
 import pytest
 import yaml
 from support import REPO
+from test_launch_plan import plan
 
 from genropy_asgi import settings
-from test_launch_plan import plan
 
 DEFAULT_DRAIN = settings.setting("GENROPY_SHUTDOWN_TIMEOUT").default
 

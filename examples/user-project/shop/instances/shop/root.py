@@ -1,8 +1,10 @@
 # The WSGI entry of the demo instance (GenroPy's own layout; gnrwsgiserve and
 # gnrasgiserve require this file to exist, they build the site themselves).
 import sys
+
 sys.stdout = sys.stderr
-from gnr.web.gnrwsgisite import GnrWsgiSite
+from gnr.web.gnrwsgisite import GnrWsgiSite  # noqa: E402 -- after the redirection, as GenroPy's own
+
 site = GnrWsgiSite(__file__)
 
 

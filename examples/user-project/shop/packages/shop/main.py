@@ -1,6 +1,5 @@
 #!/usr/bin/env python
-# encoding: utf-8
-from gnr.app.gnrdbo import GnrDboTable, GnrDboPackage
+from gnr.app.gnrdbo import GnrDboPackage, GnrDboTable
 
 
 class Package(GnrDboPackage):

@@ -1,7 +1,6 @@
-# encoding: utf-8
 
 
-class Table(object):
+class Table:
     def config_db(self, pkg):
         tbl = pkg.table('product', pkey='id', name_long='Product', caption_field='name')
         self.sysFields(tbl)

@@ -1,8 +1,7 @@
-# -*- coding: utf-8 -*-
 from gnr.core.gnrdecorator import public_method
 
 
-class GnrCustomWebPage(object):
+class GnrCustomWebPage:
     py_requires = 'login:LoginComponent'  # GenroPy's own login (what GenropyClient.login calls)
 
     def main(self, root, **kwargs):
