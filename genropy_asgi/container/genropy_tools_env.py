@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from genropy_asgi.container.sources import PlanError
+from genropy_asgi.container.topology import LOOPBACK
 
 # theirs -> ours (the value means the same thing)
 HONOURED = {
@@ -26,6 +27,7 @@ HONOURED = {
     "GNR_GUNICORN_MAX_REQUESTS_JITTER": "GENROPY_MAX_REQUESTS_JITTER",
     "GNR_EXTERNALHOST": "GENROPY_EXTERNAL_HOST",  # k8s: the site's public URL (wsgi external_host)
 }
+DAEMON_HOST, DAEMON_KEY = "GNR_DAEMON_HOST", "GNR_DAEMON_HMAC_KEY"
 BIND = "GNR_GUNICORN_BIND"  # host or host:port -> GNR_WSGI_OPT_host / GNR_WSGI_OPT_port
 GUNICORN_PREFIX = "GNR_GUNICORN_"
 # gunicorn options that change nothing here (ours has the same behaviour built in)
@@ -51,6 +53,11 @@ def translated(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
         notes.append(_adopt(result, f"{theirs} (GenroPy's container tools)", ours, value))  # may be a secret
     if BIND in result:
         notes += _bind(result, result.pop(BIND).strip())
+    daemon_host = (result.get(DAEMON_HOST) or "").strip()
+    if daemon_host in LOOPBACK and not (_given(result, DAEMON_KEY) or _given(result, f"{DAEMON_KEY}_FILE")):
+        result.pop(DAEMON_HOST)  # GenroPy's tools mean the container's own daemon: ours runs there anyway
+        notes.append(f"{DAEMON_HOST}={daemon_host} (as GenroPy's container tools set it): the container's own "
+                     "gnrdaemon, on loopback; a shared one is another host, with GNR_DAEMON_HMAC_KEY")
     for name in sorted(name for name in result if name.startswith(GUNICORN_PREFIX)):
         if name in HARMLESS:
             result.pop(name)

@@ -727,3 +727,12 @@ def test_gunicorn_config_recycles_workers_as_genropy_does(monkeypatch):
     monkeypatch.setenv("GENROPY_MAX_REQUESTS_JITTER", "7")
     config = runpy.run_path(str(Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"))
     assert config["max_requests_jitter"] == 7
+
+
+def test_genropy_tools_loopback_daemon_host_means_the_containers_own_daemon():
+    own = plan({"GNR_DAEMON_HOST": "127.0.0.1"})
+    assert not own.shared_daemon
+    assert any("GNR_DAEMON_HOST=127.0.0.1 (as GenroPy's container tools set it)" in note for note in own.notes)
+    sidecar = plan({"GNR_DAEMON_HOST": "127.0.0.1", "GNR_DAEMON_HMAC_KEY": "k" * 32})
+    assert sidecar.shared_daemon  # with a key: a daemon beside this container (a sidecar), as before
+    assert "needs GNR_DAEMON_HMAC_KEY" in error({"GNR_DAEMON_HOST": "gnrdaemon"})
