@@ -11,7 +11,7 @@
 # (genropy_asgi/container/flavours.py: full leaves out only what GenroPy never imports).
 # Legacy-builder safe (no BuildKit-only syntax), so testcontainers can build it too; no
 # step depends on the architecture (docker buildx build --platform linux/arm64 works where
-# the wheels exist: README, "Image flavours").
+# the wheels exist: docs/image.md, "Image flavours").
 
 ARG PYTHON_BASE=python:3.13-slim-trixie
 ARG FLAVOUR=full

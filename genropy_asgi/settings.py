@@ -320,26 +320,26 @@ TABLE: tuple[Setting, ...] = (
     S("FORWARDED_ALLOW_IPS", Text(), "127.0.0.1", "proxies whose `X-Forwarded-*` headers are trusted", BOTH),
     S("GENROPY_STATIC", Choice("native", "genropy"), "native", "GenroPy's static files (`_dojo`, `_gnr`, `_rsrc`, "
       "`_pkg`, `_site`...): `native` serves them from the event loop (GenroPy's own resolution, compressed, "
-      "cached); `genropy`: GenroPy's own handler, in a WSGI thread — see [Static files](#static-files)", BOTH),
+      "cached); `genropy`: GenroPy's own handler, in a WSGI thread — see [Static files](python-api.md#static-files)", BOTH),
     S("GENROPY_STATIC_COMPRESS_BYTES", Whole(0, SIZE_CEILING), 2 << 20, "largest static file compressed on the fly "
       "(gzip, brotli) when it has no precompressed sibling (0: never)", BOTH, shown="`2097152` (2 MiB)"),
     S("GENROPY_STATIC_CACHE_BYTES", Whole(0, SIZE_CEILING), 64 << 20, "memory per process for static bodies "
       "(files, their compressed forms) kept between requests (0: read each time)", BOTH,
       shown="`67108864` (64 MiB)"),
     S("GENROPY_METRICS_PORT", Whole(0, 65535), 9090, "Prometheus metrics on their own port, never the public "
-      "one (0: off) — see [Monitoring](#monitoring)", BOTH),
+      "one (0: off) — see [Monitoring](monitoring.md)", BOTH),
     S("GENROPY_METRICS_BIND", Host(), "", "address the metrics port listens on (`127.0.0.1`: the pod's own "
       "scrapers only)", BOTH, shown="the web server's (`GNR_WSGI_OPT_host`; `0.0.0.0` in the container)"),
     S("GENROPY_PUBLIC_METRICS", Flag(), False, "GenroPy's own `/metrics` (its webtool: 4 counters, no types) on "
       "the public port", BOTH),
     S("GENROPY_LOG_FORMAT", Choice("text", "json"), "text", "`json`: every line of the container one JSON object "
-      "(`time`, `level`, `program`, `message`, `request_id`...) — see [Monitoring](#monitoring)", BOTH),
+      "(`time`, `level`, `program`, `message`, `request_id`...) — see [Monitoring](monitoring.md)", BOTH),
     S("GENROPY_ACCESS_LOG", Choice("on", "off", "all", synonyms={**{w: "on" for w in TRUE_WORDS},
                                                                  **{w: "off" for w in FALSE_WORDS}}),
       "on", "one line per request with its `X-Request-ID`: `on` (not the probes `/_server/health`, "
       "`/_server/ready`, `/metrics`), `off`, or `all`", BOTH),
     S("GENROPY_MAX_FORM_BYTES", Whole(0, SIZE_CEILING), 1 << 20, "largest urlencoded form body, in bytes "
-      "(413 beyond; 0: no limit) — see [Security](#security)", BOTH, shown="`1048576` (1 MiB)"),
+      "(413 beyond; 0: no limit) — see [Security](security.md)", BOTH, shown="`1048576` (1 MiB)"),
     S("GENROPY_MAX_UPLOAD_BYTES", Whole(0, SIZE_CEILING), 100 << 20, "largest multipart body (uploads), in "
       "bytes (413 beyond; 0: no limit)", BOTH, shown="`104857600` (100 MiB)"),
     S("GENROPY_MAX_HEADER_BYTES", Whole(1024, SIZE_CEILING), 64 << 10, "largest request line + headers, in "
@@ -361,7 +361,7 @@ TABLE: tuple[Setting, ...] = (
       "process (close 1008 beyond)", BOTH),
     # -- backups (modes backup and restore) -----------------------------------------
     S("GENROPY_BACKUP_DESTINATION", Text(), None, "where `backup` writes its archives and `restore` finds them: "
-      "an absolute folder (a volume of its own) or `s3://BUCKET[/PREFIX]` — see [Backups](#backups)",
+      "an absolute folder (a volume of its own) or `s3://BUCKET[/PREFIX]` — see [Backups](backups.md)",
       shown="`$GENROPY_HOME/backups`"),
     S("GENROPY_BACKUP_KEEP", Whole(1, 100_000), 7, "archives of the site kept after each backup, newest first"),
     S("GENROPY_BACKUP_MAX_AGE_DAYS", Whole(0, 36_500), 0, "archives older than this many days removed after each "
@@ -615,17 +615,18 @@ def render_readme(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """``markdown SCOPE`` prints a table; ``readme PATH`` rewrites a README's generated blocks."""
+    """``markdown SCOPE`` prints a table; ``readme PATH...`` rewrites the generated blocks of those pages."""
     if len(argv) == 2 and argv[0] == "markdown" and argv[1] in SCOPES:
         sys.stdout.write(markdown(argv[1]))
         return 0
-    if len(argv) == 2 and argv[0] == "readme":
-        with open(argv[1], encoding="utf-8") as handle:
-            text = handle.read()
-        with open(argv[1], "w", encoding="utf-8") as handle:
-            handle.write(render_readme(text))
+    if len(argv) >= 2 and argv[0] == "readme":
+        for path in argv[1:]:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(render_readme(text))
         return 0
-    sys.stderr.write(f"usage: python -m genropy_asgi.settings markdown {{{','.join(SCOPES)}}} | readme PATH\n")
+    sys.stderr.write(f"usage: python -m genropy_asgi.settings markdown {{{','.join(SCOPES)}}} | readme PATH...\n")
     return 2
 
 

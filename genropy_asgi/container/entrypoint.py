@@ -66,7 +66,7 @@ def owner_fix(path: str, error: OSError) -> str:
     """The exact fix for a mounted instance folder this UID cannot write."""
     if error.errno == errno.EROFS:
         return ("the project is mounted read-only: GenroPy writes the instance's data/ and site/, mount it "
-                "read-write (or bake it into a derived image: README, Run your own project)")
+                "read-write (or bake it into a derived image: docs/own-project.md)")
     try:
         owner = os.stat(path if os.path.exists(path) else os.path.dirname(path)).st_uid
     except OSError:
@@ -280,7 +280,7 @@ def ensure_requirements(plan: LaunchPlan) -> None:
         missing = missing_now()
     if missing:
         raise StartError(f"missing Python requirements of the instance's packages: {reqs.describe_missing(missing)}; "
-                         "build a derived image (README: Run your own project) or set "
+                         "build a derived image (docs/own-project.md) or set "
                          "GENROPY_PROJECT_REQUIREMENTS=install", status=2)
 
 

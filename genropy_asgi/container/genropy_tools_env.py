@@ -66,7 +66,7 @@ def translated(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
         option = name[len(GUNICORN_PREFIX):].lower().replace("_", "-")
         raise PlanError(f"{name}: GenroPy's gunicorn option {option!r} has no equivalent here; remove it "
                         "(ours: GENROPY_WORKERS, GENROPY_WSGI_THREADS, GENROPY_SHUTDOWN_TIMEOUT, GENROPY_MAX_REQUESTS, "
-                        "GNR_WSGI_OPT_host/port; README, \"Coming from GenroPy's container tools\")")
+                        "GNR_WSGI_OPT_host/port; docs/moving-from-genropy.md)")
     return result, notes
 
 

@@ -49,11 +49,11 @@ from genropy_asgi.launch.gnrconfig import GnrSetup, external_secret_for, passwor
 
 __all__ = ["DbTarget", "DiskFiles", "LaunchPlan", "PlanError", "make_plan", "unprivileged_uid", "IMAGE_UID", "MASK"]
 
-MODE_HELP: dict[str, str] = {  # the README's mode table and `--help` come from here
+MODE_HELP: dict[str, str] = {  # the docs' mode table (docs/image.md) and `--help` come from here
     'serve': "write GenroPy's config, wait for the database, `gnr db setup` and GenroPy's first-use records "
              "(`genropy_asgi.container.first_use`) under a lock, then supervisord: GenroPy's process set",
     'daemon': 'gnrdaemon alone (foreground), on `GNR_DAEMON_BIND`: the shared daemon of a scaled-out site '
-              '([Topologies](#topologies))',
+              '([Topologies](topologies.md))',
     'async': '`gnr web async -p GENROPY_ASYNC_PORT` alone, on the shared register (gnrdaemon, or Redis): the live '
              'updates of a scaled-out site',
     'scheduler': '`gnr web taskscheduler` alone, on `GNR_SCHEDULER_BIND`: exactly one per site',
@@ -61,9 +61,9 @@ MODE_HELP: dict[str, str] = {  # the README's mode table and `--help` come from 
                   'or `GENROPY_REGISTER=redis`) and scheduler (`GNR_SCHEDULER_URL`)',
     'dbsetup': '`gnr db setup SITE` under a lock (PostgreSQL advisory lock / file lock), then exit',
     'backup': 'the database and the instance\'s `data/` and `site/` into one archive in `GENROPY_BACKUP_DESTINATION`, '
-              'then retention, then exit; `backup --every SECONDS` repeats ([Backups](#backups))',
+              'then retention, then exit; `backup --every SECONDS` repeats ([Backups](backups.md))',
     'restore': '`restore NAME|latest [--replace]`: verify the archive, restore it beside the site, swap it in, '
-               '`gnr db setup`, exit; `restore --list`, `restore --verify NAME` ([Backups](#backups))',
+               '`gnr db setup`, exit; `restore --list`, `restore --verify NAME` ([Backups](backups.md))',
     'print-config': 'the launch plan as JSON, secrets masked; writes nothing',
     'check': 'the launch plan, the writable folders on the real mounts, the packages\' requirements, GenroPy '
              'loading the instance (no database needed), then PostgreSQL with the site\'s credentials; exit 0 or '
@@ -172,7 +172,7 @@ HELP_WORDS = ("--help", "-h", "help")
 
 
 def modes_table() -> str:
-    """The README's mode table (a test compares it)."""
+    """The mode table of docs/image.md (a test compares it)."""
     rows = [f"| `{mode}`{' (default)' if mode == MODES[0] else ''} | {text} |" for mode, text in MODE_HELP.items()]
     return "\n".join(["| mode | does |", "|---|---|", *rows, f"| anything else | {OTHER_COMMANDS} |"])
 
@@ -189,7 +189,7 @@ def help_text() -> str:
              f"modes (default {MODES[0]}):"]
     lines += [f"  {mode.ljust(width)}{plain(text)}" for mode, text in MODE_HELP.items()]
     lines += [f"  {'COMMAND'.ljust(width)}{plain(OTHER_COMMANDS)}", "",
-              "Settings are environment variables: see the README (print-config shows them as read)."]
+              "Settings are environment variables: see docs/image.md (print-config shows them as read)."]
     return "\n".join(lines)
 
 

@@ -165,7 +165,7 @@ def describe_missing_module(module: str, importer: str | None) -> str:
     declare = f"add the distribution that provides it to {package}" if package else \
         "add the distribution that provides it to the package's requirements.txt"
     return (f"the Python module {module!r}{where} is not installed: {declare} (GenroPy's convention), "
-            "then set GENROPY_PROJECT_REQUIREMENTS=install or build a derived image (README: Run your own project)")
+            "then set GENROPY_PROJECT_REQUIREMENTS=install or build a derived image (docs/own-project.md)")
 
 
 def describe_missing(missing: Mapping[str, list[str]]) -> str:

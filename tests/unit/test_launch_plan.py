@@ -478,8 +478,8 @@ def test_help_lists_every_mode_and_the_readme_table_is_the_same_source(capsys):
         for mode in MODES:
             assert f"\n  {mode} " in shown, mode
         assert "`" not in shown and "](#" not in shown
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert modes_table() in readme, "README's mode table differs from plan.MODE_HELP: paste plan.modes_table()"
+    page = (Path(__file__).resolve().parents[2] / "docs" / "image.md").read_text(encoding="utf-8")
+    assert modes_table() in page, "docs/image.md's mode table differs from plan.MODE_HELP: paste plan.modes_table()"
 
 
 # -- coming from GenroPy's own container tools (dockerize, k8s, serveprod) ----------------

@@ -24,12 +24,12 @@ TOOLS_NAMES = {name.removesuffix("_FILE") for name in genropy_tools_env.HONOURED
 
 
 def test_readme_tables_are_the_table():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = dict(settings.readme_blocks(readme))
+    docs = "".join(page.read_text(encoding="utf-8") for page in sorted((ROOT / "docs").glob("*.md")))
+    blocks = dict(settings.readme_blocks(docs))
     assert set(blocks) == {settings.IMAGE, settings.SERVER, settings.COMPOSE, settings.TESTING, settings.SUITE,
                            settings.INTERNAL}
     stale = [scope for scope, text in blocks.items() if text != settings.markdown(scope)]
-    assert not stale, f"README tables {stale} differ: run python -m genropy_asgi.settings readme README.md"
+    assert not stale, f"docs tables {stale} differ: run python -m genropy_asgi.settings readme docs/*.md"
 
 
 def test_every_variable_the_code_names_is_in_the_table():
