@@ -41,6 +41,17 @@ def _mirror(source: str, target: str, real: str | None) -> None:
             os.symlink(os.path.join(source, name), os.path.join(target, name))
 
 
+def _mirror_tree(source: str, target: str) -> None:
+    """The instance's own folders as real folders (files linked): GenroPy resolves paths from
+    them with ``realpath`` (``config/../data``), which must stay in the shadow."""
+    if os.path.isdir(source) and not os.path.islink(source):
+        os.makedirs(target)
+        for name in sorted(os.listdir(source)):
+            _mirror_tree(os.path.join(source, name), os.path.join(target, name))
+    else:
+        os.symlink(source, target)
+
+
 def build_shadow(shadows: dict[str, str], instance: str, site_data: str) -> str:
     """Build every shadow afresh (a previous start's removed first); returns the shadow instance."""
     project = os.path.dirname(os.path.dirname(instance))
@@ -57,7 +68,7 @@ def build_shadow(shadows: dict[str, str], instance: str, site_data: str) -> str:
     os.makedirs(shadow_instance)
     for name in sorted(os.listdir(instance)):
         if name not in WRITABLE:
-            os.symlink(os.path.join(instance, name), os.path.join(shadow_instance, name))
+            _mirror_tree(os.path.join(instance, name), os.path.join(shadow_instance, name))
     for name in WRITABLE:
         shared = os.path.join(site_data, "instances", site, name)
         os.makedirs(shared, exist_ok=True)

@@ -30,6 +30,12 @@ def run_to_exit(docker, image, environment=None, command=None, files=None, timeo
         if files:
             buffer = io.BytesIO()
             with tarfile.open(fileobj=buffer, mode="w") as tar:
+                folders = {str(parent) for path in files if path.startswith("/srv/projects/")
+                           for parent in Path(path).parents if str(parent).startswith("/srv/projects")}
+                for folder in sorted(folders):  # a project's folders are its owner's, as a mounted one's
+                    info = tarfile.TarInfo(folder.lstrip("/"))
+                    info.type, info.uid, info.gid, info.mode = tarfile.DIRTYPE, 10001, 0, 0o755
+                    tar.addfile(info)
                 for path, content in files.items():
                     info = tarfile.TarInfo(path.lstrip("/"))
                     info.size, info.uid, info.gid, info.mode = len(content), 10001, 0, 0o444

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import json
 from pathlib import Path
 
@@ -690,6 +691,9 @@ def test_the_shadow_of_a_project_links_everything_but_the_instance_data(tmp_path
     assert (shadow / "shop" / "packages").resolve() == root / "shop" / "packages"
     assert (shadow / "shop" / "instances" / "other").resolve() == root / "shop" / "instances" / "other"
     assert (shadow / "shop" / "instances" / "shopsite" / "config" / "instanceconfig.xml").read_text() == "<GenRoBag/>"
+    # GenroPy's SQLite path is realpath(<instance>/config/../data/...): it must stay in the shadow
+    sqlite_dir = os.path.realpath(os.path.join(served, "config", "..", "data"))
+    assert sqlite_dir == str(tmp_path / "site-data" / "instances" / "shopsite" / "data")
     for name in ("data", "site"):
         assert (Path(served) / name).resolve() == tmp_path / "site-data" / "instances" / "shopsite" / name
     (Path(served) / "site" / "written").write_text("x")
