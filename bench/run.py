@@ -1002,4 +1002,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # a thread left by an in-process GenroPy site (the gateway section builds one) must not keep
+    # the driver alive after its figures are written: CI waited on it, measured 2026-12-07
+    os._exit(status)
