@@ -352,13 +352,24 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_BODY_MIN_RATE", Whole(0, SIZE_CEILING), 10240, "bytes per second a request body must keep up "
       "once `GENROPY_BODY_TIMEOUT` has passed (0: the timeout bounds the whole body)", BOTH),
     S("GENROPY_ALLOWED_ORIGINS", Text(), None, "comma-separated origins (`https://app.example.com`) whose pages "
-      "may open GenroPy's websocket besides the site's own (the `Host` it is reached by); `*`: any", BOTH),
+      "may open GenroPy's websocket and call the data bridge's MCP endpoint besides the site's own (the `Host` "
+      "it is reached by); `*`: any", BOTH),
     S("GENROPY_WS_MAX_MESSAGE_BYTES", Whole(1024, 64 << 20), 1 << 20, "largest websocket message on GenroPy's "
       "real-time channel, each way (close 1009 beyond)", BOTH, shown="`1048576` (1 MiB)"),
     S("GENROPY_WS_MAX_CONNECTIONS", Whole(1, 1_000_000), 1000, "open websockets to GenroPy's real-time channel "
       "per server process (close 1013 beyond)", BOTH),
     S("GENROPY_WS_MAX_PER_CLIENT", Whole(1, 1_000_000), 50, "open websockets per client address, per server "
       "process (close 1008 beyond)", BOTH),
+    # -- the data bridge (REST, OpenAPI, MCP over the site's tables) -----------------
+    S("GENROPY_DATA_API", Choice("off", "read"), "off", "`read`: the tables the site opens with GenroPy's "
+      "`openapi` flag, as REST with an OpenAPI document and as MCP tools, under GenroPy's permissions, on "
+      "`/<GENROPY_DATA_API_MOUNT>/` — see [Data API](data-api.md)", BOTH),
+    S("GENROPY_DATA_API_MOUNT", Matching(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}", "one URL path segment like _data"),
+      "_data", "the data bridge's URL prefix (one path segment)", BOTH),
+    S("GENROPY_DATA_API_MAX_ROWS", Whole(1, 100_000), 500, "most records one data bridge request returns "
+      "(`_limit` above it: 400)", BOTH),
+    S("GENROPY_DATA_API_THREADS", Whole(1, 256), 4, "threads of the data bridge's database work (apart from "
+      "GenroPy's WSGI threads)", BOTH),
     # -- backups (modes backup and restore) -----------------------------------------
     S("GENROPY_BACKUP_DESTINATION", Text(), None, "where `backup` writes its archives and `restore` finds them: "
       "an absolute folder (a volume of its own) or `s3://BUCKET[/PREFIX]` — see [Backups](backups.md)",

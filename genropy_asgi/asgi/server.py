@@ -98,6 +98,11 @@ class GenropyAsgiServer(AsgiServer):
         self.ready_once = False  # every readiness check passed at least once (the gateway gate)
         self.gnr_apps: dict[str, Any] = {}
         switches = {**self.file_config.middleware, **(middleware or {})}
+        if "auth" not in kwargs:
+            # genro-asgi arms its header authentication by default; with no credentials configured it
+            # answers 401 to every Authorization header, so an app doing its own (the data bridge's
+            # GenroPy logins and tokens) could never see one. Armed only when asked for.
+            switches.setdefault("auth", False)
         try:
             super().__init__(
                 host=host or options.get("host") or DEFAULT_HOST,

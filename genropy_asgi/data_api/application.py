@@ -1,0 +1,243 @@
+"""``DataApplication``: the data bridge as one genro-asgi application on one URL prefix.
+
+    GET  /                                  what is here (links)
+    GET  /openapi.json                      the caller's OpenAPI 3.1 document
+    GET  /docs, /redoc                      Swagger UI, ReDoc (files from this package)
+    GET  /tables                            the tables the caller may read
+    GET  /tables/{pkg.table}                one table's columns
+    GET  /tables/{pkg.table}/records        records: filters, _order, _limit, _offset, _count
+    GET  /tables/{pkg.table}/records/{key}  one record
+    POST /mcp                               MCP (Streamable HTTP, stateless)
+
+Everything but the two docs pages and their files needs a GenroPy identity (401 otherwise). A
+table the caller may not read answers exactly like one that does not exist (404). The database
+work runs on the bridge's own threads (``threads``), never on the site's WSGI threads, one
+GenroPy connection per request, closed after it. Refusals are one short JSON line, never a trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import parse_qsl
+
+from genro_asgi import BaseApplication
+
+from genropy_asgi import __version__
+from genropy_asgi.asgi.websocket_policy import WebSocketLimits
+from genropy_asgi.data_api import docs_pages, mcp_endpoint, openapi_document, records
+from genropy_asgi.data_api.exposure import ModelFacts, TableView, genropy_user_config
+from genropy_asgi.data_api.identity import Authenticator, CredentialsError, Identity
+from genropy_asgi.data_api.query_params import QueryError, parse_query
+
+logger = logging.getLogger("genropy_asgi")
+
+TABLE_NAME = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+\Z", re.IGNORECASE)
+MCP_MAX_BODY = 1024 * 1024
+WWW_AUTHENTICATE = 'Basic realm="genropy data", charset="UTF-8", Bearer realm="genropy data"'
+SECURITY_HEADERS = [(b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer")]
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, text: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        super().__init__(text)
+        self.status, self.headers = status, headers or []
+
+
+class DataApplication(BaseApplication):
+    """REST + OpenAPI + MCP over the tables of one GenroPy application (``app_provider()``)."""
+
+    def __init__(self, app_provider: Callable[[], Any], *, max_rows: int = 500, threads: int = 4,
+                 origins: WebSocketLimits | None = None, title: str = "GenroPy data", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app_provider = app_provider
+        self.max_rows = max_rows
+        self.origins = origins or WebSocketLimits()
+        """Whose pages may call MCP besides the site's own (``GENROPY_ALLOWED_ORIGINS``)."""
+        self.title = title
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="data-api")
+        self._facts: ModelFacts | None = None
+        self._authenticator: Authenticator | None = None
+        self._lock = threading.Lock()
+
+    # -- the blocking side (worker threads) -------------------------------------------------
+    def _prepared(self) -> tuple[Any, ModelFacts, Authenticator]:
+        with self._lock:
+            app = self.app_provider()
+            if self._facts is None or self._authenticator is None or self._authenticator.app is not app:
+                self._facts = ModelFacts.from_app(app)
+                self._authenticator = Authenticator(app)
+            return app, self._facts, self._authenticator
+
+    def _views(self, app: Any, facts: ModelFacts, identity: Identity) -> dict[str, TableView]:
+        return facts.views(identity, app.checkResourcePermission, genropy_user_config(app))
+
+    def _serve(self, work: Callable[[Any, dict[str, TableView], Identity], Any],
+               authorization: str | None) -> Any:
+        app, facts, authenticator = self._prepared()
+        with records.database_session(app.db, None):
+            try:
+                identity = authenticator.identify(authorization)
+            except CredentialsError as exc:
+                raise Refusal(401, str(exc), [(b"www-authenticate", WWW_AUTHENTICATE.encode())]) from None
+        if identity is None:
+            raise Refusal(401, "credentials required: a GenroPy login (Basic) or API token (Bearer)",
+                          [(b"www-authenticate", WWW_AUTHENTICATE.encode())])
+        with records.database_session(app.db, identity):
+            return work(app, self._views(app, facts, identity), identity)
+
+    # -- ASGI ---------------------------------------------------------------------------------
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        path = "/" + scope["path"].strip("/")
+        method = scope["method"]
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        base = f"{scope.get('root_path', '')}/{self.mount}".replace("//", "/")
+        try:
+            if path == "/mcp":
+                await self._mcp(method, headers, scope.get("scheme", "http"), receive, send)
+                return
+            if method not in ("GET", "HEAD"):
+                raise Refusal(405, f"{method} is not served here (read-only)", [(b"allow", b"GET, HEAD")])
+            if path in ("/docs", "/redoc"):
+                page = docs_pages.page(path[1:].replace("docs", "swagger"), base, self.title)
+                await self._answer(send, 200, page.encode(), "text/html; charset=utf-8",
+                                   [(b"content-security-policy", docs_pages.CONTENT_SECURITY_POLICY.encode())])
+                return
+            if path.startswith("/static/"):
+                found = docs_pages.asset(path[len("/static/"):])
+                if found is None:
+                    raise Refusal(404, "no such file")
+                await self._answer(send, 200, found[0], found[1], cache="public, max-age=86400")
+                return
+            query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            answer = await self._run(self._rest, path, query, base, headers.get("authorization"))
+            await self._json(send, 200, answer)
+        except Refusal as refusal:
+            await self._json(send, refusal.status, {"error": str(refusal)}, refusal.headers)
+
+    async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.executor, function, *args)
+        except (Refusal, mcp_endpoint.McpRefusal):
+            raise
+        except Exception:
+            logger.exception("data bridge: request failed")
+            raise Refusal(500, "the request failed (see the server log)") from None
+
+    def _rest(self, path: str, query: list[tuple[str, str]], base: str, authorization: str | None) -> Any:
+        parts = path.strip("/").split("/") if path != "/" else []
+
+        def work(app: Any, views: dict[str, TableView], identity: Identity) -> Any:
+            if not parts:
+                return {"user": identity.user, "tables": f"{base}/tables", "openapi": f"{base}/openapi.json",
+                        "docs": f"{base}/docs", "redoc": f"{base}/redoc", "mcp": f"{base}/mcp"}
+            if parts == ["openapi.json"]:
+                return openapi_document.document(views, title=self.title, version=__version__,
+                                                 server_url=base, max_rows=self.max_rows)
+            if parts == ["tables"]:
+                return [{"name": v.fullname, "title": v.title, "primary_key": v.pkey}
+                        for v in sorted(views.values(), key=lambda v: v.fullname)]
+            if parts[0] != "tables" or len(parts) > 4:
+                raise Refusal(404, "not found")
+            view = self._view(views, parts[1])
+            if len(parts) == 2:
+                return {"name": view.fullname, "title": view.title, "primary_key": view.pkey,
+                        "columns": {n: openapi_document.column_schema(c) for n, c in view.columns.items()}}
+            if parts[2] != "records":
+                raise Refusal(404, "not found")
+            if len(parts) == 3:
+                return self._query(app, view, query)
+            record = records.get_record(app.db, view, parts[3])
+            if record is None:
+                raise Refusal(404, f"no record {parts[3][:80]!r} in {view.fullname}")
+            return record
+
+        return self._serve(work, authorization)
+
+    def _view(self, views: dict[str, TableView], name: str) -> TableView:
+        view = views.get(name) if TABLE_NAME.match(name) else None
+        if view is None:
+            raise Refusal(404, f"no table {name[:80]!r} you may read")
+        return view
+
+    def _query(self, app: Any, view: TableView, items: list[tuple[str, str]]) -> dict[str, Any]:
+        try:
+            spec = parse_query(items, view.column_types(), max_rows=self.max_rows)
+        except QueryError as exc:
+            raise Refusal(400, str(exc)) from None
+        return records.list_records(app.db, view, spec)
+
+    # -- MCP ----------------------------------------------------------------------------------
+    async def _mcp(self, method: str, headers: dict[str, str], scheme: str, receive: Any, send: Any) -> None:
+        try:
+            mcp_endpoint.check_http(headers, scheme, self.origins)
+        except mcp_endpoint.McpRefusal as refusal:
+            raise Refusal(refusal.status, str(refusal)) from None
+        if method != "POST":
+            raise Refusal(405, "MCP here is stateless: POST only (no server stream)", [(b"allow", b"POST")])
+        body = await read_body(receive, MCP_MAX_BODY)
+        try:
+            message = json.loads(body)
+        except ValueError:
+            await self._json(send, 400, mcp_endpoint.rpc_error(None, mcp_endpoint.PARSE_ERROR, "not JSON"))
+            return
+        response = await self._run(self._mcp_message, message, headers.get("authorization"))
+        if response is None:
+            await self._answer(send, 202, b"", "application/json")
+            return
+        await self._json(send, 200, response)
+
+    def _mcp_message(self, message: Any, authorization: str | None) -> dict[str, Any] | None:
+        def work(app: Any, views: dict[str, TableView], identity: Identity) -> Any:
+            reader = mcp_endpoint.DataReader(
+                views=views, query=lambda view, items: self._query_for_tool(app, view, items),
+                get=lambda view, key: records.get_record(app.db, view, key))
+            return mcp_endpoint.handle(message, reader, server_name="genropy-asgi data",
+                                       server_version=__version__, max_rows=self.max_rows)
+
+        return self._serve(work, authorization)
+
+    def _query_for_tool(self, app: Any, view: TableView, items: list[tuple[str, str]]) -> dict[str, Any]:
+        spec = parse_query(items, view.column_types(), max_rows=self.max_rows)
+        return records.list_records(app.db, view, spec)
+
+    # -- answers ------------------------------------------------------------------------------
+    async def _json(self, send: Any, status: int, payload: Any,
+                    headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        await self._answer(send, status, body, "application/json", headers)
+
+    async def _answer(self, send: Any, status: int, body: bytes, content_type: str,
+                      headers: list[tuple[bytes, bytes]] | None = None, cache: str | None = None) -> None:
+        extra = [(k, v) for k, v in SECURITY_HEADERS if not (cache and k == b"cache-control")]
+        if cache:
+            extra.append((b"cache-control", cache.encode()))
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
+            *extra, *(headers or [])]})
+        await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(receive: Any, limit: int) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Refusal(400, "the client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise Refusal(413, f"an MCP message is at most {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)

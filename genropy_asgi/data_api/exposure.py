@@ -1,0 +1,240 @@
+"""What one user sees of a GenroPy database: packages, tables, columns -- GenroPy's rules only.
+
+A table is seen when all of these hold:
+
+1. its package and the table opt in with GenroPy's ``openapi`` flag (``ApiEngine``'s rule:
+   ``openapi=True`` on both); a column with ``openapi=False`` is never seen, ``openapi='R'`` is
+   read-only;
+2. the user's GenroPy tags pass the package's, the table's and the column's ``auth_tags``
+   (GenroPy's ``checkResourcePermission``: ``admin,user`` any of, ``;`` alternatives, ``AND``,
+   ``NOT``);
+3. the user's GenroPy table configuration (``adm.user_config``) neither hides the table
+   (``hidden`` in ``tbl_permission``/``tbl_forbidden``) nor forbids the column.
+
+A column reaching another table (an alias ``@fkey.col``, a formula's sub-select) is seen only
+when every table on its way is seen and, for an alias, its last column too: a relation never
+opens a table its rules close. A formula whose SQL names a relation the bridge cannot follow is
+never seen.
+
+``ModelFacts`` reads the model once (``from_app``); the decisions (``TableView``s for one
+``Identity``) are pure functions of those facts and two callables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from genropy_asgi.data_api.identity import Identity
+
+RELATION_STEP = re.compile(r"@([a-z_][a-z0-9_]*)", re.IGNORECASE)
+
+PermissionCheck = Callable[[str, str], bool]
+"""``(auth_tags rule, user tags) -> allowed``: GenroPy's ``checkResourcePermission``."""
+UserTableConfig = Callable[[str, Identity], tuple[bool, frozenset[str]]]
+"""``(table, identity) -> (table hidden, forbidden columns)``: GenroPy's user configuration."""
+
+
+@dataclass(frozen=True)
+class ColumnFact:
+    name: str
+    dtype: str
+    openapi_type: str
+    openapi_format: str | None
+    nullable: bool
+    description: str | None
+    read_only: bool
+    auth_tags: str | None = None
+    references: str | None = None  # the table a foreign key points at
+    passes: tuple[str, ...] = ()  # tables a virtual column reads on its way
+    alias_of: tuple[str, str] | None = None  # (table, column) an alias finally reads
+    opaque: bool = False  # reads something the bridge cannot follow: never shown
+
+
+@dataclass(frozen=True)
+class TableFact:
+    fullname: str
+    pkey: str
+    title: str | None
+    package_auth_tags: str | None
+    auth_tags: str | None
+    columns: Mapping[str, ColumnFact] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableView:
+    """One table as one user sees it."""
+
+    fullname: str
+    pkey: str
+    title: str | None
+    columns: Mapping[str, ColumnFact]
+
+    def column_types(self) -> dict[str, str]:
+        return {name: column.dtype for name, column in self.columns.items()}
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """The exposed tables of one database, read once from GenroPy's model."""
+
+    tables: Mapping[str, TableFact]
+
+    @classmethod
+    def from_app(cls, app: Any) -> ModelFacts:
+        from gnr.app.api_engine import ApiEngine
+
+        engine = ApiEngine(app)
+        exposed = sorted(engine.openapi_schema(readonly=True))
+        columns = engine.table_columns(exposed) if exposed else {}
+        tables = {}
+        for fullname in exposed:
+            table = app.db.table(fullname)
+            package = app.db.packages[fullname.split(".", 1)[0]]
+            facts = {}
+            for name, info in columns[fullname].items():
+                fact = column_fact(app.db, fullname, name, info)
+                if fact is not None:
+                    facts[name] = fact
+            tables[fullname] = TableFact(
+                fullname=fullname, pkey=table.pkey, title=text_or_none(table.attributes.get("name_long")),
+                package_auth_tags=text_or_none(package.attributes.get("auth_tags")),
+                auth_tags=text_or_none(table.attributes.get("auth_tags")), columns=facts)
+        return cls(tables)
+
+    def views(self, identity: Identity, allowed: PermissionCheck,
+              user_config: UserTableConfig) -> dict[str, TableView]:
+        """Every table ``identity`` sees, with the columns it sees."""
+        seen = {name: table for name, table in self.tables.items()
+                if table_passes(table, identity, allowed, user_config)}
+        forbidden = {name: user_config(name, identity)[1] for name in seen}
+
+        def column_seen(table: str, column: ColumnFact) -> bool:
+            if column.opaque or column.name in forbidden[table]:
+                return False
+            if column.auth_tags and not allowed(column.auth_tags, identity.tags):
+                return False
+            if any(passed not in seen for passed in column.passes):
+                return False
+            if column.alias_of is not None:
+                target_table, target_column = column.alias_of
+                target = seen.get(target_table)
+                fact = target.columns.get(target_column) if target is not None else None
+                return fact is not None and fact.alias_of is None and column_seen(target_table, fact)
+            return True
+
+        return {name: TableView(name, table.pkey, table.title,
+                                {c.name: c for c in table.columns.values() if column_seen(name, c)})
+                for name, table in seen.items()}
+
+
+def table_passes(table: TableFact, identity: Identity, allowed: PermissionCheck,
+                 user_config: UserTableConfig) -> bool:
+    for rule in (table.package_auth_tags, table.auth_tags):
+        if rule and not allowed(rule, identity.tags):
+            return False
+    hidden, _ = user_config(table.fullname, identity)
+    return not hidden
+
+
+def column_fact(db: Any, table: str, name: str, info: Mapping[str, Any]) -> ColumnFact | None:
+    setting = info.get("openapi")
+    if setting is False:
+        return None
+    kind = info["kind"]
+    passes: tuple[str, ...] = ()
+    alias_of = None
+    opaque = False
+    references = None
+    fkey = info.get("fkey") or {}
+    if fkey.get("target_table"):
+        references = fkey["target_table"]
+    if kind == "alias":
+        path = follow_relation_path(db, table, info.get("relation_path") or "")
+        if path is None:
+            opaque = True
+        else:
+            passes, alias_of = path
+    elif kind == "formula_subquery":
+        selected = select_table(db, table, name)
+        opaque = selected is None
+        passes = (selected,) if selected else ()
+    elif kind == "formula_sql":
+        opaque = "@" in str(column_attribute(db, table, name, "sql_formula") or "")
+    elif kind not in ("real", "bagitem"):
+        opaque = True
+    return ColumnFact(
+        name=name, dtype=(info.get("dtype") or "T").upper(), openapi_type=info["openapi_type"],
+        openapi_format=info.get("openapi_format"), nullable=bool(info.get("nullable")),
+        description=text_or_none(info.get("name_long")),
+        read_only=kind != "real" or bool(info.get("system")) or bool(info.get("pkey")) or setting == "R",
+        auth_tags=text_or_none(column_attribute(db, table, name, "auth_tags")),
+        references=references, passes=passes, alias_of=alias_of, opaque=opaque)
+
+
+def follow_relation_path(db: Any, table: str, path: str) -> tuple[tuple[str, ...], tuple[str, str]] | None:
+    """``@a_id.@b_id.col`` from ``table`` -> (tables passed, (last table, col)); ``None`` when a
+    step does not resolve to a foreign key of the model."""
+    steps = path.split(".")
+    if len(steps) < 2 or not all(RELATION_STEP.fullmatch(step) for step in steps[:-1]):
+        return None
+    current, passed = table, []
+    try:
+        for step in steps[:-1]:
+            column = db.model.table(current).column(step[1:])
+            related = column.relatedColumn() if column is not None else None
+            if related is None or related.table is None:
+                return None
+            current = related.table.fullname
+            passed.append(current)
+    except (AttributeError, KeyError):
+        return None
+    last = steps[-1]
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", last, re.IGNORECASE):
+        return None
+    return tuple(passed), (current, last)
+
+
+def select_table(db: Any, table: str, name: str) -> str | None:
+    select = column_attribute(db, table, name, "select")
+    target = select.get("table") if isinstance(select, dict) else None
+    if not target or "@" in str(select.get("where", "")) or "@" in str(select.get("columns", "")):
+        return None
+    return str(target)
+
+
+def column_attribute(db: Any, table: str, name: str, attribute: str) -> Any:
+    model = db.model.table(table)
+    column = model.columns.get(name) if model.columns is not None else None
+    if column is None:
+        virtual = model.get("virtual_columns") or {}
+        column = virtual.get(name)
+    return column.attributes.get(attribute) if column is not None else None
+
+
+def text_or_none(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def genropy_user_config(app: Any) -> UserTableConfig:
+    """GenroPy's per-user table configuration (``adm.user_config``): hidden table, forbidden
+    columns. Without the ``adm`` package nothing is hidden."""
+
+    def config(table: str, identity: Identity) -> tuple[bool, frozenset[str]]:
+        conf = app.db.table(table).getUserConfiguration(user_group=identity.group, user=identity.user)
+        if not conf:
+            return False, frozenset()
+        words = set()
+        for key in ("tbl_permission", "tbl_forbidden"):
+            words.update(word.strip() for word in str(conf[key] or "").split(","))
+        forbidden = set()
+        columns = conf["cols_permission"]
+        if columns:
+            for node in columns:
+                if node.attr.get("forbidden"):
+                    forbidden.add(node.label)
+        return "hidden" in words, frozenset(forbidden)
+
+    return config

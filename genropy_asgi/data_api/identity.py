@@ -1,0 +1,111 @@
+"""Who is asking, from an ``Authorization`` header, by GenroPy's own means.
+
+- ``Basic user:password``: GenroPy's authentication of the site (``getAvatar(..., authenticate=
+  True)``: ``xml_auth``, ``py_auth``, the ``adm`` users...), the user's tags and group;
+- ``Bearer TOKEN``: GenroPy's API tokens (``adm.api_token``: created, expired and revoked by a
+  GenroPy admin; only their SHA-256 is stored), the token's tags and group.
+
+No header, or one that does not authenticate: ``None`` (the application answers 401). A good
+answer is remembered for ``CACHE_SECONDS`` under a SHA-256 of the header, so a client sending the
+same credentials does not cost a password hash per request; a revoked token stops working within
+that time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+CACHE_SECONDS = 30.0
+CACHE_SIZE = 1024
+TOKEN_TABLE = "adm.api_token"
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: str
+    tags: str  # GenroPy's comma-separated tags
+    group: str | None = None
+    via: str = "password"  # or "token"
+
+
+class CredentialsError(ValueError):
+    """A malformed ``Authorization`` header (an HTTP 401 with this text)."""
+
+
+def parse_authorization(header: str) -> tuple[str, str, str]:
+    """``Basic ...`` -> ("basic", user, password); ``Bearer T`` -> ("bearer", "", T)."""
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise CredentialsError("Basic credentials are not base64 of user:password") from None
+        user, colon, password = decoded.partition(":")
+        if not colon or not user:
+            raise CredentialsError("Basic credentials are not user:password")
+        return "basic", user, password
+    if scheme.lower() == "bearer" and value:
+        return "bearer", "", value
+    raise CredentialsError("expected Basic or Bearer credentials")
+
+
+class Authenticator:
+    """Authenticate headers against one GenroPy application (``site.gnrapp``); thread-safe."""
+
+    def __init__(self, app: Any, clock: Any = time.monotonic) -> None:
+        self.app = app
+        self.clock = clock
+        self._cache: dict[str, tuple[float, Identity]] = {}
+        self._lock = threading.Lock()
+
+    def identify(self, header: str | None) -> Identity | None:
+        """Blocking (a database read): call from a worker thread."""
+        if not header:
+            return None
+        key = hashlib.sha256(header.encode("utf-8", "surrogateescape")).hexdigest()
+        now = self.clock()
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] > now:
+                return cached[1]
+        scheme, user, secret = parse_authorization(header)
+        identity = self._password(user, secret) if scheme == "basic" else self._token(secret)
+        if identity is not None:
+            with self._lock:
+                if len(self._cache) >= CACHE_SIZE:
+                    self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+                    if len(self._cache) >= CACHE_SIZE:
+                        self._cache.clear()
+                self._cache[key] = (now + CACHE_SECONDS, identity)
+        return identity
+
+    def _password(self, user: str, password: str) -> Identity | None:
+        if user == "gnrtoken":  # GenroPy's external-token login: not a password
+            return None
+        try:
+            avatar = self.app.getAvatar(user, password=password, authenticate=True)
+        except Exception:
+            return None
+        if avatar is None or not getattr(avatar, "user", None):
+            return None
+        extra = getattr(avatar, "extra_kwargs", {}) or {}
+        return Identity(user=str(avatar.user), tags=str(avatar.user_tags or ""),
+                        group=extra.get("group_code"), via="password")
+
+    def _token(self, token: str) -> Identity | None:
+        db = self.app.db
+        if TOKEN_TABLE.split(".")[0] not in db.packages:
+            return None
+        found = db.table(TOKEN_TABLE).validate_token(token)
+        if not found:
+            return None
+        db.commit()  # GenroPy defers the token's last_used_ts to the next commit
+        return Identity(user=f"token:{found['token_id']}", tags=str(found.get("auth_tags") or ""),
+                        group=found.get("group_code") or None, via="token")

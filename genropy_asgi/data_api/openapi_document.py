@@ -1,0 +1,148 @@
+"""The OpenAPI 3.1 document of what one user sees, generated from GenroPy's model (pure).
+
+One schema per table (``components.schemas["pkg.table"]``), one path per read: the list with
+its typed filters, one record by primary key. Nullable columns are ``[type, "null"]`` (3.1);
+GenroPy's Bags and JSON columns accept any JSON value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from genropy_asgi.data_api.exposure import ColumnFact, TableView
+from genropy_asgi.data_api.query_params import (
+    DATETIME_TYPES,
+    FLOAT_TYPES,
+    INTEGER_TYPES,
+    TEXT_TYPES,
+    VALUE_PARSERS,
+)
+
+ANY_JSON_TYPES = frozenset({"X", "BAG", "JS"})
+ORDERED_TYPES = INTEGER_TYPES | FLOAT_TYPES | DATETIME_TYPES | {"N", "D", "H"}
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+def column_schema(column: ColumnFact) -> dict[str, Any]:
+    if column.dtype in ANY_JSON_TYPES:
+        schema: dict[str, Any] = {}
+    else:
+        schema = {"type": [column.openapi_type, "null"] if column.nullable else column.openapi_type}
+        if column.openapi_format:
+            schema["format"] = column.openapi_format
+    if column.description:
+        schema["description"] = column.description
+    if column.read_only:
+        schema["readOnly"] = True
+    if column.references:
+        schema["x-references"] = column.references
+    return schema
+
+
+def value_schema(column: ColumnFact) -> dict[str, Any]:
+    """The schema of a filter value (a query-string parameter) for ``column``."""
+    if column.dtype in INTEGER_TYPES:
+        return {"type": "integer"}
+    if column.dtype in FLOAT_TYPES:
+        return {"type": "number"}
+    if column.dtype == "B":
+        return {"type": "boolean"}
+    schema: dict[str, Any] = {"type": "string"}
+    if column.openapi_format in ("date", "date-time", "time"):
+        schema["format"] = column.openapi_format
+    if column.dtype == "N":
+        schema["pattern"] = r"^-?[0-9]+(\.[0-9]+)?$"
+    return schema
+
+
+def filter_parameters(view: TableView) -> list[dict[str, Any]]:
+    parameters = []
+    for column in view.columns.values():
+        if column.dtype not in VALUE_PARSERS:
+            continue
+        operators = ["", "__ne"]
+        if column.dtype in ORDERED_TYPES:
+            operators += ["__lt", "__lte", "__gt", "__gte"]
+        if column.dtype in TEXT_TYPES:
+            operators += ["__contains", "__startswith"]
+        for operator in operators:
+            parameters.append({"name": f"{column.name}{operator}", "in": "query", "required": False,
+                               "schema": value_schema(column)})
+        parameters.append({"name": f"{column.name}__isnull", "in": "query", "required": False,
+                           "schema": {"type": "boolean"}})
+    return parameters
+
+
+def list_parameters(view: TableView, max_rows: int) -> list[dict[str, Any]]:
+    names = "|".join(name for name in view.columns if view.columns[name].dtype in VALUE_PARSERS)
+    order_pattern = f"^-?({names})(,-?({names}))*$" if names else "^$"
+    return [
+        *filter_parameters(view),
+        {"name": "_order", "in": "query", "required": False, "description": "columns, `-` for descending",
+         "schema": {"type": "string", "pattern": order_pattern}},
+        {"name": "_limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": max_rows}},
+        {"name": "_offset", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 0, "maximum": 10**9}},
+        {"name": "_count", "in": "query", "required": False, "schema": {"type": "boolean"}},
+    ]
+
+
+def refusals(*codes: int) -> dict[str, Any]:
+    words = {400: "the query string cannot be used", 401: "no or wrong credentials",
+             404: "no such table or record (or not yours to read)"}
+    return {str(code): {"description": words[code],
+                        "content": {"application/json": {"schema": ERROR_REF}}} for code in codes}
+
+
+def json_answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def document(views: Mapping[str, TableView], *, title: str, version: str, server_url: str,
+             max_rows: int) -> dict[str, Any]:
+    schemas: dict[str, Any] = {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+        "TableSummary": {"type": "object", "required": ["name", "primary_key"], "properties": {
+            "name": {"type": "string"}, "title": {"type": ["string", "null"]},
+            "primary_key": {"type": "string"}}},
+    }
+    paths: dict[str, Any] = {
+        "/tables": {"get": {"operationId": "list_tables", "summary": "The tables you may read",
+                            "responses": {"200": json_answer("tables", {
+                                "type": "array", "items": {"$ref": "#/components/schemas/TableSummary"}}),
+                                **refusals(401)}}},
+    }
+    for name, view in sorted(views.items()):
+        schemas[name] = {"type": "object", "title": view.title or name,
+                         "properties": {column: column_schema(fact) for column, fact in view.columns.items()}}
+        ref = {"$ref": f"#/components/schemas/{name}"}
+        operation = name.replace(".", "_")
+        paths[f"/tables/{name}/records"] = {"get": {
+            "operationId": f"list_{operation}", "summary": f"Records of {view.title or name}",
+            "tags": [name.split(".", 1)[0]], "parameters": list_parameters(view, max_rows),
+            "responses": {"200": json_answer("a page of records", {
+                "type": "object", "required": ["rows", "limit", "offset", "next_offset"],
+                "properties": {"rows": {"type": "array", "items": ref}, "limit": {"type": "integer"},
+                               "offset": {"type": "integer"}, "next_offset": {"type": ["integer", "null"]},
+                               "total": {"type": "integer"}}}),
+                **refusals(400, 401)}}}
+        key = view.columns.get(view.pkey)
+        if key is not None and key.dtype in VALUE_PARSERS:
+            paths[f"/tables/{name}/records/{{pkey}}"] = {"get": {
+                "operationId": f"get_{operation}", "summary": f"One record of {view.title or name}",
+                "tags": [name.split(".", 1)[0]],
+                "parameters": [{"name": "pkey", "in": "path", "required": True, "schema": value_schema(key)}],
+                "responses": {"200": json_answer("the record", ref), **refusals(401, 404)}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version,
+                 "description": "The tables of this GenroPy site that your account may read."},
+        "servers": [{"url": server_url}],
+        "security": [{"basic": []}, {"bearer": []}],
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {
+            "basic": {"type": "http", "scheme": "basic", "description": "a GenroPy login"},
+            "bearer": {"type": "http", "scheme": "bearer", "description": "a GenroPy API token (adm.api_token)"}}},
+    }

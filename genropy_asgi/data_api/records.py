@@ -1,0 +1,105 @@
+"""The bridge's reads, through GenroPy's own table API, as JSON-ready values.
+
+Blocking: call from a worker thread inside ``database_session``, which opens GenroPy's
+environment for the user and closes the thread's connections whatever happens, so a pooled
+worker thread never keeps one open. Logically deleted and draft records are left out, as
+GenroPy's own pages do.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from genropy_asgi.data_api.exposure import TableView
+from genropy_asgi.data_api.identity import Identity
+from genropy_asgi.data_api.query_params import QueryError, QuerySpec, parse_value
+
+
+@contextmanager
+def database_session(db: Any, identity: Identity | None) -> Iterator[None]:
+    """GenroPy's per-thread environment for ``identity``; the thread's connections closed after."""
+    env = {"user": identity.user, "userTags": identity.tags} if identity is not None else {}
+    try:
+        with db.tempEnv(**env):
+            yield
+    finally:
+        db.closeConnection()
+
+
+def query_options(view: TableView) -> dict[str, Any]:
+    return {"columns": ",".join(f"${name}" for name in view.columns), "addPkeyColumn": False,
+            "excludeLogicalDeleted": True, "excludeDraft": True}
+
+
+def list_records(db: Any, view: TableView, spec: QuerySpec) -> dict[str, Any]:
+    where, params = spec.where()
+    table = db.table(view.fullname)
+    rows = table.query(where=where, order_by=spec.order_by(view.pkey), limit=spec.limit + 1,
+                       offset=spec.offset, **query_options(view), **params).fetch()
+    more = len(rows) > spec.limit
+    result: dict[str, Any] = {
+        "rows": [record_json(view, row) for row in rows[:spec.limit]],
+        "limit": spec.limit, "offset": spec.offset,
+        "next_offset": spec.offset + spec.limit if more else None,
+    }
+    if spec.count:
+        result["total"] = table.query(where=where, excludeLogicalDeleted=True, excludeDraft=True,
+                                      **params).count()
+    return result
+
+
+def get_record(db: Any, view: TableView, raw_key: str) -> dict[str, Any] | None:
+    key_column = view.columns.get(view.pkey)
+    if key_column is None:
+        return None
+    try:
+        key = parse_value("primary key", key_column.dtype, raw_key)
+    except QueryError:
+        return None
+    rows = db.table(view.fullname).query(where=f"${view.pkey} = :key", key=key, limit=1,
+                                         **query_options(view)).fetch()
+    return record_json(view, rows[0]) if rows else None
+
+
+def record_json(view: TableView, row: Any) -> dict[str, Any]:
+    return {name: typed_value(column.dtype, row[name]) for name, column in view.columns.items()}
+
+
+def typed_value(dtype: str, value: Any) -> Any:
+    """A cell as its column's JSON type (SQLite hands booleans back as 0/1)."""
+    if value is None:
+        return None
+    if dtype == "B":
+        return bool(value)
+    if dtype in ("L", "I") and not isinstance(value, bool):
+        return int(value)
+    if dtype in ("R", "F"):
+        return float(value)
+    return json_value(value)
+
+
+def json_value(value: Any) -> Any:
+    """GenroPy's values as JSON: decimals as strings (exact), dates and times ISO 8601, Bags as
+    GenroPy's own JSON."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, (list, tuple)):
+        return [json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): json_value(item) for key, item in value.items()}
+    as_dict = getattr(value, "asDict", None)
+    if callable(as_dict):
+        return json_value(as_dict(ascii=True, lower=False))
+    return str(value)

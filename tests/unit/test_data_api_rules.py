@@ -1,0 +1,87 @@
+"""The data bridge's pure decisions: query strings, and what one identity sees of the facts."""
+
+from __future__ import annotations
+
+import pytest
+
+from genropy_asgi.data_api.exposure import ColumnFact, ModelFacts, TableFact
+from genropy_asgi.data_api.identity import CredentialsError, Identity, parse_authorization
+from genropy_asgi.data_api.query_params import QueryError, parse_query
+
+TYPES = {"id": "T", "name": "T", "price": "N", "qty": "L", "day": "D", "ok": "B"}
+
+
+def spec(*pairs, max_rows=50):
+    return parse_query(list(pairs), TYPES, max_rows=max_rows)
+
+
+def test_conditions_become_bound_parameters_only():
+    where, params = spec(("name__contains", "50%_off' OR 1=1"), ("qty__in", "1,2"), ("day__isnull", "true")).where()
+    assert where == "$name ILIKE :p0 ESCAPE '\\' AND $qty IN :p1 AND $day IS NULL"
+    assert params == {"p0": "%50\\%\\_off' OR 1=1%", "p1": [1, 2]}
+
+
+def test_order_ends_on_the_primary_key():
+    assert spec(("_order", "-price,name")).order_by("id") == "$price DESC, $name ASC, $id ASC"
+    assert spec().order_by("id") == "$id ASC"
+
+
+@pytest.mark.parametrize("pairs, word", [
+    ([("secret", "1")], "no readable column"), ([("@rel.name", "x")], "no readable column"),
+    ([("name__regex", "x")], "unknown operator"), ([("qty", "1e3")], "qty"), ([("_limit", "51")], "_limit"),
+    ([("_limit", "1"), ("_limit", "2")], "twice"), ([("price", "Infinity")], "price"),
+    ([("ok", "maybe")], "ok"), ([("_order", "name;drop")], "_order"), ([("qty__contains", "1")], "text"),
+])
+def test_refusals_name_the_parameter(pairs, word):
+    with pytest.raises(QueryError, match=word):
+        spec(*pairs)
+
+
+def test_authorization_headers():
+    assert parse_authorization("Basic YWxpY2U6cHc6eA==") == ("basic", "alice", "pw:x")
+    assert parse_authorization("bearer abc") == ("bearer", "", "abc")
+    for bad in ("Basic !!", "Basic YWxpY2U=", "Digest x", "Bearer ", "Basic OnB3"):
+        with pytest.raises(CredentialsError):
+            parse_authorization(bad)
+
+
+def column(name, **kwargs):
+    return ColumnFact(name=name, dtype="T", openapi_type="string", openapi_format=None, nullable=True,
+                      description=None, read_only=False, **kwargs)
+
+
+FACTS = ModelFacts({
+    "shop.product": TableFact("shop.product", "id", None, None, None, {
+        "id": column("id"), "note": column("note", auth_tags="manager"),
+        "supplier_id": column("supplier_id", references="shop.supplier"),
+        "supplier_name": column("supplier_name", passes=("shop.supplier",), alias_of=("shop.supplier", "name")),
+        "supplier_city": column("supplier_city", passes=("shop.supplier",), alias_of=("shop.supplier", "city")),
+        "odd": column("odd", opaque=True)}),
+    "shop.supplier": TableFact("shop.supplier", "id", None, None, "buyer", {
+        "id": column("id"), "name": column("name"), "city": column("city", auth_tags="geo")}),
+    "vault.box": TableFact("vault.box", "id", None, "admin", None, {"id": column("id")}),
+})
+
+
+def allowed(rule: str, tags: str) -> bool:  # enough of GenroPy's rule for these facts
+    return any(tag in tags.split(",") for tag in rule.split(","))
+
+
+def seen(tags: str, hidden: tuple[str, ...] = (), forbidden: frozenset[str] = frozenset()):
+    views = FACTS.views(Identity("u", tags), allowed,
+                        lambda table, identity: (table in hidden, forbidden if table == "shop.product" else frozenset()))
+    return {name: sorted(view.columns) for name, view in views.items()}
+
+
+def test_relations_never_open_a_closed_table():
+    assert seen("user") == {"shop.product": ["id", "supplier_id"]}
+    assert seen("buyer")["shop.product"] == ["id", "supplier_id", "supplier_name"]  # city needs geo
+    assert seen("buyer,geo,manager")["shop.product"] == ["id", "note", "supplier_city", "supplier_id",
+                                                         "supplier_name"]
+    assert "vault.box" in seen("admin") and "vault.box" not in seen("buyer")
+
+
+def test_user_configuration_hides_tables_and_columns():
+    assert "shop.supplier" not in seen("buyer", hidden=("shop.supplier",))
+    assert seen("buyer", hidden=("shop.supplier",))["shop.product"] == ["id", "supplier_id"]
+    assert seen("user", forbidden=frozenset({"supplier_id"}))["shop.product"] == ["id"]
