@@ -141,9 +141,9 @@ def table_passes(table: TableFact, identity: Identity, allowed: PermissionCheck,
 
 def column_fact(db: Any, table: str, name: str, info: Mapping[str, Any]) -> ColumnFact | None:
     setting = info.get("openapi")
-    if setting is False:
-        return None
     kind = info["kind"]
+    if setting is False or (kind != "real" and name.startswith("__")):
+        return None  # hidden by its flag, or one of GenroPy's internal formulas (__record_pointer...)
     passes: tuple[str, ...] = ()
     alias_of = None
     opaque = False

@@ -24,12 +24,22 @@ ORDERED_TYPES = INTEGER_TYPES | FLOAT_TYPES | DATETIME_TYPES | {"N", "D", "H"}
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 
+LOCAL_DATETIME_TYPES = frozenset({"DH", "DT"})
+LOCAL_DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$"
+"""GenroPy's ``DH``/``DT`` have no offset: not RFC 3339's ``date-time``, a pattern instead."""
+PATH_SEGMENT = r"^[^\x00-\x1f\x7f/]+$"
+"""What a primary key in the path may be (the server's path rule refuses control characters)."""
+
+
 def column_schema(column: ColumnFact) -> dict[str, Any]:
     if column.dtype in ANY_JSON_TYPES:
         schema: dict[str, Any] = {}
     else:
         schema = {"type": [column.openapi_type, "null"] if column.nullable else column.openapi_type}
-        if column.openapi_format:
+        if column.dtype in LOCAL_DATETIME_TYPES:
+            schema["pattern"] = LOCAL_DATETIME
+            schema["x-format"] = "local date-time (no offset)"
+        elif column.openapi_format:
             schema["format"] = column.openapi_format
     if column.description:
         schema["description"] = column.description
@@ -49,8 +59,12 @@ def value_schema(column: ColumnFact) -> dict[str, Any]:
     if column.dtype == "B":
         return {"type": "boolean"}
     schema: dict[str, Any] = {"type": "string"}
-    if column.openapi_format in ("date", "date-time", "time"):
+    if column.dtype in LOCAL_DATETIME_TYPES:
+        schema["format"] = "date-time"  # an offset is taken to UTC; a local form is accepted too
+    elif column.openapi_format in ("date", "date-time", "time"):
         schema["format"] = column.openapi_format
+    elif column.dtype in TEXT_TYPES:
+        schema["pattern"] = r"^[^\x00]*$"  # NUL never reaches a database
     if column.dtype == "N":
         schema["pattern"] = r"^-?[0-9]+(\.[0-9]+)?$"
     return schema
@@ -90,10 +104,14 @@ def list_parameters(view: TableView, max_rows: int) -> list[dict[str, Any]]:
 
 
 def refusals(*codes: int) -> dict[str, Any]:
-    words = {400: "the query string cannot be used", 401: "no or wrong credentials",
+    words = {400: "the request cannot be used (the query string, or the path)", 401: "no or wrong credentials",
              404: "no such table or record (or not yours to read)"}
-    return {str(code): {"description": words[code],
-                        "content": {"application/json": {"schema": ERROR_REF}}} for code in codes}
+    answers = {str(code): {"description": words[code], "content": {"application/json": {"schema": ERROR_REF}}}
+               for code in codes}
+    for code in (400, 404):  # the server's path and header rules answer before the bridge, in plain text
+        if code in codes:
+            answers[str(code)]["content"]["text/plain"] = {"schema": {"type": "string"}}
+    return answers
 
 
 def json_answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -133,8 +151,10 @@ def document(views: Mapping[str, TableView], *, title: str, version: str, server
             paths[f"/tables/{name}/records/{{pkey}}"] = {"get": {
                 "operationId": f"get_{operation}", "summary": f"One record of {view.title or name}",
                 "tags": [name.split(".", 1)[0]],
-                "parameters": [{"name": "pkey", "in": "path", "required": True, "schema": value_schema(key)}],
-                "responses": {"200": json_answer("the record", ref), **refusals(401, 404)}}}
+                "parameters": [{"name": "pkey", "in": "path", "required": True,
+                                "schema": {**value_schema(key), **({"pattern": PATH_SEGMENT}
+                                                                   if key.dtype in TEXT_TYPES else {})}}],
+                "responses": {"200": json_answer("the record", ref), **refusals(400, 401, 404)}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version,

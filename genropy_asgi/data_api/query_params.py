@@ -96,6 +96,8 @@ def parse_query(items: Iterable[tuple[str, str]], column_types: Mapping[str, str
     order: tuple[tuple[str, bool], ...] = ()
     limit, offset, count = min(default_limit, max_rows), 0, False
     for key, raw in items:
+        if "\x00" in key or "\x00" in raw:
+            raise QueryError(f"{key[:40]!r}: a NUL character is never a valid name or value")
         if key in RESERVED:
             if key in seen_reserved:
                 raise QueryError(f"{key}: given twice")
@@ -109,13 +111,22 @@ def parse_query(items: Iterable[tuple[str, str]], column_types: Mapping[str, str
             else:
                 count = parse_bool(key, raw)
             continue
-        column, _, operator = key.partition("__")
-        operator = operator or "eq"
-        if operator not in OPERATORS:
-            raise QueryError(f"{key}: unknown operator {operator!r} (known: {', '.join(OPERATORS)})")
+        column, operator = split_key(key, column_types)
         dtype = readable_type(column, column_types, key)
         conditions.append(Condition(column, operator, parse_operand(key, operator, dtype, raw)))
     return QuerySpec(tuple(conditions), order, limit, offset, count)
+
+
+def split_key(key: str, column_types: Mapping[str, str]) -> tuple[str, str]:
+    """``price__gt`` -> (price, gt); ``__ins_ts`` (a GenroPy system column) -> (__ins_ts, eq)."""
+    column, separator, operator = key.rpartition("__")
+    if separator and column and operator in OPERATORS:
+        return column, operator
+    if key in column_types:
+        return key, "eq"
+    if separator and column in column_types:
+        raise QueryError(f"{key}: unknown operator {operator[:20]!r} (known: {', '.join(OPERATORS)})")
+    return key, "eq"
 
 
 def readable_type(column: str, column_types: Mapping[str, str], where: str) -> str:
@@ -177,6 +188,13 @@ def parse_value(key: str, dtype: str, raw: str) -> Any:
         raise QueryError(f"{key}: {raw[:40]!r} is not a valid {TYPE_WORDS.get(dtype, dtype)}") from None
 
 
+def local_datetime(value: datetime.datetime) -> datetime.datetime:
+    """GenroPy's ``DH`` has no offset: a value with one is taken to UTC and compared without it."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(datetime.UTC).replace(tzinfo=None)
+
+
 def parse_decimal(raw: str) -> decimal.Decimal:
     value = decimal.Decimal(raw)
     if not value.is_finite():
@@ -207,7 +225,9 @@ VALUE_PARSERS: dict[str, Callable[[str], Any]] = {
     "N": parse_decimal,
     "B": parse_boolean_value,
     "D": datetime.date.fromisoformat,
-    **{dtype: datetime.datetime.fromisoformat for dtype in DATETIME_TYPES},
+    "DH": lambda raw: local_datetime(datetime.datetime.fromisoformat(raw)),
+    "DT": lambda raw: local_datetime(datetime.datetime.fromisoformat(raw)),
+    "DHZ": datetime.datetime.fromisoformat,
     "H": datetime.time.fromisoformat,
 }
 TYPE_WORDS = {"L": "integer", "I": "integer", "R": "number", "F": "number", "N": "decimal",

@@ -79,6 +79,8 @@ def typed_value(dtype: str, value: Any) -> Any:
         return int(value)
     if dtype in ("R", "F"):
         return float(value)
+    if dtype == "DHZ" and isinstance(value, datetime.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)  # GenroPy keeps DHZ in UTC
     return json_value(value)
 
 

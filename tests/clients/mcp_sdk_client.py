@@ -1,7 +1,7 @@
-"""The official MCP Python SDK as a client of the data bridge (run from its own venv, .venv-mcp:
+"""The official MCP Python SDK as a client of the data bridge (run from its own venv, .venv-clients:
 the SDK needs anyio>=4.9, GenroPy's watchgod pins anyio<4).
 
-    .venv-mcp/bin/python tests/clients/mcp_sdk_client.py URL AUTHORIZATION TABLE HIDDEN_TABLE
+    .venv-clients/bin/python tests/clients/mcp_sdk_client.py URL AUTHORIZATION TABLE HIDDEN_TABLE
 
 Prints one JSON object: the negotiated protocol version, the tool names, the rows a query
 returned, and whether a query of HIDDEN_TABLE came back as a tool error.

@@ -315,8 +315,8 @@ def test_no_connection_is_kept_after_requests(depot):
 
 # -- real clients --------------------------------------------------------------------------------------
 def test_the_official_mcp_sdk_lists_and_calls(depot):
-    sdk_python = REPO / ".venv-mcp" / "bin" / "python"
-    require(sdk_python.exists(), ".venv-mcp missing: scripts/venv makes it")
+    sdk_python = REPO / ".venv-clients" / "bin" / "python"
+    require(sdk_python.exists(), ".venv-clients missing: scripts/venv makes it")
     result = subprocess.run([str(sdk_python), str(REPO / "tests" / "clients" / "mcp_sdk_client.py"),
                              f"{depot.base_url}/_data/mcp", auth("alice")["Authorization"],
                              "depot.product", "depot.supplier"],
@@ -327,3 +327,17 @@ def test_the_official_mcp_sdk_lists_and_calls(depot):
     assert found["tools"] == ["describe_table", "get_record", "list_tables", "query_table"]
     assert found["rows"] == 3 and not found["found_is_error"]
     assert found["hidden_is_error"]
+
+
+def test_schemathesis_finds_nothing_outside_the_document(depot, tmp_path):
+    """Property-based: every operation of bob's document (every table he reads), valid and invalid
+    inputs, every check -- no 5xx, no answer outside the document, auth never ignored."""
+    st = REPO / ".venv-clients" / "bin" / "st"
+    require(st.exists(), ".venv-clients missing: scripts/venv makes it")
+    result = subprocess.run(
+        [str(st), "run", f"{depot.base_url}/_data/openapi.json", "-H", f"Authorization: {auth('bob')['Authorization']}",
+         "--checks", "all", "--max-examples", "40", "--seed", "1", "--workers", "1", "--no-color",
+         "--request-timeout", "30"],
+        capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    (tmp_path.parent / "schemathesis.out").write_text(result.stdout)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
