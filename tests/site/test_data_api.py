@@ -14,8 +14,10 @@ import os
 import subprocess
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlparse
 
 import httpx
+import psycopg2
 import pytest
 from support import BIN, REPO, require, start_server
 
@@ -56,10 +58,17 @@ print(json.dumps({'token': value}))
 """
 
 
-@pytest.fixture(scope="module")
-def depot(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def depot(request, tmp_path_factory):
+    database = {}
+    if request.param == "postgres":
+        dsn = request.getfixturevalue("pg_dsn")
+        parsed = urlparse(dsn)
+        pg_sql(dsn, "postgres", "DROP DATABASE IF EXISTS depot")
+        database = {"implementation": "postgres", "host": parsed.hostname, "port": str(parsed.port),
+                    "user": parsed.username, "password": parsed.password}
     workspace = GnrWorkspace.create(
-        DEPOT, root=tmp_path_factory.mktemp("depot-ws"), site_name="depotsite",
+        DEPOT, root=tmp_path_factory.mktemp("depot-ws"), site_name="depotsite", db=database,
         xml_users={name: {"pwd": PASSWORDS[name], "tags": tags} for name, tags in USERS.items()})
     workspace.db_setup()
     seeded = subprocess.run([str(BIN / "python"), "-c", SEED, workspace.site_name], env=workspace.env(),
@@ -69,8 +78,21 @@ def depot(tmp_path_factory):
     server = start_server(workspace, "gnrasgiserve", "--nodebug", name="data-api",
                           env={"GENROPY_DATA_API": "read", "GENROPY_DATA_API_MAX_ROWS": "20"})
     server.token = token
+    server.database = request.param
+    server.dsn = dsn if request.param == "postgres" else None
     yield server
     server.stop()
+
+
+def pg_sql(dsn: str, dbname: str, statement: str) -> list[tuple]:
+    connection = psycopg2.connect(dsn, dbname=dbname)
+    connection.autocommit = True  # DROP DATABASE refuses a transaction block
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        connection.close()
 
 
 def auth(user: str) -> dict[str, str]:
@@ -303,14 +325,25 @@ def open_database_files(pid: int, name: str) -> int:
     return count
 
 
+def database_connections(site) -> int:
+    """The server's hold on its database: PostgreSQL backends of ``depot``, or SQLite file handles."""
+    if site.database == "postgres":
+        return pg_sql(site.dsn, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = 'depot'")[0][0]
+    return open_database_files(site.pid, "depot")
+
+
 def test_no_connection_is_kept_after_requests(depot):
     with httpx.Client(base_url=f"{depot.base_url}/_data", headers=auth("bob"), timeout=30) as client:
+        client.get("/tables/depot.product/records")
+        before = database_connections(depot)
         for n in range(300):
             path = ("/tables/depot.product/records", "/tables/depot.product/records/nope", "/tables/nope/records",
                     "/tables/depot.product/records?price__gt=x")[n % 4]
             client.get(path)
-        held = open_database_files(depot.pid, "depot")
-    assert held <= 2, f"{held} open descriptors of the depot database after 300 requests"
+        mcp(depot, {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                    "params": {"name": "query_table", "arguments": {"table": "depot.product"}}})
+        after = database_connections(depot)
+    assert after <= max(before, 2), f"{before} database connections before 300 requests, {after} after"
 
 
 # -- real clients --------------------------------------------------------------------------------------
