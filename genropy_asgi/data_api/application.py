@@ -108,7 +108,8 @@ class DataApplication(BaseApplication):
             if method not in ("GET", "HEAD"):
                 raise Refusal(405, f"{method} is not served here (read-only)", [(b"allow", b"GET, HEAD")])
             if path in ("/docs", "/redoc"):
-                page = docs_pages.page(path[1:].replace("docs", "swagger"), base, self.title)
+                page = docs_pages.page(path[1:].replace("docs", "swagger"), f"{base}/static", f"{base}/openapi.json",
+                                       self.title)
                 await self._answer(send, 200, page.encode(), "text/html; charset=utf-8",
                                    [(b"content-security-policy", docs_pages.CONTENT_SECURITY_POLICY.encode())])
                 return

@@ -374,3 +374,33 @@ def test_schemathesis_finds_nothing_outside_the_document(depot, tmp_path):
         capture_output=True, text=True, timeout=900, cwd=tmp_path)
     (tmp_path.parent / "schemathesis.out").write_text(result.stdout)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def test_swagger_ui_and_redoc_render_and_try_it_out_answers(depot):
+    """In Chromium: both pages render from the site alone (every request same-origin, none fails,
+    the strict CSP holds), and Swagger UI's "Try it out" on GET /tables answers 200."""
+    from genropy_asgi.testing.devtools import Chromium, chromium_path
+
+    require(chromium_path() is not None, "no Chromium (apt-get install chromium)")
+    with Chromium() as browser:
+        browser.call("Network.setExtraHTTPHeaders", headers=auth("alice"))
+        load = browser.load(f"{depot.base_url}/_data/docs")
+        assert {r.url.split("/")[2] for r in load.requests if not r.url.startswith("data:")} == \
+            {depot.base_url.split("/")[2]}, load.requests
+        assert not load.failures, load.failures
+        browser.wait_for("document.querySelectorAll('.opblock').length >= 3")
+        browser.evaluate("document.querySelector('#operations-default-list_tables .opblock-summary-control').click()")
+        browser.wait_for("!!document.querySelector('#operations-default-list_tables .try-out__btn')")
+        browser.evaluate("document.querySelector('#operations-default-list_tables .try-out__btn').click()")
+        browser.wait_for("!!document.querySelector('#operations-default-list_tables .execute')")
+        browser.evaluate("document.querySelector('#operations-default-list_tables .execute').click()")
+        status = browser.wait_for("""(document.querySelector(
+            '#operations-default-list_tables .live-responses-table tr.response .response-col_status') || {}).textContent""")
+        assert status.strip().startswith("200"), status
+        body = browser.evaluate("document.querySelector('#operations-default-list_tables .live-responses-table')"
+                                ".textContent")
+        assert "depot.product" in body
+        browser.call("Page.navigate", url=f"{depot.base_url}/_data/redoc")  # ReDoc keeps a worker busy: no idle
+        browser.wait_for("document.querySelectorAll('[data-section-id]').length >= 3")
+        fetched = browser.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+        assert fetched and all(name.startswith(depot.base_url) for name in fetched), fetched

@@ -85,3 +85,19 @@ def test_user_configuration_hides_tables_and_columns():
     assert "shop.supplier" not in seen("buyer", hidden=("shop.supplier",))
     assert seen("buyer", hidden=("shop.supplier",))["shop.product"] == ["id", "supplier_id"]
     assert seen("user", forbidden=frozenset({"supplier_id"}))["shop.product"] == ["id"]
+
+
+def test_vendored_bundles_are_the_recorded_ones_and_fetch_nothing_remote():
+    """static/VENDORED.md's SHA-256 is each shipped file's (scripts/vendor-docs-assets writes both),
+    and no bundle names a CDN it would fetch from at run time."""
+    import hashlib
+    import re
+    from importlib.resources import files
+
+    static = files("genropy_asgi.data_api").joinpath("static")
+    recorded = dict(re.findall(r"\| `([^`]+)` \| `([0-9a-f]{64})` \|", static.joinpath("VENDORED.md").read_text()))
+    assert set(recorded) == {"swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"}
+    for name, digest in recorded.items():
+        data = static.joinpath(name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == digest, name
+        assert not re.search(rb"(cdn\.|unpkg\.com|jsdelivr\.net|fonts\.googleapis)", data), name
