@@ -407,3 +407,20 @@ def test_schema_rejects_redis_register_mistakes(values, expected):
     with pytest.raises(helm.HelmError) as caught:
         helm.Chart.load(CHART).validate_schema(merge(helm.Chart.load(CHART).values, values))
     assert expected in str(caught.value), str(caught.value)
+
+
+def test_data_api_values_reach_the_pods_and_are_checked():
+    """site.dataApi sets the image's GENROPY_DATA_API* (off by default); a wrong mode or mount is
+    refused by the schema before anything renders."""
+    from genropy_asgi import settings
+
+    default = next(d for d in render(SQLITE) if d["kind"] == "ConfigMap")["data"]
+    assert default["GENROPY_DATA_API"] == "off"
+    config = next(d for d in render({**SQLITE, "site": {"name": "demo", "dataApi": {
+        "mode": "read", "mount": "api-data", "maxRows": 50}}}) if d["kind"] == "ConfigMap")["data"]
+    assert (config["GENROPY_DATA_API"], config["GENROPY_DATA_API_MOUNT"], config["GENROPY_DATA_API_MAX_ROWS"]) == \
+        ("read", "api-data", "50")
+    settings.validate(config, settings.IMAGE)  # the image accepts what the chart writes
+    for wrong in ({"mode": "write"}, {"mount": "a/b"}, {"maxRows": 0}, {"modes": "read"}):
+        with pytest.raises(helm.HelmError):
+            render({**SQLITE, "site": {"name": "demo", "dataApi": wrong}})
