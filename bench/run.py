@@ -40,6 +40,7 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 import procstats  # noqa: E402
 import wrk  # noqa: E402
 from section_backup import section_backup  # noqa: E402,F401  (a section in a module of its own)
+from section_data_api import section_data_api  # noqa: E402,F401
 from section_register import section_register  # noqa: E402,F401
 from section_scaleout import section_scaleout  # noqa: E402,F401
 
@@ -56,7 +57,7 @@ from genropy_asgi.testing.local import (  # noqa: E402
 )
 
 SECTIONS = ("gateway", "security", "flood", "page", "servers", "scaling", "upstream", "streaming", "websocket",
-            "container", "scaled", "faults", "memory", "testing", "backup", "register", "scaleout")
+            "container", "scaled", "faults", "memory", "testing", "backup", "register", "scaleout", "data_api")
 
 
 class Bench:

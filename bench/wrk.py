@@ -47,6 +47,15 @@ def post_script(body: str, cookie: str) -> str:
     return handle.name
 
 
+def header_script(headers: dict[str, str]) -> str:
+    """A wrk Lua script sending ``headers`` with every GET (credentials for the data bridge)."""
+    lua = "".join(f'wrk.headers["{name}"] = "{value}"\n' for name, value in headers.items())
+    handle = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    handle.write(lua)
+    handle.close()
+    return handle.name
+
+
 def run(url: str, connections: int, seconds: int, script: str | None = None) -> Load:
     threads = max(1, min(2, connections))
     command = ["wrk", "--latency", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, seconds)}s",

@@ -42,7 +42,7 @@ def list_records(db: Any, view: TableView, spec: QuerySpec) -> dict[str, Any]:
                        offset=spec.offset, **query_options(view), **params).fetch()
     more = len(rows) > spec.limit
     result: dict[str, Any] = {
-        "rows": [record_json(view, row) for row in rows[:spec.limit]],
+        "rows": records_json(view, rows[:spec.limit]),
         "limit": spec.limit, "offset": spec.offset,
         "next_offset": spec.offset + spec.limit if more else None,
     }
@@ -62,26 +62,41 @@ def get_record(db: Any, view: TableView, raw_key: str) -> dict[str, Any] | None:
         return None
     rows = db.table(view.fullname).query(where=f"${view.pkey} = :key", key=key, limit=1,
                                          **query_options(view)).fetch()
-    return record_json(view, rows[0]) if rows else None
+    return records_json(view, rows)[0] if rows else None
 
 
-def record_json(view: TableView, row: Any) -> dict[str, Any]:
-    return {name: typed_value(column.dtype, row[name]) for name, column in view.columns.items()}
+def records_json(view: TableView, rows: list[Any]) -> list[dict[str, Any]]:
+    """GenroPy's fetched rows as JSON objects of the view's columns, each value by its column's
+    type (one converter per column, chosen once per result)."""
+    if not rows:
+        return []
+    names = list(rows[0].keys())
+    plan = [(name, names.index(name), converter(column.dtype)) for name, column in view.columns.items()]
+    out = []
+    for row in rows:
+        values = tuple(row)
+        out.append({name: convert(values[index]) for name, index, convert in plan})
+    return out
 
 
-def typed_value(dtype: str, value: Any) -> Any:
-    """A cell as its column's JSON type (SQLite hands booleans back as 0/1)."""
-    if value is None:
-        return None
+def converter(dtype: str) -> Any:
+    """A cell of type ``dtype`` as JSON (``None`` stays ``None``; SQLite hands booleans back as 0/1)."""
+    def nullable(function: Any) -> Any:
+        return lambda value: None if value is None else function(value)
+
     if dtype == "B":
-        return bool(value)
-    if dtype in ("L", "I") and not isinstance(value, bool):
-        return int(value)
+        return nullable(bool)
+    if dtype in ("L", "I"):
+        return nullable(int)
     if dtype in ("R", "F"):
-        return float(value)
-    if dtype == "DHZ" and isinstance(value, datetime.datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.UTC)  # GenroPy keeps DHZ in UTC
-    return json_value(value)
+        return nullable(float)
+    if dtype in ("T", "A", "C", "P", "TEXT"):
+        return lambda value: value if value is None or isinstance(value, str) else json_value(value)
+    if dtype == "DHZ":
+        return nullable(lambda value: json_value(value.replace(tzinfo=datetime.UTC)
+                                                 if isinstance(value, datetime.datetime) and value.tzinfo is None
+                                                 else value))  # GenroPy keeps DHZ in UTC
+    return json_value
 
 
 def json_value(value: Any) -> Any:

@@ -27,35 +27,7 @@ DEPOT = REPO / "tests" / "projects" / "depot"
 PASSWORDS = {"alice": "Alice-pw-1", "bob": "Bob-pw-2", "carol": "Carol-pw-3", "dave": "Dave-pw-4"}
 USERS = {"alice": "user", "bob": "user,buyer,manager", "carol": "user", "dave": "user"}
 
-SEED = r"""
-import json, sys
-from gnr.app.gnrapp import GnrApp
-from gnr.core.gnrbag import Bag
-app = GnrApp(sys.argv[1])
-db = app.db
-acme = db.table('depot.supplier').insert(dict(name='Acme', city='Rome'))
-db.table('depot.product').insert(dict(code='P1', description='Blue 100% cotton', price='10.50', quantity=3,
-    available=True, added='2026-01-02', cost='4.00', margin_note='thin', supplier_id=acme['id']))
-db.table('depot.product').insert(dict(code='P2', description='Red_wool', price='25.00', quantity=0,
-    available=False, added='2026-02-03', cost='9.00', margin_note='fat', supplier_id=acme['id']))
-db.table('depot.product').insert(dict(code='P3', description='Green', price=None, quantity=7,
-    available=True, added=None, cost='1.00'))
-for n in range(40):
-    db.table('depot.product').insert(dict(code='Q%02d' % n, description='bulk %d' % n, price='1.00', quantity=n))
-db.table('depot.stock_note').insert(dict(text='never exposed'))
-forbid = Bag(); forbid.setItem('cols_permission.code', None, forbidden=True)
-db.table('adm.user_config').insert(dict(ruleid='carol-code', username='carol', tblid='depot.product',
-    data=forbid.toXml()))
-hide = Bag(); hide['tbl_permission'] = 'hidden'
-db.table('adm.user_config').insert(dict(ruleid='dave-product', username='dave', tblid='depot.product',
-    data=hide.toXml()))
-tokens = db.table('adm.api_token')
-record = tokens.newrecord(description='ci token')
-tokens.insert(record)
-value = tokens.activate_api_token(record['id'])
-db.commit()
-print(json.dumps({'token': value}))
-"""
+SEED = DEPOT / "seed.py"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -71,7 +43,7 @@ def depot(request, tmp_path_factory):
         DEPOT, root=tmp_path_factory.mktemp("depot-ws"), site_name="depotsite", db=database,
         xml_users={name: {"pwd": PASSWORDS[name], "tags": tags} for name, tags in USERS.items()})
     workspace.db_setup()
-    seeded = subprocess.run([str(BIN / "python"), "-c", SEED, workspace.site_name], env=workspace.env(),
+    seeded = subprocess.run([str(BIN / "python"), str(SEED), workspace.site_name, "40"], env=workspace.env(),
                             capture_output=True, text=True, timeout=300)
     assert seeded.returncode == 0, seeded.stderr[-3000:]
     token = json.loads(seeded.stdout.strip().splitlines()[-1])["token"]
@@ -79,6 +51,7 @@ def depot(request, tmp_path_factory):
                           env={"GENROPY_DATA_API": "read", "GENROPY_DATA_API_MAX_ROWS": "20"})
     server.token = token
     server.database = request.param
+    server.workspace_instance = workspace.instance_dir
     server.dsn = dsn if request.param == "postgres" else None
     yield server
     server.stop()
@@ -329,7 +302,7 @@ def database_connections(site) -> int:
     """The server's hold on its database: PostgreSQL backends of ``depot``, or SQLite file handles."""
     if site.database == "postgres":
         return pg_sql(site.dsn, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = 'depot'")[0][0]
-    return open_database_files(site.pid, "depot")
+    return open_database_files(site.pid, str(site.workspace_instance))
 
 
 def test_no_connection_is_kept_after_requests(depot):

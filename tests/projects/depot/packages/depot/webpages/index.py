@@ -1,7 +1,15 @@
 # -*- coding: utf-8 -*-
-"""The depot's one page."""
+"""The depot's one page; its RPC `products` reads what the data bridge reads (bench section data_api)."""
+from gnr.core.gnrdecorator import public_method
 
 
 class GnrCustomWebPage(object):
     def main(self, root, **kwargs):
         root.div('depot')
+
+    @public_method
+    def products(self, limit=100, **kwargs):
+        """The same records as the data bridge's list (the benchmark's RPC contender)."""
+        return self.db.table('depot.product').query(
+            columns='$code,$description,$price,$quantity,$available,$added', order_by='$code',
+            limit=int(limit)).selection().output('dictlist')
