@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support import DEMO_PROJECT, require, start_server  # noqa: E402,F401
 
+pytest_plugins = ("depot_site",)  # the data bridge's site (fixture ``depot``): tests/site and tests/security
+
 
 @pytest.fixture(scope="session")
 def tester_password() -> str:

@@ -189,7 +189,7 @@ class DataApplication(BaseApplication):
         body = await read_body(receive, MCP_MAX_BODY)
         try:
             message = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             await self._json(send, 400, mcp_endpoint.rpc_error(None, mcp_endpoint.PARSE_ERROR, "not JSON"))
             return
         response = await self._run(self._mcp_message, message, headers.get("authorization"))

@@ -24,6 +24,8 @@ OPERATORS = {
 TEXT_ONLY = frozenset({"contains", "startswith"})
 RESERVED = frozenset({"_order", "_limit", "_offset", "_count"})
 MAX_IN_VALUES = 100
+MAX_CONDITIONS = 50
+"""Filters in one request: more is a 400 (a query string of thousands is a cost, never a need)."""
 COLUMN_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z", re.IGNORECASE)
 
 TEXT_TYPES = frozenset({"T", "A", "C", "P", "TEXT"})
@@ -111,6 +113,8 @@ def parse_query(items: Iterable[tuple[str, str]], column_types: Mapping[str, str
             else:
                 count = parse_bool(key, raw)
             continue
+        if len(conditions) == MAX_CONDITIONS:
+            raise QueryError(f"at most {MAX_CONDITIONS} filters in one request")
         column, operator = split_key(key, column_types)
         dtype = readable_type(column, column_types, key)
         conditions.append(Condition(column, operator, parse_operand(key, operator, dtype, raw)))

@@ -1,0 +1,107 @@
+"""The data bridge's test site: ``tests/projects/depot`` served by gnrasgiserve with
+GENROPY_DATA_API=read, on SQLite and on PostgreSQL (session-scoped ``depot`` fixture, one server
+per database), its users, and the helpers the functional tests (``tests/site/test_data_api.py``)
+and the attack suite (``tests/security/test_attack_data_api.py``) share."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import psycopg2
+import pytest
+from support import BIN, REPO, start_server
+
+from genropy_asgi.testing.local import GnrWorkspace
+
+DEPOT = REPO / "tests" / "projects" / "depot"
+PASSWORDS = {"alice": "Alice-pw-1", "bob": "Bob-pw-2", "carol": "Carol-pw-3", "dave": "Dave-pw-4"}
+USERS = {"alice": "user", "bob": "user,buyer,manager", "carol": "user", "dave": "user"}
+
+SEED = DEPOT / "seed.py"
+
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def depot(request, tmp_path_factory):
+    database = {}
+    if request.param == "postgres":
+        dsn = request.getfixturevalue("pg_dsn")
+        parsed = urlparse(dsn)
+        pg_sql(dsn, "postgres", "DROP DATABASE IF EXISTS depot")
+        database = {"implementation": "postgres", "host": parsed.hostname, "port": str(parsed.port),
+                    "user": parsed.username, "password": parsed.password}
+    workspace = GnrWorkspace.create(
+        DEPOT, root=tmp_path_factory.mktemp("depot-ws"), site_name="depotsite", db=database,
+        xml_users={name: {"pwd": PASSWORDS[name], "tags": tags} for name, tags in USERS.items()})
+    workspace.db_setup()
+    seeded = subprocess.run([str(BIN / "python"), str(SEED), workspace.site_name, "40"], env=workspace.env(),
+                            capture_output=True, text=True, timeout=300)
+    assert seeded.returncode == 0, seeded.stderr[-3000:]
+    token = json.loads(seeded.stdout.strip().splitlines()[-1])["token"]
+    server = start_server(workspace, "gnrasgiserve", "--nodebug", name="data-api",
+                          env={"GENROPY_DATA_API": "read", "GENROPY_DATA_API_MAX_ROWS": "20"})
+    server.token = token
+    server.database = request.param
+    server.workspace_instance = workspace.instance_dir
+    server.dsn = dsn if request.param == "postgres" else None
+    yield server
+    server.stop()
+
+
+def pg_sql(dsn: str, dbname: str, statement: str) -> list[tuple]:
+    connection = psycopg2.connect(dsn, dbname=dbname)
+    connection.autocommit = True  # DROP DATABASE refuses a transaction block
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        connection.close()
+
+
+def auth(user: str) -> dict[str, str]:
+    raw = f"{user}:{PASSWORDS[user]}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+def get(site, path: str, user: str | None = "alice", **kwargs) -> httpx.Response:
+    headers = auth(user) if user else {}
+    headers.update(kwargs.pop("headers", {}))
+    return httpx.get(f"{site.base_url}/_data{path}", headers=headers, timeout=30, **kwargs)
+
+
+def mcp(site, message, user: str | None = "alice", headers=None) -> httpx.Response:
+    sent = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json",
+            "MCP-Protocol-Version": "2025-11-25", **(auth(user) if user else {}), **(headers or {})}
+    body = message if isinstance(message, (bytes, str)) else json.dumps(message)
+    return httpx.post(f"{site.base_url}/_data/mcp", content=body, headers=sent, timeout=30)
+
+
+def call(site, tool: str, arguments: dict, user: str = "alice") -> dict:
+    answer = mcp(site, {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                        "params": {"name": tool, "arguments": arguments}}, user)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["result"]
+
+
+def open_database_files(pid: int, name: str) -> int:
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            count += name in os.readlink(fd)
+        except OSError:
+            pass
+    return count
+
+
+def database_connections(site) -> int:
+    """The server's hold on its database: PostgreSQL backends of ``depot``, or SQLite file handles."""
+    if site.database == "postgres":
+        return pg_sql(site.dsn, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = 'depot'")[0][0]
+    return open_database_files(site.pid, str(site.workspace_instance))

@@ -1,0 +1,120 @@
+"""Surface: the data bridge (``GENROPY_DATA_API=read``: ``/_data/`` REST, OpenAPI, docs, MCP).
+
+Nobody reads without a GenroPy identity; nobody reads a table, column or relation GenroPy's rules
+close to them, nor filters or orders by one; what cannot be parsed is a one-line 400, never SQL
+and never a trace; nothing but GET (and MCP's POST) is served; no path reaches a file; MCP refuses
+other origins, unknown protocol versions, oversized, nested or batched messages and smuggled
+arguments; requests leave no database connection behind."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+import pytest
+from depot_site import auth, call, database_connections, get, mcp
+
+
+def test_anonymous_and_wrong_credentials_are_refused(depot):
+    for response in (get(depot, "/tables", None),
+                     get(depot, "/tables", None, headers={"Authorization": "Basic " + base64.b64encode(
+                         b"alice:wrong").decode()}),
+                     get(depot, "/tables", None, headers={"Authorization": "Basic !!!"}),
+                     get(depot, "/tables", None, headers={"Authorization": "Bearer not-a-token"}),
+                     get(depot, "/tables", None, headers={"Authorization": "Basic " + base64.b64encode(
+                         b"gnrtoken:whatever").decode()})):
+        assert response.status_code == 401, response.text
+        assert "Basic" in response.headers["www-authenticate"]
+        assert set(response.json()) == {"error"} and "Traceback" not in response.text
+
+
+def test_hidden_columns_cannot_be_filtered_or_ordered(depot):
+    for params in ({"cost": "4"}, {"cost__gt": "1"}, {"_order": "cost"}, {"margin_note": "thin"},
+                   {"supplier_name": "Acme"}, {"@supplier_id.name": "Acme"}):
+        response = get(depot, "/tables/depot.product/records", params=params)
+        assert response.status_code == 400, (params, response.text)
+        assert "no readable column" in response.json()["error"]
+    assert get(depot, "/tables/depot.product/records", "carol", params={"code": "P1"}).status_code == 400
+
+
+@pytest.mark.parametrize("params, word", [
+    ({"price__gt": "ten"}, "price__gt"), ({"quantity": "1.5"}, "quantity"), ({"added": "yesterday"}, "added"),
+    ({"_limit": "21"}, "_limit"), ({"_limit": "0"}, "_limit"), ({"_offset": "-1"}, "_offset"),
+    ({"price__bogus": "1"}, "unknown operator"), ({"quantity__contains": "1"}, "text columns"),
+    ({"price": "NaN"}, "price"), ({"code__in": ",".join(["x"] * 101)}, "at most"),
+])
+def test_bad_queries_are_one_line_400s(depot, params, word):
+    response = get(depot, "/tables/depot.product/records", params=params)
+    assert response.status_code == 400, response.text
+    assert word in response.json()["error"] and "\n" not in response.json()["error"]
+
+
+def test_read_only_and_paths(depot):
+    url = f"{depot.base_url}/_data/tables/depot.product/records"
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        response = httpx.request(method, url, headers=auth("bob"), content=b"{}")
+        assert response.status_code == 405, (method, response.text)
+    for path in ("/tables/depot.product/x", "/tables/depot.product/records/a/b/c", "/nothing",
+                 "/tables/..%2f..%2fsettings", "/tables/depot.product;drop"):
+        assert get(depot, path).status_code == 404, path
+
+
+def test_mcp_refuses_what_it_must(depot):
+    hidden = call(depot, "query_table", {"table": "depot.supplier"})
+    assert hidden["isError"] and "depot.supplier" in hidden["content"][0]["text"]
+    bad = call(depot, "query_table", {"table": "depot.product", "filters": {"cost__gt": 0}})
+    assert bad["isError"] and "no readable column" in bad["content"][0]["text"]
+    sneaky = mcp(depot, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "list_tables", "arguments": {"_request": {"user": "bob"}}}}).json()
+    assert sneaky["error"]["code"] == -32602
+    assert mcp(depot, {"jsonrpc": "2.0", "id": 4, "method": "tools/list"}, None).status_code == 401
+    cross = mcp(depot, {"jsonrpc": "2.0", "id": 5, "method": "tools/list"}, headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403
+    own = mcp(depot, {"jsonrpc": "2.0", "id": 5, "method": "tools/list"},
+              headers={"Origin": depot.base_url})
+    assert own.status_code == 200
+    assert mcp(depot, {"jsonrpc": "2.0", "id": 6, "method": "ping"},
+               headers={"MCP-Protocol-Version": "1999-01-01"}).status_code == 400
+    assert mcp(depot, b"{not json").json()["error"]["code"] == -32700
+    assert mcp(depot, json.dumps([{"jsonrpc": "2.0", "id": 1, "method": "ping"}])).json()["error"]["code"] == -32600
+    assert mcp(depot, b"x" * (1024 * 1024 + 10)).status_code == 413
+    assert httpx.get(f"{depot.base_url}/_data/mcp", headers=auth("alice")).status_code == 405
+
+
+def test_no_connection_is_kept_after_requests(depot):
+    with httpx.Client(base_url=f"{depot.base_url}/_data", headers=auth("bob"), timeout=30) as client:
+        client.get("/tables/depot.product/records")
+        before = database_connections(depot)
+        for n in range(300):
+            path = ("/tables/depot.product/records", "/tables/depot.product/records/nope", "/tables/nope/records",
+                    "/tables/depot.product/records?price__gt=x")[n % 4]
+            client.get(path)
+        mcp(depot, {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                    "params": {"name": "query_table", "arguments": {"table": "depot.product"}}})
+        after = database_connections(depot)
+    assert after <= max(before, 2), f"{before} database connections before 300 requests, {after} after"
+
+
+def test_costly_requests_are_bounded(depot):
+    """Thousands of filters, a nesting bomb, a huge offset: each a quick short answer."""
+    many = "&".join(f"quantity__ne={n}" for n in range(51))
+    answer = get(depot, f"/tables/depot.product/records?{many}")
+    assert answer.status_code == 400 and "at most 50 filters" in answer.json()["error"]
+    bomb = mcp(depot, b"[" * 200_000 + b"]" * 200_000)
+    assert bomb.status_code in (400, 413) and "Traceback" not in bomb.text
+    deep = mcp(depot, b'{"a":' * 50_000 + b"1" + b"}" * 50_000)
+    assert deep.status_code == 400 and deep.json()["error"]["code"] == -32700
+    far = get(depot, "/tables/depot.product/records", params={"_offset": str(10**9)})
+    assert far.status_code == 200 and far.json()["rows"] == []
+
+
+def test_a_rebinding_page_holds_no_credentials(depot):
+    """DNS rebinding: a hostile name resolved to the site sends matching Host and Origin, so the
+    origin rule lets it through -- and every MCP and REST request still needs a GenroPy identity,
+    which that page (another origin to the browser) cannot send."""
+    port = depot.base_url.rsplit(":", 1)[1]
+    shaped = {"Host": f"rebound.example:{port}", "Origin": f"http://rebound.example:{port}"}
+    answer = mcp(depot, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, None, headers=shaped)
+    assert answer.status_code == 401 and "tools" not in answer.text
+    assert get(depot, "/tables/depot.product/records", None, headers=shaped).status_code == 401
