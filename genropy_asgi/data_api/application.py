@@ -206,7 +206,8 @@ class DataApplication(BaseApplication):
             return mcp_endpoint.handle(message, reader, server_name="genropy-asgi data",
                                        server_version=__version__, max_rows=self.max_rows)
 
-        return self._serve(work, authorization)
+        answer: dict[str, Any] | None = self._serve(work, authorization)
+        return answer
 
     def _query_for_tool(self, app: Any, view: TableView, items: list[tuple[str, str]]) -> dict[str, Any]:
         spec = parse_query(items, view.column_types(), max_rows=self.max_rows)

@@ -226,10 +226,10 @@ def genropy_user_config(app: Any) -> UserTableConfig:
         conf = app.db.table(table).getUserConfiguration(user_group=identity.group, user=identity.user)
         if not conf:
             return False, frozenset()
-        words = set()
+        words: set[str] = set()
         for key in ("tbl_permission", "tbl_forbidden"):
             words.update(word.strip() for word in str(conf[key] or "").split(","))
-        forbidden = set()
+        forbidden: set[str] = set()
         columns = conf["cols_permission"]
         if columns:
             for node in columns:

@@ -136,7 +136,7 @@ def call_tool(request_id: Any, params: dict[str, Any], reader: DataReader, max_r
     if missing:
         return rpc_error(request_id, INVALID_PARAMS, f"{name}: missing argument {missing[0]!r}")
     try:
-        outcome = run_tool(name, arguments, reader)
+        outcome = run_tool(str(name), arguments, reader)
     except (QueryError, LookupError, TypeError, ValueError) as exc:
         return rpc_result(request_id, {"content": [{"type": "text", "text": str(exc)}], "isError": True})
     return rpc_result(request_id, {"content": [{"type": "text", "text": json.dumps(outcome)}],

@@ -106,8 +106,9 @@ def list_parameters(view: TableView, max_rows: int) -> list[dict[str, Any]]:
 def refusals(*codes: int) -> dict[str, Any]:
     words = {400: "the request cannot be used (the query string, or the path)", 401: "no or wrong credentials",
              404: "no such table or record (or not yours to read)"}
-    answers = {str(code): {"description": words[code], "content": {"application/json": {"schema": ERROR_REF}}}
-               for code in codes}
+    answers: dict[str, Any] = {
+        str(code): {"description": words[code], "content": {"application/json": {"schema": ERROR_REF}}}
+        for code in codes}
     for code in (400, 404):  # the server's path and header rules answer before the bridge, in plain text
         if code in codes:
             answers[str(code)]["content"]["text/plain"] = {"schema": {"type": "string"}}
