@@ -9,6 +9,7 @@ checked later, by the server (``resolve_object``), with the same kind of message
     databases:   {NAME: {genropy_app: INSTANCE}}        # -> GnrApp(INSTANCE).db
     middleware:  {cors: on, errors: on, logging: off}   # on/off, or a dict of options
     apps:        {NAME: {module: "pkg.mod:Class", db_name: NAME, docs: swagger|redoc|off}}
+                 {NAME: {kind: genropy-data, db_name: NAME}}      # the data bridge on that database
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ SECTIONS = ("server", "databases", "middleware", "apps")
 SERVER_KEYS = {"host": str, "port": int, "wsgi_threads": int, "max_threads": int,
                "shutdown_timeout": (int, float)}
 DATABASE_KEYS = {"genropy_app": str}
-APP_KEYS = {"module": str, "db_name": str, "docs": str}
+APP_KEYS = {"module": str, "kind": str, "db_name": str, "docs": str}
+APP_KINDS = ("genropy-data",)
+"""Applications the package provides, named instead of imported (``kind:``)."""
 
 
 class ConfigFileError(ValueError):
@@ -37,9 +40,10 @@ class ConfigFileError(ValueError):
 @dataclass(frozen=True)
 class AppSpec:
     name: str
-    module: str
+    module: str | None
     db_name: str | None = None
     docs: str = "swagger"
+    kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,16 @@ def parse_config(text: str, path: str = CONFIG_FILENAME) -> ServerConfig:
     for name, spec in _section(data, "apps", path).items():
         _expect_mapping(spec, path, f"apps.{name}")
         _check_keys(spec, APP_KEYS, path, f"apps.{name}")
-        module = spec.get("module")
-        if not module or ":" not in module:
+        module, kind = spec.get("module"), spec.get("kind")
+        if kind is not None:
+            if kind not in APP_KINDS:
+                raise ConfigFileError(f"{path}: apps.{name}.kind: expected one of {', '.join(APP_KINDS)}, got {kind!r}")
+            if module is not None:
+                raise ConfigFileError(f"{path}: apps.{name}: kind and module exclude each other")
+            if spec.get("db_name") is None:
+                raise ConfigFileError(f"{path}: apps.{name}.db_name: kind {kind} reads a database: name one "
+                                      "declared under databases")
+        elif not module or ":" not in module:
             raise ConfigFileError(f"{path}: apps.{name}.module: expected \"package.module:ClassName\", "
                                   f"got {module!r}")
         docs = spec.get("docs", "swagger")
@@ -114,7 +126,7 @@ def parse_config(text: str, path: str = CONFIG_FILENAME) -> ServerConfig:
             known = ", ".join(sorted(databases)) or "none declared"
             raise ConfigFileError(f"{path}: apps.{name}.db_name: {db_name!r} is not declared under "
                                   f"databases ({known})")
-        apps.append(AppSpec(name=str(name), module=module, db_name=db_name, docs=docs))
+        apps.append(AppSpec(name=str(name), module=module, db_name=db_name, docs=docs, kind=kind))
     return ServerConfig(path=path, server=dict(server), databases=databases,
                         middleware=middleware, apps=tuple(apps))
 

@@ -149,8 +149,11 @@ class GenropyAsgiServer(AsgiServer):
     def _load_configured_apps(self) -> None:
         where_file = self.file_config.path
         for spec in self.file_config.apps:
+            if spec.kind == "genropy-data":
+                self.register_application(self._data_application(spec.name, str(spec.db_name)))
+                continue
             where = f"{where_file}: apps.{spec.name}.module"
-            target = resolve_object(spec.module, where)
+            target = resolve_object(str(spec.module), where)
             kwargs: dict[str, Any] = {"code": spec.name, "mount": spec.name}
             if spec.db_name:
                 kwargs["db_name"] = spec.db_name
@@ -170,6 +173,16 @@ class GenropyAsgiServer(AsgiServer):
                 raise ConfigFileError(f"{where}: {spec.module} failed to build: "
                                       f"{type(exc).__name__}: {exc}") from exc
             self.register_application(application)
+
+    def _data_application(self, name: str, db_name: str) -> BaseApplication:
+        """config.yaml's ``kind: genropy-data``: the data bridge over a declared database."""
+        from genropy_asgi.data_api.application import DataApplication
+
+        gnr_app = self.gnr_apps[db_name]
+        return DataApplication(lambda: gnr_app, code=name, mount=name, origins=self.ws_limits,
+                               max_rows=settings.read(os.environ, "GENROPY_DATA_API_MAX_ROWS"),
+                               threads=settings.read(os.environ, "GENROPY_DATA_API_THREADS"),
+                               title=f"{db_name} data")
 
     # -- databases --------------------------------------------------------------
     @property

@@ -91,6 +91,8 @@ class Authenticator:
             return None
         try:
             avatar = self.app.getAvatar(user, password=password, authenticate=True)
+        except NotImplementedError:  # a plain GnrApp (config.yaml's databases): its own auth methods
+            avatar = application_avatar(self.app, user, password)
         except Exception:
             return None
         if avatar is None or not getattr(avatar, "user", None):
@@ -109,3 +111,33 @@ class Authenticator:
         db.commit()  # GenroPy defers the token's last_used_ts to the next commit
         return Identity(user=f"token:{found['token_id']}", tags=str(found.get("auth_tags") or ""),
                         group=found.get("group_code") or None, via="token")
+
+
+def application_avatar(app: Any, user: str, password: str) -> Any:
+    """GenroPy's authentication methods of the instance (``<authentication>``: ``xml_auth``,
+    ``py_auth``...), in order, as the site's ``getAvatar`` runs them, for an application
+    without a site (config.yaml's ``databases``). A plain ``GnrApp`` refuses every login by its
+    ``checkAllowedIp`` hook ("override", says GenroPy); here a user with no address restriction
+    is allowed and one with a restriction is refused (no client address is checked here)."""
+    methods = app.config["authentication"]
+    if not methods:
+        return None
+    if getattr(app, "checkAllowedIp", None) is not no_address_restriction:
+        app.checkAllowedIp = no_address_restriction  # GenroPy's hook, on this application only
+    for node in methods.nodes:
+        mode = node.attr.get("mode") or node.label.replace("_auth", "")
+        method = getattr(app, f"auth_{mode}", None)
+        if method is None:
+            continue
+        try:
+            avatar = method(node, user, password=password, authenticate=True)
+        except Exception:
+            return None  # refused (a restricted address, a database error): no identity
+        if avatar is not None:
+            return avatar
+    return None
+
+
+def no_address_restriction(allowed_ip: Any) -> bool:
+    """``checkAllowedIp`` for a GenroPy application without a site."""
+    return allowed_ip is None or allowed_ip is True

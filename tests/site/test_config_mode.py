@@ -21,7 +21,8 @@ TESTS = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def config_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("config-mode")
-    workspace = GnrWorkspace.create(DEMO_PROJECT, root=root / "ws")
+    workspace = GnrWorkspace.create(DEMO_PROJECT, root=root / "ws",
+                                    xml_users={"reader": {"pwd": "Reader-pw-1", "tags": "user"}})
     # a second instance of the same project, with its own database: "reports"
     reports = workspace.project_dir / "instances" / "reports"
     shutil.copytree(workspace.instance_dir, reports, ignore=shutil.ignore_patterns("data", "site"))
@@ -41,6 +42,7 @@ def config_server(tmp_path_factory):
         apps:
           notes: {{module: "config_mode_api:NotesApi", db_name: main, docs: swagger}}
           reports: {{module: "config_mode_api:NotesApi", db_name: reporting, docs: redoc}}
+          data: {{kind: genropy-data, db_name: main}}
     """))
     run = "from genropy_asgi import GenropyAsgiServer; GenropyAsgiServer(server_dir='.').run()"
     process = ManagedProcess([sys.executable, "-c", run],
@@ -65,7 +67,7 @@ def test_each_app_reads_its_own_database(config_server):
 def test_info_lists_databases_and_apps(config_server):
     info = httpx.get(config_server.base_url + "/_server/info").json()
     assert info["databases"] == ["main", "reporting"]
-    assert info["asgi_prefixes"] == ["/_server", "/notes", "/reports"]
+    assert info["asgi_prefixes"] == ["/_server", "/data", "/notes", "/reports"]
     assert info["wsgi"]["site"] is False
 
 
@@ -95,3 +97,15 @@ def test_cors_middleware_from_config(config_server):
     response = httpx.options(config_server.base_url + "/notes/api/count",
                              headers={"Origin": "http://example.test", "Access-Control-Request-Method": "GET"})
     assert "access-control-allow-origin" in response.headers
+
+
+def test_the_data_bridge_from_config_yaml(config_server):
+    """``kind: genropy-data``: the bridge over a declared database, its users authenticated by the
+    instance's own methods (xml_auth here) without a site; the demo opens no table to it."""
+    url = config_server.base_url + "/data"
+    assert httpx.get(url + "/tables").status_code == 401
+    assert httpx.get(url + "/tables", auth=("reader", "wrong")).status_code == 401
+    answer = httpx.get(url + "/tables", auth=("reader", "Reader-pw-1"))
+    assert answer.status_code == 200 and answer.json() == []
+    document = httpx.get(url + "/openapi.json", auth=("reader", "Reader-pw-1")).json()
+    assert document["openapi"] == "3.1.0" and document["servers"] == [{"url": "/data"}]

@@ -42,6 +42,10 @@ def test_missing_file_is_an_empty_config(tmp_path):
     ("apps: {api: {module: nocolon}}", "config.yaml: apps.api.module: expected \"package.module:ClassName\""),
     ("apps: {api: {module: 'a:B', docs: pdf}}", "config.yaml: apps.api.docs: expected one of swagger, redoc, off"),
     ("apps: {api: {module: 'a:B', db_name: main}}", "config.yaml: apps.api.db_name: 'main' is not declared"),
+    ("apps: {d: {kind: genropy-rest, db_name: main}}", "config.yaml: apps.d.kind: expected one of genropy-data"),
+    ("apps: {d: {kind: genropy-data}}", "config.yaml: apps.d.db_name: kind genropy-data reads a database"),
+    ("apps: {d: {kind: genropy-data, module: 'a:B'}}", "config.yaml: apps.d: kind and module exclude each other"),
+    ("apps: {d: {kind: genropy-data, db_name: main}}", "config.yaml: apps.d.db_name: 'main' is not declared"),
     ("- a list", "config.yaml: (top level): expected a mapping"),
 ])
 def test_bad_config_one_clear_line(text, message):
