@@ -361,9 +361,10 @@ TABLE: tuple[Setting, ...] = (
     S("GENROPY_WS_MAX_PER_CLIENT", Whole(1, 1_000_000), 50, "open websockets per client address, per server "
       "process (close 1008 beyond)", BOTH),
     # -- the data bridge (REST, OpenAPI, MCP over the site's tables) -----------------
-    S("GENROPY_DATA_API", Choice("off", "read"), "off", "`read`: the tables the site opens with GenroPy's "
-      "`openapi` flag, as REST with an OpenAPI document and as MCP tools, under GenroPy's permissions, on "
-      "`/<GENROPY_DATA_API_MOUNT>/` — see [Data API](data-api.md)", BOTH),
+    S("GENROPY_DATA_API", Choice("off", "read", "write"), "off", "`read`: the tables the site opens with "
+      "GenroPy's `openapi` flag, as REST with an OpenAPI document and as MCP tools, under GenroPy's permissions, "
+      "on `/<GENROPY_DATA_API_MOUNT>/`; `write`: also inserts, updates and deletes where a table opens them "
+      "(`openapi=dict(write=True)`) — see [Data API](data-api.md)", BOTH),
     S("GENROPY_DATA_API_MOUNT", Matching(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}", "one URL path segment like _data"),
       "_data", "the data bridge's URL prefix (one path segment)", BOTH),
     S("GENROPY_DATA_API_MAX_ROWS", Whole(1, 100_000), 500, "most records one data bridge request returns "

@@ -1,5 +1,5 @@
 """The data bridge's test site: ``tests/projects/depot`` served by gnrasgiserve with
-GENROPY_DATA_API=read, on SQLite and on PostgreSQL (session-scoped ``depot`` fixture, one server
+GENROPY_DATA_API=write, on SQLite and on PostgreSQL (session-scoped ``depot`` fixture, one server
 per database), its users, and the helpers the functional tests (``tests/site/test_data_api.py``)
 and the attack suite (``tests/security/test_attack_data_api.py``) share."""
 
@@ -20,8 +20,10 @@ from support import BIN, REPO, start_server
 from genropy_asgi.testing.local import GnrWorkspace
 
 DEPOT = REPO / "tests" / "projects" / "depot"
-PASSWORDS = {"alice": "Alice-pw-1", "bob": "Bob-pw-2", "carol": "Carol-pw-3", "dave": "Dave-pw-4"}
-USERS = {"alice": "user", "bob": "user,buyer,manager", "carol": "user", "dave": "user"}
+PASSWORDS = {"alice": "Alice-pw-1", "bob": "Bob-pw-2", "carol": "Carol-pw-3", "dave": "Dave-pw-4",
+             "erin": "Erin-pw-5"}
+USERS = {"alice": "user", "bob": "user,buyer,manager,editor", "carol": "user", "dave": "user",
+         "erin": "user,editor"}
 
 SEED = DEPOT / "seed.py"
 
@@ -45,7 +47,7 @@ def depot(request, tmp_path_factory):
     assert seeded.returncode == 0, seeded.stderr[-3000:]
     token = json.loads(seeded.stdout.strip().splitlines()[-1])["token"]
     server = start_server(workspace, "gnrasgiserve", "--nodebug", name="data-api",
-                          env={"GENROPY_DATA_API": "read", "GENROPY_DATA_API_MAX_ROWS": "20"})
+                          env={"GENROPY_DATA_API": "write", "GENROPY_DATA_API_MAX_ROWS": "20"})
     server.token = token
     server.database = request.param
     server.workspace_instance = workspace.instance_dir

@@ -9,7 +9,7 @@ checked later, by the server (``resolve_object``), with the same kind of message
     databases:   {NAME: {genropy_app: INSTANCE}}        # -> GnrApp(INSTANCE).db
     middleware:  {cors: on, errors: on, logging: off}   # on/off, or a dict of options
     apps:        {NAME: {module: "pkg.mod:Class", db_name: NAME, docs: swagger|redoc|off}}
-                 {NAME: {kind: genropy-data, db_name: NAME}}      # the data bridge on that database
+                 {NAME: {kind: genropy-data, db_name: NAME, writes: false}}  # the data bridge
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ SECTIONS = ("server", "databases", "middleware", "apps")
 SERVER_KEYS = {"host": str, "port": int, "wsgi_threads": int, "max_threads": int,
                "shutdown_timeout": (int, float)}
 DATABASE_KEYS = {"genropy_app": str}
-APP_KEYS = {"module": str, "kind": str, "db_name": str, "docs": str}
+APP_KEYS = {"module": str, "kind": str, "db_name": str, "docs": str, "writes": bool}
 APP_KINDS = ("genropy-data",)
 """Applications the package provides, named instead of imported (``kind:``)."""
 
@@ -44,6 +44,7 @@ class AppSpec:
     db_name: str | None = None
     docs: str = "swagger"
     kind: str | None = None
+    writes: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,10 @@ def parse_config(text: str, path: str = CONFIG_FILENAME) -> ServerConfig:
             known = ", ".join(sorted(databases)) or "none declared"
             raise ConfigFileError(f"{path}: apps.{name}.db_name: {db_name!r} is not declared under "
                                   f"databases ({known})")
-        apps.append(AppSpec(name=str(name), module=module, db_name=db_name, docs=docs, kind=kind))
+        if spec.get("writes") and kind is None:
+            raise ConfigFileError(f"{path}: apps.{name}.writes: only for kind genropy-data")
+        apps.append(AppSpec(name=str(name), module=module, db_name=db_name, docs=docs, kind=kind,
+                            writes=bool(spec.get("writes"))))
     return ServerConfig(path=path, server=dict(server), databases=databases,
                         middleware=middleware, apps=tuple(apps))
 
@@ -170,6 +174,6 @@ def _check_keys(data: dict[str, Any], types: dict[str, Any], path: str, prefix: 
     _reject_unknown(data, types, path, prefix)
     for key, value in data.items():
         expected = types[key]
-        if isinstance(value, bool) or not isinstance(value, expected):
+        if (isinstance(value, bool) and expected is not bool) or not isinstance(value, expected):
             names = expected.__name__ if isinstance(expected, type) else " or ".join(t.__name__ for t in expected)
             raise ConfigFileError(f"{path}: {prefix}.{key}: expected {names}, got {value!r}")

@@ -150,7 +150,7 @@ class GenropyAsgiServer(AsgiServer):
         where_file = self.file_config.path
         for spec in self.file_config.apps:
             if spec.kind == "genropy-data":
-                self.register_application(self._data_application(spec.name, str(spec.db_name)))
+                self.register_application(self._data_application(spec.name, str(spec.db_name), spec.writes))
                 continue
             where = f"{where_file}: apps.{spec.name}.module"
             target = resolve_object(str(spec.module), where)
@@ -174,7 +174,7 @@ class GenropyAsgiServer(AsgiServer):
                                       f"{type(exc).__name__}: {exc}") from exc
             self.register_application(application)
 
-    def _data_application(self, name: str, db_name: str) -> BaseApplication:
+    def _data_application(self, name: str, db_name: str, writes: bool) -> BaseApplication:
         """config.yaml's ``kind: genropy-data``: the data bridge over a declared database."""
         from genropy_asgi.data_api.application import DataApplication
 
@@ -182,7 +182,7 @@ class GenropyAsgiServer(AsgiServer):
         return DataApplication(lambda: gnr_app, code=name, mount=name, origins=self.ws_limits,
                                max_rows=settings.read(os.environ, "GENROPY_DATA_API_MAX_ROWS"),
                                threads=settings.read(os.environ, "GENROPY_DATA_API_THREADS"),
-                               title=f"{db_name} data")
+                               title=f"{db_name} data", writes=writes)
 
     # -- databases --------------------------------------------------------------
     @property

@@ -7,12 +7,16 @@
     GET  /tables/{pkg.table}                one table's columns
     GET  /tables/{pkg.table}/records        records: filters, _order, _limit, _offset, _count
     GET  /tables/{pkg.table}/records/{key}  one record
+    POST /tables/{pkg.table}/records        insert      } with ``writes`` (GENROPY_DATA_API=write),
+    PATCH, DELETE .../records/{key}         update, delete  } where the table opens them
     POST /mcp                               MCP (Streamable HTTP, stateless)
 
 Everything but the two docs pages and their files needs a GenroPy identity (401 otherwise). A
 table the caller may not read answers exactly like one that does not exist (404). The database
 work runs on the bridge's own threads (``threads``), never on the site's WSGI threads, one
 GenroPy connection per request, closed after it. Refusals are one short JSON line, never a trace.
+A write must come as ``application/json`` and, from a browser, from an allowed origin (the rule of
+MCP and GenroPy's websocket): a page elsewhere cannot ride a browser's remembered login.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from genro_asgi import BaseApplication
 
 from genropy_asgi import __version__
 from genropy_asgi.asgi.websocket_policy import WebSocketLimits
-from genropy_asgi.data_api import docs_pages, mcp_endpoint, openapi_document, records
+from genropy_asgi.data_api import docs_pages, mcp_endpoint, openapi_document, records, writes
 from genropy_asgi.data_api.exposure import ModelFacts, TableView, genropy_user_config
 from genropy_asgi.data_api.identity import Authenticator, CredentialsError, Identity
 from genropy_asgi.data_api.query_params import QueryError, parse_query
@@ -40,6 +44,7 @@ logger = logging.getLogger("genropy_asgi")
 
 TABLE_NAME = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+\Z", re.IGNORECASE)
 MCP_MAX_BODY = 1024 * 1024
+WRITE_METHODS = {"POST": "insert", "PATCH": "update", "DELETE": "delete"}
 WWW_AUTHENTICATE = 'Basic realm="genropy data", charset="UTF-8", Bearer realm="genropy data"'
 SECURITY_HEADERS = [(b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer")]
@@ -55,9 +60,12 @@ class DataApplication(BaseApplication):
     """REST + OpenAPI + MCP over the tables of one GenroPy application (``app_provider()``)."""
 
     def __init__(self, app_provider: Callable[[], Any], *, max_rows: int = 500, threads: int = 4,
-                 origins: WebSocketLimits | None = None, title: str = "GenroPy data", **kwargs: Any) -> None:
+                 origins: WebSocketLimits | None = None, title: str = "GenroPy data", writes: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.app_provider = app_provider
+        self.writes = writes
+        """Writes served where tables open them (``GENROPY_DATA_API=write``); else read-only."""
         self.max_rows = max_rows
         self.origins = origins or WebSocketLimits()
         """Whose pages may call MCP besides the site's own (``GENROPY_ALLOWED_ORIGINS``)."""
@@ -77,7 +85,7 @@ class DataApplication(BaseApplication):
             return app, self._facts, self._authenticator
 
     def _views(self, app: Any, facts: ModelFacts, identity: Identity) -> dict[str, TableView]:
-        return facts.views(identity, app.checkResourcePermission, genropy_user_config(app))
+        return facts.views(identity, app.checkResourcePermission, genropy_user_config(app), writes=self.writes)
 
     def _serve(self, work: Callable[[Any, dict[str, TableView], Identity], Any],
                authorization: str | None) -> Any:
@@ -105,8 +113,12 @@ class DataApplication(BaseApplication):
             if path == "/mcp":
                 await self._mcp(method, headers, scope.get("scheme", "http"), receive, send)
                 return
+            if method not in ("GET", "HEAD") and path.startswith("/tables/"):
+                status, answer, extra = await self._modify(method, path, headers, scope.get("scheme", "http"), receive)
+                await self._json(send, status, answer, extra)
+                return
             if method not in ("GET", "HEAD"):
-                raise Refusal(405, f"{method} is not served here (read-only)", [(b"allow", b"GET, HEAD")])
+                raise Refusal(405, f"{method} is not served here", [(b"allow", b"GET, HEAD")])
             if path in ("/docs", "/redoc"):
                 page = docs_pages.page(path[1:].replace("docs", "swagger"), f"{base}/static", f"{base}/openapi.json",
                                        self.title)
@@ -165,6 +177,54 @@ class DataApplication(BaseApplication):
 
         return self._serve(work, authorization)
 
+    async def _modify(self, method: str, path: str, headers: dict[str, str], scheme: str,
+                      receive: Any) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        """Any other method on a table's path: a write where this user may make it, else 405 with
+        the methods this user's document lists for that path."""
+        parts = path.strip("/").split("/")
+        if len(parts) not in (2, 3, 4) or (len(parts) > 2 and parts[2] != "records"):
+            raise Refusal(404, "not found")
+        body = b""
+        if self.writes and method in ("POST", "PATCH"):
+            body = await read_body(receive, MCP_MAX_BODY)
+        status, answer = await self._run(self._write, parts, method, body, dict(headers), scheme)
+        return status, answer, []
+
+    def _write(self, parts: list[str], method: str, body: bytes, headers: dict[str, str],
+               scheme: str) -> tuple[int, Any]:
+        def work(app: Any, views: dict[str, TableView], identity: Identity) -> tuple[int, Any]:
+            view = self._view(views, parts[1])
+            on_records = len(parts) == 3
+            served = {"insert"} & view.verbs if on_records else {"update", "delete"} & view.verbs
+            verb = WRITE_METHODS.get(method)
+            if len(parts) == 2 or verb not in served:
+                allow = "GET, HEAD" + "".join(f", {m}" for m, v in WRITE_METHODS.items() if v in served)
+                raise Refusal(405, f"{method} is not served here for you", [(b"allow", allow.encode())])
+            try:
+                mcp_endpoint.check_http({k: v for k, v in headers.items() if k != "mcp-protocol-version"},
+                                        scheme, self.origins)
+            except mcp_endpoint.McpRefusal as refusal:
+                raise Refusal(refusal.status, str(refusal)) from None
+            values = None
+            if verb != "delete":
+                if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+                    raise Refusal(415, "a write is a JSON body (Content-Type: application/json)")
+                try:
+                    values = json.loads(body)
+                except (ValueError, RecursionError):
+                    raise Refusal(400, "the body is not JSON") from None
+            key = None if on_records else parts[3]
+            try:
+                found = self._tool_write(app, view, verb, key, values)
+            except writes.WriteRefused as refused:
+                raise Refusal(refused.status, str(refused)) from None
+            if found is None:
+                raise Refusal(404, f"no record {str(key)[:80]!r} in {view.fullname}")
+            return (201 if verb == "insert" else 200), found
+
+        result: tuple[int, Any] = self._serve(work, headers.get("authorization"))
+        return result
+
     def _view(self, views: dict[str, TableView], name: str) -> TableView:
         view = views.get(name) if TABLE_NAME.match(name) else None
         if view is None:
@@ -202,12 +262,24 @@ class DataApplication(BaseApplication):
         def work(app: Any, views: dict[str, TableView], identity: Identity) -> Any:
             reader = mcp_endpoint.DataReader(
                 views=views, query=lambda view, items: self._query_for_tool(app, view, items),
-                get=lambda view, key: records.get_record(app.db, view, key))
+                get=lambda view, key: records.get_record(app.db, view, key),
+                write=(lambda verb, view, key, values: self._tool_write(app, view, verb, key, values))
+                if self.writes else None)
             return mcp_endpoint.handle(message, reader, server_name="genropy-asgi data",
                                        server_version=__version__, max_rows=self.max_rows)
 
         answer: dict[str, Any] | None = self._serve(work, authorization)
         return answer
+
+    def _tool_write(self, app: Any, view: TableView, verb: str, key: str | None,
+                    values: Any) -> dict[str, Any] | None:
+        """One write (REST or MCP): the values checked against the view, then GenroPy's method."""
+        if verb == "insert":
+            return writes.insert_record(app.db, view, writes.checked_values(view, values, verb))
+        if verb == "update":
+            return writes.update_record(app.db, view, str(key), writes.checked_values(view, values, verb))
+        writes.require_verb(view, verb)
+        return {"deleted": str(key)} if writes.delete_record(app.db, view, str(key)) else None
 
     def _query_for_tool(self, app: Any, view: TableView, items: list[tuple[str, str]]) -> dict[str, Any]:
         spec = parse_query(items, view.column_types(), max_rows=self.max_rows)

@@ -11,6 +11,13 @@ A table is seen when all of these hold:
 3. the user's GenroPy table configuration (``adm.user_config``) neither hides the table
    (``hidden`` in ``tbl_permission``/``tbl_forbidden``) nor forbids the column.
 
+Writes (``GENROPY_DATA_API=write``) reach only a table whose ``openapi`` setting opens them --
+``openapi=dict(write=True)`` (insert, update, delete) or ``dict(write='insert,update')`` --, for
+users passing its ``write_tags`` (when set), minus what their table configuration forbids
+(``readonly``, ``ins``, ``upd``, ``del``); a column is written only when GenroPy's API engine
+calls it writable (a real column, not a system one, not ``openapi='R'``, not the key) and the
+user's configuration does not make it read-only.
+
 A column reaching another table (an alias ``@fkey.col``, a formula's sub-select) is seen only
 when every table on its way is seen and, for an alias, its last column too: a relation never
 opens a table its rules close. A formula whose SQL names a relation the bridge cannot follow is
@@ -33,8 +40,22 @@ RELATION_STEP = re.compile(r"@([a-z_][a-z0-9_]*)", re.IGNORECASE)
 
 PermissionCheck = Callable[[str, str], bool]
 """``(auth_tags rule, user tags) -> allowed``: GenroPy's ``checkResourcePermission``."""
-UserTableConfig = Callable[[str, Identity], tuple[bool, frozenset[str]]]
-"""``(table, identity) -> (table hidden, forbidden columns)``: GenroPy's user configuration."""
+WRITE_VERBS = ("insert", "update", "delete")
+CONFIG_VERBS = {"insert": "ins", "update": "upd", "delete": "del"}  # GenroPy's permission words
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    """One user's GenroPy configuration of one table (``adm.user_config``)."""
+
+    hidden: bool = False
+    forbidden_columns: frozenset[str] = frozenset()
+    readonly_columns: frozenset[str] = frozenset()
+    denied: frozenset[str] = frozenset()  # GenroPy's words: readonly, ins, upd, del
+
+
+UserTableConfig = Callable[[str, Identity], TableConfig]
+"""``(table, identity) -> TableConfig``: GenroPy's user configuration."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,7 @@ class ColumnFact:
     passes: tuple[str, ...] = ()  # tables a virtual column reads on its way
     alias_of: tuple[str, str] | None = None  # (table, column) an alias finally reads
     opaque: bool = False  # reads something the bridge cannot follow: never shown
+    max_length: int | None = None  # a text column's size (GenroPy's ``size=':80'``, ``'80'``, ``'1:80'``)
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,8 @@ class TableFact:
     package_auth_tags: str | None
     auth_tags: str | None
     columns: Mapping[str, ColumnFact] = field(default_factory=dict)
+    write: frozenset[str] = frozenset()  # verbs the table's openapi setting opens
+    write_tags: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +95,8 @@ class TableView:
     pkey: str
     title: str | None
     columns: Mapping[str, ColumnFact]
+    verbs: frozenset[str] = frozenset()  # what this user may write
+    writable: frozenset[str] = frozenset()  # the columns this user may write
 
     def column_types(self) -> dict[str, str]:
         return {name: column.dtype for name, column in self.columns.items()}
@@ -98,21 +124,24 @@ class ModelFacts:
                 fact = column_fact(app.db, fullname, name, info)
                 if fact is not None:
                     facts[name] = fact
+            write, write_tags = write_setting(table.attributes.get("openapi"), fullname)
             tables[fullname] = TableFact(
                 fullname=fullname, pkey=table.pkey, title=text_or_none(table.attributes.get("name_long")),
                 package_auth_tags=text_or_none(package.attributes.get("auth_tags")),
-                auth_tags=text_or_none(table.attributes.get("auth_tags")), columns=facts)
+                auth_tags=text_or_none(table.attributes.get("auth_tags")), columns=facts,
+                write=write, write_tags=write_tags)
         return cls(tables)
 
-    def views(self, identity: Identity, allowed: PermissionCheck,
-              user_config: UserTableConfig) -> dict[str, TableView]:
-        """Every table ``identity`` sees, with the columns it sees."""
+    def views(self, identity: Identity, allowed: PermissionCheck, user_config: UserTableConfig,
+              writes: bool = False) -> dict[str, TableView]:
+        """Every table ``identity`` sees, with the columns it sees (and, with ``writes``, what it
+        may write)."""
+        configs = {name: user_config(name, identity) for name in self.tables}
         seen = {name: table for name, table in self.tables.items()
-                if table_passes(table, identity, allowed, user_config)}
-        forbidden = {name: user_config(name, identity)[1] for name in seen}
+                if table_passes(table, identity, allowed, configs[name])}
 
         def column_seen(table: str, column: ColumnFact) -> bool:
-            if column.opaque or column.name in forbidden[table]:
+            if column.opaque or column.name in configs[table].forbidden_columns:
                 return False
             if column.auth_tags and not allowed(column.auth_tags, identity.tags):
                 return False
@@ -125,18 +154,43 @@ class ModelFacts:
                 return fact is not None and fact.alias_of is None and column_seen(target_table, fact)
             return True
 
-        return {name: TableView(name, table.pkey, table.title,
-                                {c.name: c for c in table.columns.values() if column_seen(name, c)})
-                for name, table in seen.items()}
+        views = {}
+        for name, table in seen.items():
+            columns = {c.name: c for c in table.columns.values() if column_seen(name, c)}
+            verbs = write_verbs(table, identity, allowed, configs[name]) if writes else frozenset()
+            writable = frozenset(c for c, fact in columns.items()
+                                 if verbs and not fact.read_only and c not in configs[name].readonly_columns)
+            views[name] = TableView(name, table.pkey, table.title, columns, verbs, writable)
+        return views
 
 
-def table_passes(table: TableFact, identity: Identity, allowed: PermissionCheck,
-                 user_config: UserTableConfig) -> bool:
+def write_setting(setting: Any, table: str) -> tuple[frozenset[str], str | None]:
+    """A table's ``openapi`` setting -> (verbs it opens, write_tags). ``True``: none (read only)."""
+    if not isinstance(setting, dict) or not setting.get("write"):
+        return frozenset(), None
+    words = setting["write"]
+    verbs = set(WRITE_VERBS) if words is True else {w.strip() for w in str(words).split(",") if w.strip()}
+    unknown = verbs - set(WRITE_VERBS)
+    if unknown:
+        raise ValueError(f"{table}: openapi write: unknown {', '.join(sorted(unknown))} "
+                         f"(expected True or some of {', '.join(WRITE_VERBS)})")
+    return frozenset(verbs), text_or_none(setting.get("write_tags"))
+
+
+def write_verbs(table: TableFact, identity: Identity, allowed: PermissionCheck,
+                config: TableConfig) -> frozenset[str]:
+    if not table.write or (table.write_tags and not allowed(table.write_tags, identity.tags)):
+        return frozenset()
+    if "readonly" in config.denied:
+        return frozenset()
+    return frozenset(verb for verb in table.write if CONFIG_VERBS[verb] not in config.denied)
+
+
+def table_passes(table: TableFact, identity: Identity, allowed: PermissionCheck, config: TableConfig) -> bool:
     for rule in (table.package_auth_tags, table.auth_tags):
         if rule and not allowed(rule, identity.tags):
             return False
-    hidden, _ = user_config(table.fullname, identity)
-    return not hidden
+    return not config.hidden
 
 
 def column_fact(db: Any, table: str, name: str, info: Mapping[str, Any]) -> ColumnFact | None:
@@ -171,7 +225,8 @@ def column_fact(db: Any, table: str, name: str, info: Mapping[str, Any]) -> Colu
         description=text_or_none(info.get("name_long")),
         read_only=kind != "real" or bool(info.get("system")) or bool(info.get("pkey")) or setting == "R",
         auth_tags=text_or_none(column_attribute(db, table, name, "auth_tags")),
-        references=references, passes=passes, alias_of=alias_of, opaque=opaque)
+        references=references, passes=passes, alias_of=alias_of, opaque=opaque,
+        max_length=text_size(info.get("size")) if (info.get("dtype") or "T").upper() in ("T", "A", "C") else None)
 
 
 def follow_relation_path(db: Any, table: str, path: str) -> tuple[tuple[str, ...], tuple[str, str]] | None:
@@ -214,27 +269,38 @@ def column_attribute(db: Any, table: str, name: str, attribute: str) -> Any:
     return column.attributes.get(attribute) if column is not None else None
 
 
+def text_size(size: Any) -> int | None:
+    """GenroPy's text ``size`` (``':80'``, ``'80'``, ``'1:80'``) -> its most characters."""
+    if size in (None, ""):
+        return None
+    most = str(size).split(":")[-1].strip()
+    return int(most) if most.isdigit() else None
+
+
 def text_or_none(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
 def genropy_user_config(app: Any) -> UserTableConfig:
-    """GenroPy's per-user table configuration (``adm.user_config``): hidden table, forbidden
-    columns. Without the ``adm`` package nothing is hidden."""
+    """GenroPy's per-user table configuration (``adm.user_config``): hidden table, forbidden and
+    read-only columns, denied writes. Without the ``adm`` package nothing is configured."""
 
-    def config(table: str, identity: Identity) -> tuple[bool, frozenset[str]]:
+    def config(table: str, identity: Identity) -> TableConfig:
         conf = app.db.table(table).getUserConfiguration(user_group=identity.group, user=identity.user)
         if not conf:
-            return False, frozenset()
+            return TableConfig()
         words: set[str] = set()
         for key in ("tbl_permission", "tbl_forbidden"):
-            words.update(word.strip() for word in str(conf[key] or "").split(","))
+            words.update(word.strip() for word in str(conf[key] or "").split(",") if word.strip())
         forbidden: set[str] = set()
+        readonly: set[str] = set()
         columns = conf["cols_permission"]
         if columns:
             for node in columns:
                 if node.attr.get("forbidden"):
                     forbidden.add(node.label)
-        return "hidden" in words, frozenset(forbidden)
+                if node.attr.get("readonly"):
+                    readonly.add(node.label)
+        return TableConfig("hidden" in words, frozenset(forbidden), frozenset(readonly), frozenset(words))
 
     return config

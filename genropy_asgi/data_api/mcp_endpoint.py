@@ -6,9 +6,10 @@ an ``MCP-Protocol-Version`` header must name a version served here. The caller i
 like every REST call (GenroPy's Basic or its API tokens). No session: every POST stands alone,
 there is no server-to-client stream (``GET`` is 405).
 
-Tools: ``list_tables``, ``describe_table``, ``query_table``, ``get_record``; their ``table``
-argument lists only the tables the caller may read, so a tool is never offered over data it
-cannot reach. Unknown arguments are refused, never passed on.
+Tools: ``list_tables``, ``describe_table``, ``query_table``, ``get_record`` and, where the caller
+may write, ``insert_record``, ``update_record``, ``delete_record``; their ``table`` argument lists
+only the tables the caller may read (or write), so a tool is never offered over data it cannot
+reach. Unknown arguments are refused, never passed on.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from genropy_asgi.asgi.websocket_policy import WebSocketLimits, handshake_refusa
 from genropy_asgi.data_api.exposure import TableView
 from genropy_asgi.data_api.openapi_document import column_schema
 from genropy_asgi.data_api.query_params import QueryError
+from genropy_asgi.data_api.writes import WriteRefused
 
 PROTOCOL_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
 """Served protocol versions, newest first (the one offered when a client asks for another)."""
@@ -53,11 +55,33 @@ def check_http(headers: Mapping[str, str], scheme: str, limits: WebSocketLimits)
 
 @dataclass
 class DataReader:
-    """What the tools read, for one caller (built by the application, blocking calls)."""
+    """What the tools read and write, for one caller (built by the application, blocking calls)."""
 
     views: Mapping[str, TableView]
     query: Callable[[TableView, list[tuple[str, str]]], dict[str, Any]]
     get: Callable[[TableView, str], dict[str, Any] | None]
+    write: Callable[[str, TableView, str | None, Any], dict[str, Any] | None] | None = None
+
+
+def write_tools(views: Mapping[str, TableView]) -> list[dict[str, Any]]:
+    """Insert, update and delete tools, each offered only when some table lets this caller."""
+    tools = []
+    for verb, title, extra in (("insert", "Insert a record", {}),
+                               ("update", "Update a record", {"pkey": {"type": ["string", "integer"]}}),
+                               ("delete", "Delete a record", {"pkey": {"type": ["string", "integer"]}})):
+        tables = sorted(name for name, view in views.items() if verb in view.verbs)
+        if not tables:
+            continue
+        properties: dict[str, Any] = {"table": {"type": "string", "enum": tables}, **extra}
+        if verb != "delete":
+            properties["values"] = {"type": "object", "description": "column: value (the columns you may write)"}
+        tools.append({"name": f"{verb}_record", "title": title,
+                      "description": f"{title} through GenroPy's own table methods (triggers and protections run).",
+                      "inputSchema": {"type": "object", "properties": properties, "required": sorted(properties),
+                                      "additionalProperties": False},
+                      "annotations": {"readOnlyHint": False, "destructiveHint": verb != "insert",
+                                      "idempotentHint": verb == "delete", "openWorldHint": False}})
+    return tools
 
 
 def tool_definitions(views: Mapping[str, TableView], max_rows: int) -> list[dict[str, Any]]:
@@ -85,6 +109,7 @@ def tool_definitions(views: Mapping[str, TableView], max_rows: int) -> list[dict
          "inputSchema": {"type": "object", "properties": {"table": table, "pkey": {"type": ["string", "integer"]}},
                          "required": ["table", "pkey"], "additionalProperties": False},
          "annotations": read_only},
+        *write_tools(views),
     ]
 
 
@@ -137,7 +162,7 @@ def call_tool(request_id: Any, params: dict[str, Any], reader: DataReader, max_r
         return rpc_error(request_id, INVALID_PARAMS, f"{name}: missing argument {missing[0]!r}")
     try:
         outcome = run_tool(str(name), arguments, reader)
-    except (QueryError, LookupError, TypeError, ValueError) as exc:
+    except (QueryError, WriteRefused, LookupError, TypeError, ValueError) as exc:
         return rpc_result(request_id, {"content": [{"type": "text", "text": str(exc)}], "isError": True})
     return rpc_result(request_id, {"content": [{"type": "text", "text": json.dumps(outcome)}],
                                    "structuredContent": outcome, "isError": False})
@@ -153,6 +178,13 @@ def run_tool(name: str, arguments: dict[str, Any], reader: DataReader) -> dict[s
     if name == "describe_table":
         return {"name": view.fullname, "title": view.title, "primary_key": view.pkey,
                 "columns": {column: column_schema(fact) for column, fact in view.columns.items()}}
+    if name in ("insert_record", "update_record", "delete_record") and reader.write is not None:
+        verb = name.split("_")[0]
+        key = str(arguments["pkey"]) if "pkey" in arguments else None
+        done = reader.write(verb, view, key, arguments.get("values"))
+        if done is None:
+            raise LookupError(f"no record {str(key)[:80]!r} in {view.fullname}")
+        return {"record": done} if verb != "delete" else done
     if name == "get_record":
         record = reader.get(view, str(arguments["pkey"]))
         if record is None:

@@ -18,6 +18,7 @@ from genropy_asgi.data_api.query_params import (
     TEXT_TYPES,
     VALUE_PARSERS,
 )
+from genropy_asgi.data_api.writes import MAX_TEXT
 
 ANY_JSON_TYPES = frozenset({"X", "BAG", "JS"})
 ORDERED_TYPES = INTEGER_TYPES | FLOAT_TYPES | DATETIME_TYPES | {"N", "D", "H"}
@@ -104,8 +105,11 @@ def list_parameters(view: TableView, max_rows: int) -> list[dict[str, Any]]:
 
 
 def refusals(*codes: int) -> dict[str, Any]:
-    words = {400: "the request cannot be used (the query string, or the path)", 401: "no or wrong credentials",
-             404: "no such table or record (or not yours to read)"}
+    words = {400: "the request cannot be used (the query string, the path or the body)",
+             401: "no or wrong credentials", 403: "not yours to write (or another origin's page)",
+             404: "no such table or record (or not yours to read)",
+             409: "GenroPy refused the change (a protection, a validation, the database)",
+             413: "the body is too large", 415: "the body is not application/json"}
     answers: dict[str, Any] = {
         str(code): {"description": words[code], "content": {"application/json": {"schema": ERROR_REF}}}
         for code in codes}
@@ -117,6 +121,43 @@ def refusals(*codes: int) -> dict[str, Any]:
 
 def json_answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def write_schema(view: TableView) -> dict[str, Any]:
+    """The columns one user may write, as a request body (no other key accepted)."""
+    properties = {}
+    for column in sorted(view.writable):
+        fact = view.columns[column]
+        schema = write_value_schema(fact)
+        if fact.description:
+            schema["description"] = fact.description
+        properties[column] = schema
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def write_value_schema(column: ColumnFact) -> dict[str, Any]:
+    if column.dtype in INTEGER_TYPES:
+        kind: dict[str, Any] = {"type": "integer"}
+    elif column.dtype in FLOAT_TYPES:
+        kind = {"type": "number"}
+    elif column.dtype == "B":
+        kind = {"type": "boolean"}
+    elif column.dtype == "N":  # exact as text; a JSON number is taken too
+        kind = {"type": ["string", "number"], "pattern": r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$"}
+    elif column.dtype in TEXT_TYPES:
+        kind = {"type": "string", "pattern": r"^[^\x00]*$", "maxLength": column.max_length or MAX_TEXT}
+    else:
+        kind = value_schema(column)
+    if column.nullable:
+        kind["type"] = [*kind["type"], "null"] if isinstance(kind["type"], list) else [kind["type"], "null"]
+    return kind
+
+
+def write_body(name: str, update: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"$ref": f"#/components/schemas/{name}.write"}
+    if update:
+        schema = {"allOf": [schema, {"minProperties": 1}]}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
 def document(views: Mapping[str, TableView], *, title: str, version: str, server_url: str,
@@ -147,15 +188,36 @@ def document(views: Mapping[str, TableView], *, title: str, version: str, server
                                "offset": {"type": "integer"}, "next_offset": {"type": ["integer", "null"]},
                                "total": {"type": "integer"}}}),
                 **refusals(400, 401)}}}
+        tag = [name.split(".", 1)[0]]
+        if "insert" in view.verbs:
+            schemas[f"{name}.write"] = write_schema(view)
+            paths[f"/tables/{name}/records"]["post"] = {
+                "operationId": f"insert_{operation}", "summary": f"A new record of {view.title or name}",
+                "tags": tag, "requestBody": write_body(name),
+                "responses": {"201": json_answer("the record as stored", ref),
+                              **refusals(400, 401, 403, 409, 413, 415)}}
         key = view.columns.get(view.pkey)
         if key is not None and key.dtype in VALUE_PARSERS:
-            paths[f"/tables/{name}/records/{{pkey}}"] = {"get": {
-                "operationId": f"get_{operation}", "summary": f"One record of {view.title or name}",
-                "tags": [name.split(".", 1)[0]],
+            record_path: dict[str, Any] = {
                 "parameters": [{"name": "pkey", "in": "path", "required": True,
                                 "schema": {**value_schema(key), **({"pattern": PATH_SEGMENT}
                                                                    if key.dtype in TEXT_TYPES else {})}}],
-                "responses": {"200": json_answer("the record", ref), **refusals(400, 401, 404)}}}
+                "get": {"operationId": f"get_{operation}", "summary": f"One record of {view.title or name}",
+                        "tags": tag, "responses": {"200": json_answer("the record", ref), **refusals(400, 401, 404)}}}
+            if "update" in view.verbs:
+                schemas[f"{name}.write"] = write_schema(view)
+                record_path["patch"] = {
+                    "operationId": f"update_{operation}", "summary": f"Change a record of {view.title or name}",
+                    "tags": tag, "requestBody": write_body(name, update=True),
+                    "responses": {"200": json_answer("the record as stored", ref),
+                                  **refusals(400, 401, 403, 404, 409, 413, 415)}}
+            if "delete" in view.verbs:
+                record_path["delete"] = {
+                    "operationId": f"delete_{operation}", "summary": f"Delete a record of {view.title or name}",
+                    "tags": tag, "responses": {"200": json_answer("deleted", {
+                        "type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "string"}}}),
+                        **refusals(400, 401, 403, 404, 409)}}
+            paths[f"/tables/{name}/records/{{pkey}}"] = record_path
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version,

@@ -146,23 +146,24 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
 
 
 def mount_data_api(server: GenropyAsgiServer, site: Any, environ: Any = os.environ) -> None:
-    """``GENROPY_DATA_API=read``: the data bridge over the site's own database, on its prefix."""
+    """``GENROPY_DATA_API=read|write``: the data bridge over the site's own database, on its prefix."""
     def value(name: str) -> Any:  # the declared default when unset
         try:
             return settings.read(environ, name)
         except settings.SettingError as exc:
             raise LaunchError(str(exc)) from None
 
-    if value("GENROPY_DATA_API") != "read":
+    mode = value("GENROPY_DATA_API")
+    if mode not in ("read", "write"):
         return
     from genropy_asgi.data_api.application import DataApplication
 
     mount = value("GENROPY_DATA_API_MOUNT")
     server.mount(mount, DataApplication(
         lambda: site.gnrapp, max_rows=value("GENROPY_DATA_API_MAX_ROWS"),
-        threads=value("GENROPY_DATA_API_THREADS"), origins=server.ws_limits,
+        threads=value("GENROPY_DATA_API_THREADS"), origins=server.ws_limits, writes=mode == "write",
         title=f"{site.site_name} data" if getattr(site, "site_name", None) else "GenroPy data"))
-    logger.info("data API: read, on /%s/ (OpenAPI: /%s/openapi.json, MCP: /%s/mcp)", mount, mount, mount)
+    logger.info("data API: %s, on /%s/ (OpenAPI: /%s/openapi.json, MCP: /%s/mcp)", mode, mount, mount, mount)
 
 
 def database_in_use(db: Any) -> dict[str, str | None]:

@@ -421,6 +421,6 @@ def test_data_api_values_reach_the_pods_and_are_checked():
     assert (config["GENROPY_DATA_API"], config["GENROPY_DATA_API_MOUNT"], config["GENROPY_DATA_API_MAX_ROWS"]) == \
         ("read", "api-data", "50")
     settings.validate(config, settings.IMAGE)  # the image accepts what the chart writes
-    for wrong in ({"mode": "write"}, {"mount": "a/b"}, {"maxRows": 0}, {"modes": "read"}):
+    for wrong in ({"mode": "all"}, {"mount": "a/b"}, {"maxRows": 0}, {"modes": "read"}):
         with pytest.raises(helm.HelmError):
             render({**SQLITE, "site": {"name": "demo", "dataApi": wrong}})

@@ -10,6 +10,7 @@ import json
 import subprocess
 from decimal import Decimal
 
+import httpx
 from depot_site import auth, call, get, mcp
 from support import REPO, require
 
@@ -17,12 +18,12 @@ from support import REPO, require
 def test_an_api_token_made_by_genropy_reads(depot):
     response = get(depot, "/tables", None, headers={"Authorization": f"Bearer {depot.token}"})
     assert response.status_code == 200, response.text
-    assert [t["name"] for t in response.json()] == ["depot.product"]  # a token without tags: no buyer
+    assert [t["name"] for t in response.json()] == ["depot.memo", "depot.product"]  # no tags: no buyer
 
 
 def test_tables_follow_flags_and_tags(depot):
-    assert [t["name"] for t in get(depot, "/tables").json()] == ["depot.product"]
-    assert [t["name"] for t in get(depot, "/tables", "bob").json()] == ["depot.product", "depot.supplier"]
+    assert [t["name"] for t in get(depot, "/tables").json()] == ["depot.memo", "depot.product"]
+    assert [t["name"] for t in get(depot, "/tables", "bob").json()] == ["depot.memo", "depot.product", "depot.supplier"]
     for hidden in ("depot.stock_note", "adm.user", "depot.supplier", "sys.task"):
         response = get(depot, f"/tables/{hidden}/records")
         assert response.status_code == 404, (hidden, response.text)
@@ -38,7 +39,7 @@ def test_columns_follow_flags_tags_relations_and_user_configuration(depot):
     assert "supplier_name" not in alice and "supplier_name" in bob  # alias through a table alice cannot read
     assert "supplier_id" in alice and "code" in alice
     assert "code" not in carol and "description" in carol  # adm.user_config: forbidden column
-    assert [t["name"] for t in get(depot, "/tables", "dave").json()] == []  # adm.user_config: hidden table
+    assert [t["name"] for t in get(depot, "/tables", "dave").json()] == ["depot.memo"]  # adm.user_config: hidden
     row = get(depot, "/tables/depot.product/records", params={"code": "P1"}).json()["rows"][0]
     assert "cost" not in row and "margin_note" not in row
     assert get(depot, "/tables/depot.product/records", "bob", params={"code": "P1"}).json()["rows"][0][
@@ -126,7 +127,8 @@ def test_mcp_initialize_list_and_call(depot):
     assert mcp(depot, {"jsonrpc": "2.0", "method": "notifications/initialized"}).status_code == 202
     tools = mcp(depot, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).json()["result"]["tools"]
     query = next(tool for tool in tools if tool["name"] == "query_table")
-    assert query["inputSchema"]["properties"]["table"]["enum"] == ["depot.product"]
+    assert query["inputSchema"]["properties"]["table"]["enum"] == ["depot.memo", "depot.product"]
+    assert not {"insert_record", "update_record", "delete_record"} & {tool["name"] for tool in tools}  # no editor
     bob_tools = mcp(depot, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, "bob").json()["result"]["tools"]
     assert "depot.supplier" in json.dumps(bob_tools)
     result = call(depot, "query_table", {"table": "depot.product", "filters": {"price__gt": 10},
@@ -194,3 +196,64 @@ def test_swagger_ui_and_redoc_render_and_try_it_out_answers(depot):
         browser.wait_for("document.querySelectorAll('[data-section-id]').length >= 3")
         fetched = browser.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
         assert fetched and all(name.startswith(depot.base_url) for name in fetched), fetched
+
+
+# -- writes (GENROPY_DATA_API=write, where a table opens them) ------------------------------------
+def send(site, method: str, path: str, user: str | None, body=None, **headers) -> httpx.Response:
+    sent = {**(auth(user) if user else {}), **headers}
+    if body is not None:
+        sent.setdefault("Content-Type", "application/json")
+    return httpx.request(method, f"{site.base_url}/_data{path}", headers=sent,
+                         content=None if body is None else json.dumps(body), timeout=30)
+
+
+def test_an_editor_inserts_updates_and_deletes_through_genropy(depot):
+    made = send(depot, "POST", "/tables/depot.memo/records", "bob",
+                {"title": "call Acme", "amount": "12.30", "done": False, "due": "2026-12-24"})
+    assert made.status_code == 201, made.text
+    memo = made.json()
+    assert memo["stamp"] == "by bob"  # GenroPy's trigger ran, in bob's environment
+    assert Decimal(memo["amount"]) == Decimal("12.30") and memo["due"] == "2026-12-24"
+    assert memo["__ins_ts"]  # GenroPy's system fields
+    changed = send(depot, "PATCH", f"/tables/depot.memo/records/{memo['id']}", "bob", {"done": True, "amount": 5})
+    assert changed.status_code == 200 and changed.json()["done"] is True and Decimal(changed.json()["amount"]) == 5
+    assert get(depot, f"/tables/depot.memo/records/{memo['id']}", "alice").json()["done"] is True
+    gone = send(depot, "DELETE", f"/tables/depot.memo/records/{memo['id']}", "erin")
+    assert gone.status_code == 200 and gone.json() == {"deleted": memo["id"]}
+    assert get(depot, f"/tables/depot.memo/records/{memo['id']}").status_code == 404
+
+
+def test_writes_follow_genropy_rules(depot):
+    for user, table in (("alice", "depot.memo"), ("bob", "depot.product")):  # not an editor; a table not opened
+        refused = send(depot, "POST", f"/tables/{table}/records", user, {"title": "x"})
+        assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD", refused.text
+    assert send(depot, "OPTIONS", "/tables/depot.memo/records", "bob").headers["allow"] == "GET, HEAD, POST"
+    stamped = send(depot, "POST", "/tables/depot.memo/records", "bob", {"title": "x", "stamp": "forged"})
+    assert stamped.status_code == 400 and "stamp" in stamped.json()["error"]  # openapi='R'
+    amount = send(depot, "POST", "/tables/depot.memo/records", "erin", {"title": "x", "amount": "3"})
+    assert amount.status_code == 400 and "amount" in amount.json()["error"]  # erin's user_config: read-only
+    keep = get(depot, "/tables/depot.memo/records", params={"title": "keep me"}).json()["rows"][0]
+    refused = send(depot, "DELETE", f"/tables/depot.memo/records/{keep['id']}", "erin")
+    assert refused.status_code == 409 and "keep" in refused.json()["error"]  # GenroPy's protect_delete
+    assert get(depot, f"/tables/depot.memo/records/{keep['id']}").status_code == 200
+    for body, word in (({"title": 3}, "title"), ({"done": "yes"}, "done"), ({"due": "tomorrow"}, "due"),
+                       ({"amount": "NaN"}, "amount"), ([1, 2], "JSON object"), ({"id": "chosen"}, "id")):
+        answer = send(depot, "POST", "/tables/depot.memo/records", "bob", body)
+        assert answer.status_code == 400 and word in answer.json()["error"], (body, answer.text)
+
+
+def test_mcp_write_tools_for_editors_only(depot):
+    tools = {t["name"]: t for t in mcp(depot, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, "erin")
+             .json()["result"]["tools"]}
+    assert tools["insert_record"]["inputSchema"]["properties"]["table"]["enum"] == ["depot.memo"]
+    made = call(depot, "insert_record", {"table": "depot.memo", "values": {"title": "from an agent"}}, "erin")
+    assert not made["isError"], made
+    key = made["structuredContent"]["record"]["id"]
+    assert call(depot, "delete_record", {"table": "depot.memo", "pkey": key}, "erin")["structuredContent"] == \
+        {"deleted": key}
+    refused = mcp(depot, {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+        "name": "insert_record", "arguments": {"table": "depot.memo", "values": {"title": "x"}}}}, "alice")
+    assert refused.json()["error"]["code"] == -32602  # not offered to alice: an unknown tool
+    keep = get(depot, "/tables/depot.memo/records", params={"title": "keep me"}).json()["rows"][0]
+    protected = call(depot, "delete_record", {"table": "depot.memo", "pkey": keep["id"]}, "erin")
+    assert protected["isError"] and "keep" in protected["content"][0]["text"]

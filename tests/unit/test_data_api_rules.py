@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from genropy_asgi.data_api.exposure import ColumnFact, ModelFacts, TableFact
+from genropy_asgi.data_api.exposure import ColumnFact, ModelFacts, TableConfig, TableFact
 from genropy_asgi.data_api.identity import CredentialsError, Identity, parse_authorization
 from genropy_asgi.data_api.query_params import QueryError, parse_query
 
@@ -68,8 +68,8 @@ def allowed(rule: str, tags: str) -> bool:  # enough of GenroPy's rule for these
 
 
 def seen(tags: str, hidden: tuple[str, ...] = (), forbidden: frozenset[str] = frozenset()):
-    views = FACTS.views(Identity("u", tags), allowed,
-                        lambda table, identity: (table in hidden, forbidden if table == "shop.product" else frozenset()))
+    views = FACTS.views(Identity("u", tags), allowed, lambda table, identity: TableConfig(
+        table in hidden, forbidden if table == "shop.product" else frozenset()))
     return {name: sorted(view.columns) for name, view in views.items()}
 
 

@@ -3,8 +3,8 @@
     python seed.py INSTANCE [BULK]     # BULK extra products (default 40); prints {"token": ...}
 
 A supplier, three products of every kind of value, BULK plain products, a never-exposed note,
-two per-user table configurations (carol: column `code` forbidden; dave: table `product`
-hidden) and a GenroPy API token without tags, printed on the last line.
+three per-user table configurations (carol: column `code` forbidden; dave: table `product`
+hidden; erin: memo's `amount` read-only), a protected memo (`keep me`) and a GenroPy API token without tags, printed on the last line.
 """
 
 import json, sys
@@ -28,6 +28,10 @@ db.table('adm.user_config').insert(dict(ruleid='carol-code', username='carol', t
 hide = Bag(); hide['tbl_permission'] = 'hidden'
 db.table('adm.user_config').insert(dict(ruleid='dave-product', username='dave', tblid='depot.product',
     data=hide.toXml()))
+erin_amount = Bag(); erin_amount.setItem('cols_permission.amount', None, readonly=True)
+db.table('adm.user_config').insert(dict(ruleid='erin-amount', username='erin', tblid='depot.memo',
+    data=erin_amount.toXml()))
+db.table('depot.memo').insert(dict(title='keep me', amount='1.00'))
 tokens = db.table('adm.api_token')
 record = tokens.newrecord(description='ci token')
 tokens.insert(record)
