@@ -120,3 +120,22 @@ def test_a_rebinding_page_holds_no_credentials(depot):
     answer = mcp(depot, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, None, headers=shaped)
     assert answer.status_code == 401 and "tools" not in answer.text
     assert get(depot, "/tables/depot.product/records", None, headers=shaped).status_code == 401
+
+
+def test_writes_cannot_be_ridden_or_smuggled(depot):
+    """A page elsewhere cannot write with a browser's remembered login (JSON only, origin checked);
+    a body cannot set what GenroPy keeps (key, system fields, read-only columns) nor be huge."""
+    url = f"{depot.base_url}/_data/tables/depot.memo/records"
+    form = httpx.post(url, headers={**auth("bob"), "Content-Type": "text/plain"}, content=b'{"title": "csrf"}')
+    assert form.status_code == 415
+    foreign = httpx.post(url, headers={**auth("bob"), "Content-Type": "application/json", "Origin": "https://evil.example"},
+                         content=b'{"title": "csrf"}')
+    assert foreign.status_code == 403
+    for body in ({"title": "x", "__ins_user": "someone"}, {"title": "x", "id": "mine"}, {"title": "x", "stamp": "y"},
+                 {"title": "x", "__del_ts": "2026-01-01T00:00:00"}):
+        answer = httpx.post(url, headers=auth("bob"), json=body)
+        assert answer.status_code == 400, (body, answer.text)
+    huge = httpx.post(url, headers={**auth("bob"), "Content-Type": "application/json"},
+                      content=b'{"title": "' + b"x" * (1024 * 1024) + b'"}')
+    assert huge.status_code == 413
+    assert "csrf" not in httpx.get(url, headers=auth("bob"), params={"title": "csrf"}).text
