@@ -165,7 +165,7 @@ class DataApplication(BaseApplication):
             view = self._view(views, parts[1])
             if len(parts) == 2:
                 return {"name": view.fullname, "title": view.title, "primary_key": view.pkey,
-                        "columns": {n: openapi_document.column_schema(c) for n, c in view.columns.items()}}
+                        "columns": {n: openapi_document.column_schema(c, views) for n, c in view.columns.items()}}
             if parts[2] != "records":
                 raise Refusal(404, "not found")
             if len(parts) == 3:
@@ -288,7 +288,7 @@ class DataApplication(BaseApplication):
     # -- answers ------------------------------------------------------------------------------
     async def _json(self, send: Any, status: int, payload: Any,
                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        body = json.dumps(payload, separators=(",", ":")).encode()  # ASCII: a lone surrogate echoed stays valid
         await self._answer(send, status, body, "application/json", headers)
 
     async def _answer(self, send: Any, status: int, body: bytes, content_type: str,

@@ -51,11 +51,16 @@ def page(kind: str, assets: str, spec_url: str, title: str) -> str:
                            title=html.escape(title))
 
 
-@cache
 def asset(name: str) -> tuple[bytes, str] | None:
-    """``(content, content type)`` of a shipped file; ``None`` for any other name."""
+    """``(content, content type)`` of a shipped file; ``None`` for any other name (never cached:
+    only the known names reach the cache)."""
     if name in INIT_SCRIPTS:
         return INIT_SCRIPTS[name].encode(), ASSETS["swagger-ui-bundle.js"]
     if name not in ASSETS:
         return None
-    return files("genropy_asgi.data_api").joinpath("static", name).read_bytes(), ASSETS[name]
+    return shipped(name), ASSETS[name]
+
+
+@cache
+def shipped(name: str) -> bytes:
+    return files("genropy_asgi.data_api").joinpath("static", name).read_bytes()

@@ -18,10 +18,12 @@ users passing its ``write_tags`` (when set), minus what their table configuratio
 calls it writable (a real column, not a system one, not ``openapi='R'``, not the key) and the
 user's configuration does not make it read-only.
 
-A column reaching another table (an alias ``@fkey.col``, a formula's sub-select) is seen only
-when every table on its way is seen and, for an alias, its last column too: a relation never
-opens a table its rules close. A formula whose SQL names a relation the bridge cannot follow is
-never seen.
+A column reaching another table through an alias (``@fkey.col``) is seen only when every table on
+its way is seen and its last column too: a relation never opens a table its rules close. A SQL
+formula or a bag item is seen only when the columns of its own row it reads are seen; a formula
+reading beyond its row (a relation, a sub-select, GenroPy's macros, a method) is never seen, and
+neither is a partitioned table (its rows are split by a page's partition, which the bridge has
+not).
 
 ``ModelFacts`` reads the model once (``from_app``); the decisions (``TableView``s for one
 ``Identity``) are pure functions of those facts and two callables.
@@ -29,12 +31,15 @@ never seen.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from genropy_asgi.data_api.identity import Identity
+
+logger = logging.getLogger("genropy_asgi")
 
 RELATION_STEP = re.compile(r"@([a-z_][a-z0-9_]*)", re.IGNORECASE)
 
@@ -73,6 +78,7 @@ class ColumnFact:
     alias_of: tuple[str, str] | None = None  # (table, column) an alias finally reads
     opaque: bool = False  # reads something the bridge cannot follow: never shown
     max_length: int | None = None  # a text column's size (GenroPy's ``size=':80'``, ``'80'``, ``'1:80'``)
+    uses: tuple[str, ...] = ()  # columns of the same table a formula or a bag item reads
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,9 @@ class ModelFacts:
         tables = {}
         for fullname in exposed:
             table = app.db.table(fullname)
+            if table.partitionParameters:  # rows split by a page's partition: no page here, fail closed
+                logger.warning("data bridge: %s is partitioned (partition_*): not served", fullname)
+                continue
             package = app.db.packages[fullname.split(".", 1)[0]]
             facts = {}
             for name, info in columns[fullname].items():
@@ -140,12 +149,16 @@ class ModelFacts:
         seen = {name: table for name, table in self.tables.items()
                 if table_passes(table, identity, allowed, configs[name])}
 
-        def column_seen(table: str, column: ColumnFact) -> bool:
+        def column_seen(table: str, column: ColumnFact, visiting: frozenset[str] = frozenset()) -> bool:
             if column.opaque or column.name in configs[table].forbidden_columns:
                 return False
             if column.auth_tags and not allowed(column.auth_tags, identity.tags):
                 return False
             if any(passed not in seen for passed in column.passes):
+                return False
+            own, visiting = self.tables[table].columns, visiting | {column.name}
+            if any(used in visiting or used not in own or not column_seen(table, own[used], visiting)
+                   for used in column.uses):
                 return False
             if column.alias_of is not None:
                 target_table, target_column = column.alias_of
@@ -199,6 +212,7 @@ def column_fact(db: Any, table: str, name: str, info: Mapping[str, Any]) -> Colu
     if setting is False or (kind != "real" and name.startswith("__")):
         return None  # hidden by its flag, or one of GenroPy's internal formulas (__record_pointer...)
     passes: tuple[str, ...] = ()
+    uses: tuple[str, ...] | None = ()
     alias_of = None
     opaque = False
     references = None
@@ -211,13 +225,15 @@ def column_fact(db: Any, table: str, name: str, info: Mapping[str, Any]) -> Colu
             opaque = True
         else:
             passes, alias_of = path
-    elif kind == "formula_subquery":
-        selected = select_table(db, table, name)
-        opaque = selected is None
-        passes = (selected,) if selected else ()
     elif kind == "formula_sql":
-        opaque = "@" in str(column_attribute(db, table, name, "sql_formula") or "")
-    elif kind not in ("real", "bagitem"):
+        formula = column_attribute(db, table, name, "sql_formula")
+        uses = formula_columns(formula)
+        opaque = uses is None
+    elif kind == "bagitem":
+        source = column_attribute(db, table, name, "bagcolumn")
+        uses = (str(source).lstrip("$"),) if source else None
+        opaque = uses is None
+    elif kind != "real":  # sub-selects and whatever else reads beyond its own row: fail closed
         opaque = True
     return ColumnFact(
         name=name, dtype=(info.get("dtype") or "T").upper(), openapi_type=info["openapi_type"],
@@ -225,7 +241,7 @@ def column_fact(db: Any, table: str, name: str, info: Mapping[str, Any]) -> Colu
         description=text_or_none(info.get("name_long")),
         read_only=kind != "real" or bool(info.get("system")) or bool(info.get("pkey")) or setting == "R",
         auth_tags=text_or_none(column_attribute(db, table, name, "auth_tags")),
-        references=references, passes=passes, alias_of=alias_of, opaque=opaque,
+        references=references, passes=passes, alias_of=alias_of, opaque=opaque, uses=uses or (),
         max_length=text_size(info.get("size")) if (info.get("dtype") or "T").upper() in ("T", "A", "C") else None)
 
 
@@ -252,12 +268,16 @@ def follow_relation_path(db: Any, table: str, path: str) -> tuple[tuple[str, ...
     return tuple(passed), (current, last)
 
 
-def select_table(db: Any, table: str, name: str) -> str | None:
-    select = column_attribute(db, table, name, "select")
-    target = select.get("table") if isinstance(select, dict) else None
-    if not target or "@" in str(select.get("where", "")) or "@" in str(select.get("columns", "")):
+FORMULA_COLUMN = re.compile(r"\$([a-z_][a-z0-9_]*)", re.IGNORECASE)
+FORMULA_BEYOND_ITS_ROW = re.compile(r"@|#|\bselect\b|\bfrom\b|::", re.IGNORECASE)
+
+
+def formula_columns(formula: Any) -> tuple[str, ...] | None:
+    """The ``$columns`` a SQL formula reads from its own row; ``None`` when it may read anything
+    else (a relation, a sub-select, GenroPy's macros, a formula computed by a method)."""
+    if not isinstance(formula, str) or FORMULA_BEYOND_ITS_ROW.search(formula):
         return None
-    return str(target)
+    return tuple(sorted(set(FORMULA_COLUMN.findall(formula))))
 
 
 def column_attribute(db: Any, table: str, name: str, attribute: str) -> Any:

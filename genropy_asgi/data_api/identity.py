@@ -1,7 +1,9 @@
 """Who is asking, from an ``Authorization`` header, by GenroPy's own means.
 
 - ``Basic user:password``: GenroPy's authentication of the site (``getAvatar(..., authenticate=
-  True)``: ``xml_auth``, ``py_auth``, the ``adm`` users...), the user's tags and group;
+  True)``: ``xml_auth``, ``py_auth``, the ``adm`` users...), the user's tags and group; like
+  GenroPy's login page, an account not confirmed (``status``) is refused, and so is one with a
+  second factor (a password alone cannot pass it: API tokens are for them);
 - ``Bearer TOKEN``: GenroPy's API tokens (``adm.api_token``: created, expired and revoked by a
   GenroPy admin; only their SHA-256 is stored), the token's tags and group.
 
@@ -16,10 +18,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+
+logger = logging.getLogger("genropy_asgi")
 
 CACHE_SECONDS = 30.0
 CACHE_SIZE = 1024
@@ -32,6 +37,19 @@ class Identity:
     tags: str  # GenroPy's comma-separated tags
     group: str | None = None
     via: str = "password"  # or "token"
+    env: tuple[tuple[str, Any], ...] = ()  # the avatar's values a GenroPy page puts in its environment
+
+
+PRIVATE_AVATAR_KEYS = frozenset({"pwd", "login_pwd", "secret_2fa", "user_record", "menubag", "page"})
+"""Avatar values never copied into GenroPy's environment (secrets, records, objects)."""
+
+
+def avatar_env(extra: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """What a GenroPy page adds to its environment from the avatar (``user_id``, ``group_code``...),
+    scalars only, no secret."""
+    return tuple(sorted((str(key), value) for key, value in extra.items()
+                        if key not in PRIVATE_AVATAR_KEYS and value is not None
+                        and isinstance(value, (str, int, float, bool))))
 
 
 class CredentialsError(ValueError):
@@ -98,17 +116,27 @@ class Authenticator:
         if avatar is None or not getattr(avatar, "user", None):
             return None
         extra = getattr(avatar, "extra_kwargs", {}) or {}
+        if extra.get("status", "conf") != "conf":
+            return None  # invited, waiting, banned: GenroPy's login page refuses them too
+        if extra.get("secret_2fa"):
+            return None  # a second factor a password cannot give: such users use API tokens
         return Identity(user=str(avatar.user), tags=str(avatar.user_tags or ""),
-                        group=extra.get("group_code"), via="password")
+                        group=extra.get("group_code"), via="password", env=avatar_env(extra))
 
     def _token(self, token: str) -> Identity | None:
         db = self.app.db
         if TOKEN_TABLE.split(".")[0] not in db.packages:
             return None
-        found = db.table(TOKEN_TABLE).validate_token(token)
+        try:
+            found = db.table(TOKEN_TABLE).validate_token(token)
+            if found:
+                db.commit()  # GenroPy defers the token's last_used_ts to the next commit
+        except Exception:  # GenroPy's own check failing is no identity (and logged), never a 500
+            logger.exception("data bridge: GenroPy's API token check failed")
+            db.rollback()
+            return None
         if not found:
             return None
-        db.commit()  # GenroPy defers the token's last_used_ts to the next commit
         return Identity(user=f"token:{found['token_id']}", tags=str(found.get("auth_tags") or ""),
                         group=found.get("group_code") or None, via="token")
 

@@ -162,7 +162,7 @@ def call_tool(request_id: Any, params: dict[str, Any], reader: DataReader, max_r
         return rpc_error(request_id, INVALID_PARAMS, f"{name}: missing argument {missing[0]!r}")
     try:
         outcome = run_tool(str(name), arguments, reader)
-    except (QueryError, WriteRefused, LookupError, TypeError, ValueError) as exc:
+    except (QueryError, WriteRefused, LookupError, TypeError, ValueError, ArithmeticError) as exc:
         return rpc_result(request_id, {"content": [{"type": "text", "text": str(exc)}], "isError": True})
     return rpc_result(request_id, {"content": [{"type": "text", "text": json.dumps(outcome)}],
                                    "structuredContent": outcome, "isError": False})
@@ -177,7 +177,7 @@ def run_tool(name: str, arguments: dict[str, Any], reader: DataReader) -> dict[s
         raise LookupError(f"no table {str(arguments['table'])[:80]!r} you may read")
     if name == "describe_table":
         return {"name": view.fullname, "title": view.title, "primary_key": view.pkey,
-                "columns": {column: column_schema(fact) for column, fact in view.columns.items()}}
+                "columns": {column: column_schema(fact, reader.views) for column, fact in view.columns.items()}}
     if name in ("insert_record", "update_record", "delete_record") and reader.write is not None:
         verb = name.split("_")[0]
         key = str(arguments["pkey"]) if "pkey" in arguments else None

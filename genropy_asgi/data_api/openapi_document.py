@@ -7,7 +7,7 @@ GenroPy's Bags and JSON columns accept any JSON value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from genropy_asgi.data_api.exposure import ColumnFact, TableView
@@ -32,7 +32,8 @@ PATH_SEGMENT = r"^[^\x00-\x1f\x7f/]+$"
 """What a primary key in the path may be (the server's path rule refuses control characters)."""
 
 
-def column_schema(column: ColumnFact) -> dict[str, Any]:
+def column_schema(column: ColumnFact, readable: Collection[str] = ()) -> dict[str, Any]:
+    """A column's JSON schema; ``x-references`` only when the user may read that table too."""
     if column.dtype in ANY_JSON_TYPES:
         schema: dict[str, Any] = {}
     else:
@@ -46,7 +47,7 @@ def column_schema(column: ColumnFact) -> dict[str, Any]:
         schema["description"] = column.description
     if column.read_only:
         schema["readOnly"] = True
-    if column.references:
+    if column.references and column.references in readable:
         schema["x-references"] = column.references
     return schema
 
@@ -176,7 +177,7 @@ def document(views: Mapping[str, TableView], *, title: str, version: str, server
     }
     for name, view in sorted(views.items()):
         schemas[name] = {"type": "object", "title": view.title or name,
-                         "properties": {column: column_schema(fact) for column, fact in view.columns.items()}}
+                         "properties": {column: column_schema(fact, views) for column, fact in view.columns.items()}}
         ref = {"$ref": f"#/components/schemas/{name}"}
         operation = name.replace(".", "_")
         paths[f"/tables/{name}/records"] = {"get": {

@@ -54,10 +54,13 @@ class QuerySpec:
     columns: tuple[str, ...] = field(default=())
 
     def where(self) -> tuple[str | None, dict[str, Any]]:
-        """GenroPy's ``where`` with ``:pN`` placeholders, and their values."""
+        """GenroPy's ``where`` with placeholders, and their values. A text value is bound behind a
+        leading space that SQL strips (``SUBSTR(:p, 2)``): GenroPy pastes a parameter whose text
+        starts with ``$column`` or ``@relation`` into the SQL as a field reference
+        (``embedFieldPars``); no client text may ever start that way."""
         clauses, params = [], {}
         for index, condition in enumerate(self.conditions):
-            name, column = f"p{index}", f"${condition.column}"
+            name, column = f"p{index}x", f"${condition.column}"  # GenroPy expands a list p1x as p1x0, p1x1...
             if condition.operator == "isnull":
                 clauses.append(f"{column} IS NULL" if condition.value else f"{column} IS NOT NULL")
                 continue
@@ -71,8 +74,8 @@ class QuerySpec:
             elif condition.operator == "startswith":
                 value = f"{escape_like(value)}%"
             escape = " ESCAPE '\\'" if condition.operator in TEXT_ONLY else ""
-            clauses.append(f"{column} {OPERATORS[condition.operator]} :{name}{escape}")
-            params[name] = value
+            placeholder, params[name] = bound(name, value)
+            clauses.append(f"{column} {OPERATORS[condition.operator]} {placeholder}{escape}")
         return (" AND ".join(clauses) or None), params
 
     def order_by(self, primary_key: str) -> str:
@@ -81,6 +84,14 @@ class QuerySpec:
         if primary_key not in {column for column, _ in self.order}:
             parts.append(f"${primary_key} ASC")
         return ", ".join(parts)
+
+
+def bound(name: str, value: Any) -> tuple[str, Any]:
+    """``(SQL placeholder, value)`` for GenroPy: text never reaches ``embedFieldPars`` as
+    ``$...``/``@...`` (a leading space, stripped by ``SUBSTR`` in SQL, on SQLite and PostgreSQL)."""
+    if isinstance(value, str):
+        return f"SUBSTR(:{name}, 2)", " " + value
+    return f":{name}", value
 
 
 def escape_like(text: str) -> str:
@@ -192,6 +203,13 @@ def parse_value(key: str, dtype: str, raw: str) -> Any:
         raise QueryError(f"{key}: {raw[:40]!r} is not a valid {TYPE_WORDS.get(dtype, dtype)}") from None
 
 
+def bounded_int(value: int) -> int:
+    """A database integer: 64 bits at most (a longer one is a 400, not an overflow in the driver)."""
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(value)
+    return value
+
+
 def local_datetime(value: datetime.datetime) -> datetime.datetime:
     """GenroPy's ``DH`` has no offset: a value with one is taken to UTC and compared without it."""
     if value.tzinfo is None:
@@ -224,7 +242,7 @@ def parse_boolean_value(raw: str) -> bool:
 
 VALUE_PARSERS: dict[str, Callable[[str], Any]] = {
     **{dtype: str for dtype in TEXT_TYPES},
-    **{dtype: int for dtype in INTEGER_TYPES},
+    **{dtype: lambda raw: bounded_int(int(raw)) for dtype in INTEGER_TYPES},
     **{dtype: parse_float for dtype in FLOAT_TYPES},
     "N": parse_decimal,
     "B": parse_boolean_value,

@@ -16,18 +16,39 @@ from typing import Any
 
 from genropy_asgi.data_api.exposure import TableView
 from genropy_asgi.data_api.identity import Identity
-from genropy_asgi.data_api.query_params import QueryError, QuerySpec, parse_value
+from genropy_asgi.data_api.query_params import QueryError, QuerySpec, bound, parse_value
 
 
 @contextmanager
 def database_session(db: Any, identity: Identity | None) -> Iterator[None]:
-    """GenroPy's per-thread environment for ``identity``; the thread's connections closed after."""
-    env = {"user": identity.user, "userTags": identity.tags} if identity is not None else {}
+    """A fresh GenroPy environment on this thread for ``identity`` (nothing of an earlier request:
+    GenroPy keeps caches such as adm's authentication in it), cleared again and the thread's
+    connections closed after, whatever happens."""
+    db.clearCurrentEnv()
+    if identity is not None:
+        db.updateEnv(**dict(identity.env))  # as a page does from its avatar (user_id, group_code...)
+        db.updateEnv(user=identity.user, userTags=identity.tags,
+                     _user_conf_expirebag=ConfigurationsExpire(CONFIGURATION_SECONDS))
     try:
-        with db.tempEnv(**env):
-            yield
+        yield
     finally:
+        db.clearCurrentEnv()
         db.closeConnection()
+
+
+CONFIGURATION_SECONDS = 30.0
+"""A change to a user's GenroPy table configuration (adm.user_config) shows within this time."""
+
+
+class ConfigurationsExpire:
+    """GenroPy's ``_user_conf_expirebag`` (pages take it from the site's global store): every
+    table's cached user configuration counts as expired once older than ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __getitem__(self, table: str) -> datetime.datetime:
+        return datetime.datetime.now() - datetime.timedelta(seconds=self.seconds)
 
 
 def query_options(view: TableView) -> dict[str, Any]:
@@ -60,7 +81,8 @@ def get_record(db: Any, view: TableView, raw_key: str) -> dict[str, Any] | None:
         key = parse_value("primary key", key_column.dtype, raw_key)
     except QueryError:
         return None
-    rows = db.table(view.fullname).query(where=f"${view.pkey} = :key", key=key, limit=1,
+    placeholder, key = bound("key", key)
+    rows = db.table(view.fullname).query(where=f"${view.pkey} = {placeholder}", key=key, limit=1,
                                          **query_options(view)).fetch()
     return records_json(view, rows)[0] if rows else None
 

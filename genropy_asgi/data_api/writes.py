@@ -11,11 +11,14 @@ columns the user may write, each parsed by its GenroPy type.
 from __future__ import annotations
 
 import decimal
+import logging
 from typing import Any
 
 from genropy_asgi.data_api.exposure import TableView
 from genropy_asgi.data_api.query_params import FLOAT_TYPES, INTEGER_TYPES, TEXT_TYPES, QueryError, parse_value
 from genropy_asgi.data_api.records import get_record
+
+logger = logging.getLogger("genropy_asgi")
 
 MAX_TEXT = 1_000_000
 
@@ -82,8 +85,20 @@ def column_value(name: str, dtype: str, value: Any, max_length: int = MAX_TEXT) 
 
 
 def refused_by_genropy(exc: Exception) -> WriteRefused:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return WriteRefused(409, f"GenroPy refused the change: {text[:300]}")
+    """GenroPy's own refusals (``protect_delete``, ``protect_update``, ``protect_validate``: written
+    for users) say their line; anything else (a database constraint naming tables, columns and values the user
+    may not see) is logged and answered without detail."""
+    from gnr.sql.gnrsqltable import (
+        GnrSqlProtectDeleteException,
+        GnrSqlProtectUpdateException,
+        GnrSqlProtectValidateException,
+    )
+
+    if isinstance(exc, (GnrSqlProtectDeleteException, GnrSqlProtectUpdateException, GnrSqlProtectValidateException)):
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        return WriteRefused(409, f"GenroPy refused the change: {text[:300]}")
+    logger.warning("data bridge: a write refused by the database: %s: %s", type(exc).__name__, exc)
+    return WriteRefused(409, "the database refused the change")
 
 
 def insert_record(db: Any, view: TableView, values: dict[str, Any]) -> dict[str, Any]:

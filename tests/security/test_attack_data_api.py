@@ -139,3 +139,60 @@ def test_writes_cannot_be_ridden_or_smuggled(depot):
                       content=b'{"title": "' + b"x" * (1024 * 1024) + b'"}')
     assert huge.status_code == 413
     assert "csrf" not in httpx.get(url, headers=auth("bob"), params={"title": "csrf"}).text
+
+
+@pytest.mark.parametrize("value", ["@supplier_id.name) OR (1=1", "$margin_note", "$cost",
+                                   "@supplier_id.name) OR ($cost > 5",
+                                   "@supplier_id.name) OR (EXISTS(SELECT 1 FROM adm_user)"])
+def test_genropy_field_references_in_values_stay_values(depot, value):
+    """GenroPy pastes a parameter whose text starts with ``$column`` or ``@relation`` into the SQL
+    (``embedFieldPars``): a client's value never reaches it that way -- filters, keys, MCP."""
+    for params in ({"code": value}, {"code__ne": value}, {"code__startswith": value}, {"code__lt": value}):
+        answer = get(depot, "/tables/depot.product/records", params=params)
+        assert answer.status_code == 200, (params, answer.text)
+        codes = {row["code"] for row in answer.json()["rows"]}
+        everything = {row["code"] for row in get(depot, "/tables/depot.product/records",
+                                                 params={"_limit": "20"}).json()["rows"]}
+        if "__ne" in next(iter(params)) or "__lt" in next(iter(params)):
+            continue  # literal comparisons: any answer is a comparison with the literal text
+        assert codes == set(), (params, codes)  # no product's code is that text
+        assert everything  # (the table is not empty)
+    assert get(depot, f"/tables/depot.product/records/{value}").status_code in (400, 404)
+    tool = call(depot, "query_table", {"table": "depot.product", "filters": {"code": value}})
+    assert tool["structuredContent"]["rows"] == []
+
+
+def test_many_filters_keep_their_own_values(depot):
+    """GenroPy expands a list parameter p1 into p10, p11...: ours never collide with p10."""
+    params = {"quantity__ne": "-1", "code__in": "P1,P2", "code": "P9", "price__isnull": "false",
+              "available__isnull": "false", "added__isnull": "false", "description__isnull": "false",
+              "quantity__gte": "-5", "quantity__lte": "1000", "code__ne": "Z", "code__startswith": "P"}
+    assert get(depot, "/tables/depot.product/records", params=params).json()["rows"] == []
+
+
+def test_genropy_accounts_are_checked_like_its_login_page(depot):
+    """adm accounts: a banned one and one with a second factor are refused; a user named like a
+    tag never gains that tag however many times it logs in (GenroPy caches logins in a thread's
+    environment, which every request starts fresh)."""
+    for user in ("gina", "hugo"):
+        assert get(depot, "/tables", user).status_code == 401, user
+    raw = base64.b64encode(b"buyer:Buyer-pw-7").decode()
+    for spaces in range(1, 13):  # distinct headers: each a login, spread over the bridge's threads
+        answer = get(depot, "/tables", None, headers={"Authorization": "Basic" + " " * spaces + raw})
+        assert answer.status_code == 200, answer.text
+        assert "depot.supplier" not in [t["name"] for t in answer.json()], spaces
+
+
+def test_formulas_show_only_what_their_row_shows(depot):
+    columns = get(depot, "/tables/depot.product", "bob").json()["columns"]
+    assert "double_quantity" in columns  # reads a visible column of its row
+    assert "margin" not in columns  # reads cost (openapi=False)
+    assert "note_count" not in columns  # a sub-select: beyond its row
+    assert "x-references" not in json.dumps(get(depot, "/tables/depot.product", "alice").json())  # supplier closed
+
+
+def test_bad_numbers_and_unknown_static_names(depot):
+    assert get(depot, "/tables/depot.product/records", params={"quantity": "9" * 30}).status_code == 400
+    assert get(depot, "/tables/depot.product/records/" + "9" * 30).status_code == 404
+    for n in range(50):
+        assert get(depot, f"/static/nothing-{n}.js", None).status_code == 404

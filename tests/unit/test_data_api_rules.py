@@ -17,8 +17,8 @@ def spec(*pairs, max_rows=50):
 
 def test_conditions_become_bound_parameters_only():
     where, params = spec(("name__contains", "50%_off' OR 1=1"), ("qty__in", "1,2"), ("day__isnull", "true")).where()
-    assert where == "$name ILIKE :p0 ESCAPE '\\' AND $qty IN :p1 AND $day IS NULL"
-    assert params == {"p0": "%50\\%\\_off' OR 1=1%", "p1": [1, 2]}
+    assert where == "$name ILIKE SUBSTR(:p0x, 2) ESCAPE '\\' AND $qty IN :p1x AND $day IS NULL"
+    assert params == {"p0x": " %50\\%\\_off' OR 1=1%", "p1x": [1, 2]}
 
 
 def test_order_ends_on_the_primary_key():
@@ -101,3 +101,19 @@ def test_vendored_bundles_are_the_recorded_ones_and_fetch_nothing_remote():
         data = static.joinpath(name).read_bytes()
         assert hashlib.sha256(data).hexdigest() == digest, name
         assert not re.search(rb"(cdn\.|unpkg\.com|jsdelivr\.net|fonts\.googleapis)", data), name
+
+
+def test_unknown_asset_names_are_never_cached():
+    from genropy_asgi.data_api import docs_pages
+
+    for n in range(200):
+        assert docs_pages.asset(f"../nothing-{n}.js") is None
+    assert docs_pages.shipped.cache_info().currsize <= len(docs_pages.ASSETS)
+
+
+def test_values_are_bound_behind_a_space_genropy_never_embeds():
+    where, params = spec(("name", "@rel.x) OR (1=1"), ("name__startswith", "$name")).where()
+    assert where == "$name = SUBSTR(:p0x, 2) AND $name ILIKE SUBSTR(:p1x, 2) ESCAPE '\\'"
+    assert params == {"p0x": " @rel.x) OR (1=1", "p1x": " $name%"}
+    with pytest.raises(QueryError, match="qty"):
+        spec(("qty", "9" * 30))

@@ -4,7 +4,8 @@
 
 A supplier, three products of every kind of value, BULK plain products, a never-exposed note,
 three per-user table configurations (carol: column `code` forbidden; dave: table `product`
-hidden; erin: memo's `amount` read-only), a protected memo (`keep me`) and a GenroPy API token without tags, printed on the last line.
+hidden; erin: memo's `amount` read-only), a protected memo (`keep me`), three GenroPy accounts (`buyer`: a user named like a tag;
+`gina`: banned; `hugo`: a second factor) and a GenroPy API token without tags, printed on the last line.
 """
 
 import json, sys
@@ -32,6 +33,11 @@ erin_amount = Bag(); erin_amount.setItem('cols_permission.amount', None, readonl
 db.table('adm.user_config').insert(dict(ruleid='erin-amount', username='erin', tblid='depot.memo',
     data=erin_amount.toXml()))
 db.table('depot.memo').insert(dict(title='keep me', amount='1.00'))
+users = db.table('adm.user')  # GenroPy's own accounts (py_auth): its trigger hashes md5pwd
+users.insert(dict(username='buyer', md5pwd='Buyer-pw-7', status='conf', firstname='A', lastname='Buyer'))
+users.insert(dict(username='gina', md5pwd='Gina-pw-8', status='bann', firstname='G', lastname='Banned'))
+users.insert(dict(username='hugo', md5pwd='Hugo-pw-9', status='conf', avatar_secret_2fa='JBSWY3DPEHPK3PXP',
+                  firstname='H', lastname='Twofactor'))
 tokens = db.table('adm.api_token')
 record = tokens.newrecord(description='ci token')
 tokens.insert(record)

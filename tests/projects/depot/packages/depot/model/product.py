@@ -18,3 +18,6 @@ class Table(object):
         tbl.column('supplier_id', size='22', name_long='Supplier').relation(
             'depot.supplier.id', relation_name='products', mode='foreignkey', onDelete='raise')
         tbl.aliasColumn('supplier_name', '@supplier_id.name', name_long='Supplier name')
+        tbl.formulaColumn('double_quantity', '$quantity * 2', dtype='L', name_long='Twice the quantity')
+        tbl.formulaColumn('margin', '$price - $cost', dtype='N', name_long='Margin')  # reads hidden cost
+        tbl.formulaColumn('note_count', "(SELECT COUNT(*) FROM depot.depot_stock_note)", dtype='L')
