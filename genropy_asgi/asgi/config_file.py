@@ -28,7 +28,7 @@ SECTIONS = ("server", "databases", "middleware", "apps")
 SERVER_KEYS = {"host": str, "port": int, "wsgi_threads": int, "max_threads": int,
                "shutdown_timeout": (int, float)}
 DATABASE_KEYS = {"genropy_app": str}
-APP_KEYS = {"module": str, "kind": str, "db_name": str, "docs": str, "writes": bool}
+APP_KEYS = {"module": str, "kind": str, "db_name": str, "docs": (str, bool), "writes": bool}  # docs: off is YAML's False
 APP_KINDS = ("genropy-data",)
 """Applications the package provides, named instead of imported (``kind:``)."""
 
@@ -174,6 +174,7 @@ def _check_keys(data: dict[str, Any], types: dict[str, Any], path: str, prefix: 
     _reject_unknown(data, types, path, prefix)
     for key, value in data.items():
         expected = types[key]
-        if (isinstance(value, bool) and expected is not bool) or not isinstance(value, expected):
+        accepts_bool = expected is bool or (isinstance(expected, tuple) and bool in expected)
+        if (isinstance(value, bool) and not accepts_bool) or not isinstance(value, expected):
             names = expected.__name__ if isinstance(expected, type) else " or ".join(t.__name__ for t in expected)
             raise ConfigFileError(f"{path}: {prefix}.{key}: expected {names}, got {value!r}")

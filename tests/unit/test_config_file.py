@@ -71,3 +71,10 @@ def test_unknown_middleware(tmp_path):
     (tmp_path / "config.yaml").write_text("middleware: {gzipper: on}\n")
     with pytest.raises(ConfigFileError, match=r"config.yaml: middleware: unknown middleware name\(s\) in config: gzipper"):
         GenropyAsgiServer(server_dir=tmp_path)
+
+
+def test_docs_off_is_yaml_false():
+    """``docs: off`` (what the header documents) is YAML's False: accepted, as "off"."""
+    assert parse_config("apps: {api: {module: 'a:B', docs: off}}", "config.yaml").apps[0].docs == "off"
+    with pytest.raises(ConfigFileError, match="apps.api.docs: expected one of swagger, redoc, off"):
+        parse_config("apps: {api: {module: 'a:B', docs: on}}", "config.yaml")
