@@ -13,9 +13,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
-import psycopg2
 import pytest
-from support import BIN, REPO, start_server
+from support import BIN, REPO, pg_sql, start_server
 
 from genropy_asgi.testing.local import GnrWorkspace
 
@@ -55,17 +54,6 @@ def depot(request, tmp_path_factory):
     server.dsn = dsn if request.param == "postgres" else None
     yield server
     server.stop()
-
-
-def pg_sql(dsn: str, dbname: str, statement: str) -> list[tuple]:
-    connection = psycopg2.connect(dsn, dbname=dbname)
-    connection.autocommit = True  # DROP DATABASE refuses a transaction block
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        connection.close()
 
 
 def auth(user: str) -> dict[str, str]:

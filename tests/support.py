@@ -68,3 +68,17 @@ def redis_server(folder: Path):
     require(bool(shutil.which("redis-server") or shutil.which("valkey-server")),
             "redis-server is not installed (apt-get install redis-server)")
     return RedisServerProcess(folder)
+
+
+def pg_sql(dsn: str, dbname: str, statement: str) -> list[tuple]:
+    """One statement on database ``dbname`` of the test PostgreSQL, autocommit; its rows."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn, dbname=dbname)
+    conn.autocommit = True  # DROP DATABASE refuses a transaction block
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(statement)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        conn.close()

@@ -6,25 +6,14 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import httpx
-import psycopg2
 import pytest
 from support import DEMO_PROJECT, start_server
+from support import pg_sql as sql
 
 from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.local import GnrDaemonProcess, GnrWorkspace
 
 pytestmark = [pytest.mark.site, pytest.mark.postgres]
-
-
-def sql(dsn: str, dbname: str, statement: str) -> list[tuple]:
-    conn = psycopg2.connect(dsn, dbname=dbname)
-    conn.autocommit = True  # DROP DATABASE refuses a transaction block
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(statement)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")
