@@ -7,6 +7,7 @@
     GET  /tables/{pkg.table}                one table's columns
     GET  /tables/{pkg.table}/records        records: filters, _order, _limit, _offset, _count
     GET  /tables/{pkg.table}/records/{key}  one record
+    GET  .../records/{key}/{column}         the record a foreign key points at (every hop gated)
     POST /tables/{pkg.table}/records        insert      } with ``writes`` (GENROPY_DATA_API=write),
     PATCH, DELETE .../records/{key}         update, delete  } where the table opens them
     POST /mcp                               MCP (Streamable HTTP, stateless)
@@ -36,7 +37,7 @@ from genro_asgi import BaseApplication
 from genropy_asgi import __version__
 from genropy_asgi.asgi.websocket_policy import WebSocketLimits
 from genropy_asgi.data_api import docs_pages, mcp_endpoint, openapi_document, records, writes
-from genropy_asgi.data_api.exposure import ModelFacts, TableView, genropy_user_config
+from genropy_asgi.data_api.exposure import ModelFacts, TableView, genropy_user_config, relation_target
 from genropy_asgi.data_api.identity import Authenticator, CredentialsError, Identity
 from genropy_asgi.data_api.query_params import QueryError, parse_query
 
@@ -160,7 +161,7 @@ class DataApplication(BaseApplication):
             if parts == ["tables"]:
                 return [{"name": v.fullname, "title": v.title, "primary_key": v.pkey}
                         for v in sorted(views.values(), key=lambda v: v.fullname)]
-            if parts[0] != "tables" or len(parts) > 4:
+            if parts[0] != "tables" or len(parts) > 5:
                 raise Refusal(404, "not found")
             view = self._view(views, parts[1])
             if len(parts) == 2:
@@ -170,6 +171,12 @@ class DataApplication(BaseApplication):
                 raise Refusal(404, "not found")
             if len(parts) == 3:
                 return self._query(app, view, query)
+            if len(parts) == 5:
+                related = self._related_or_none(app, views, view, parts[3], parts[4])
+                if related is None:  # a relation the user may not follow answers like none
+                    raise Refusal(404, f"no record that {parts[4][:80]!r} of {parts[3][:80]!r} in "
+                                       f"{view.fullname} points at and you may read")
+                return related
             record = records.get_record(app.db, view, parts[3])
             if record is None:
                 raise Refusal(404, f"no record {parts[3][:80]!r} in {view.fullname}")
@@ -231,6 +238,11 @@ class DataApplication(BaseApplication):
             raise Refusal(404, f"no table {name[:80]!r} you may read")
         return view
 
+    def _related_or_none(self, app: Any, views: dict[str, TableView], view: TableView, key: str,
+                         column: str) -> dict[str, Any] | None:
+        target = relation_target(view, column, views)
+        return None if target is None else records.related_record(app.db, view, key, column, *target)
+
     def _query(self, app: Any, view: TableView, items: list[tuple[str, str]]) -> dict[str, Any]:
         try:
             spec = parse_query(items, view.column_types(), max_rows=self.max_rows)
@@ -263,6 +275,7 @@ class DataApplication(BaseApplication):
             reader = mcp_endpoint.DataReader(
                 views=views, query=lambda view, items: self._query_for_tool(app, view, items),
                 get=lambda view, key: records.get_record(app.db, view, key),
+                related=lambda view, key, column: self._related_or_none(app, views, view, key, column),
                 write=(lambda verb, view, key, values: self._tool_write(app, view, verb, key, values))
                 if self.writes else None)
             return mcp_endpoint.handle(message, reader, server_name="genropy-asgi data",

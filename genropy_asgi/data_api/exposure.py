@@ -74,6 +74,7 @@ class ColumnFact:
     read_only: bool
     auth_tags: str | None = None
     references: str | None = None  # the table a foreign key points at
+    references_column: str | None = None  # the column of that table it points at
     passes: tuple[str, ...] = ()  # tables a virtual column reads on its way
     alias_of: tuple[str, str] | None = None  # (table, column) an alias finally reads
     opaque: bool = False  # reads something the bridge cannot follow: never shown
@@ -177,6 +178,22 @@ class ModelFacts:
         return views
 
 
+def relation_target(view: TableView, column: str, views: Mapping[str, TableView]) -> tuple[TableView, str] | None:
+    """Where the foreign key ``column`` of ``view`` leads, when this user may follow it: the key
+    visible, the table it points at readable, and the column it points at that table's primary key
+    or one the user sees (every hop gated like the first); ``None`` otherwise."""
+    fact = view.columns.get(column)
+    if fact is None or fact.references is None:
+        return None
+    target = views.get(fact.references)
+    if target is None:
+        return None
+    target_column = fact.references_column or target.pkey
+    if target_column != target.pkey and target_column not in target.columns:
+        return None
+    return target, target_column
+
+
 def write_setting(setting: Any, table: str) -> tuple[frozenset[str], str | None]:
     """A table's ``openapi`` setting -> (verbs it opens, write_tags). ``True``: none (read only)."""
     if not isinstance(setting, dict) or not setting.get("write"):
@@ -215,10 +232,10 @@ def column_fact(db: Any, table: str, name: str, info: Mapping[str, Any]) -> Colu
     uses: tuple[str, ...] | None = ()
     alias_of = None
     opaque = False
-    references = None
+    references = references_column = None
     fkey = info.get("fkey") or {}
     if fkey.get("target_table"):
-        references = fkey["target_table"]
+        references, references_column = fkey["target_table"], text_or_none(fkey.get("target_column"))
     if kind == "alias":
         path = follow_relation_path(db, table, info.get("relation_path") or "")
         if path is None:
@@ -241,7 +258,8 @@ def column_fact(db: Any, table: str, name: str, info: Mapping[str, Any]) -> Colu
         description=text_or_none(info.get("name_long")),
         read_only=kind != "real" or bool(info.get("system")) or bool(info.get("pkey")) or setting == "R",
         auth_tags=text_or_none(column_attribute(db, table, name, "auth_tags")),
-        references=references, passes=passes, alias_of=alias_of, opaque=opaque, uses=uses or (),
+        references=references, references_column=references_column, passes=passes, alias_of=alias_of,
+        opaque=opaque, uses=uses or (),
         max_length=text_size(info.get("size")) if (info.get("dtype") or "T").upper() in ("T", "A", "C") else None)
 
 

@@ -6,7 +6,8 @@ an ``MCP-Protocol-Version`` header must name a version served here. The caller i
 like every REST call (GenroPy's Basic or its API tokens). No session: every POST stands alone,
 there is no server-to-client stream (``GET`` is 405).
 
-Tools: ``list_tables``, ``describe_table``, ``query_table``, ``get_record`` and, where the caller
+Tools: ``list_tables``, ``describe_table``, ``query_table``, ``get_record``, ``get_related_record``
+(where a foreign key leads, gated like REST) and, where the caller
 may write, ``insert_record``, ``update_record``, ``delete_record``; their ``table`` argument lists
 only the tables the caller may read (or write), so a tool is never offered over data it cannot
 reach. Unknown arguments are refused, never passed on.
@@ -60,6 +61,7 @@ class DataReader:
     views: Mapping[str, TableView]
     query: Callable[[TableView, list[tuple[str, str]]], dict[str, Any]]
     get: Callable[[TableView, str], dict[str, Any] | None]
+    related: Callable[[TableView, str, str], dict[str, Any] | None] | None = None
     write: Callable[[str, TableView, str | None, Any], dict[str, Any] | None] | None = None
 
 
@@ -108,6 +110,13 @@ def tool_definitions(views: Mapping[str, TableView], max_rows: int) -> list[dict
         {"name": "get_record", "title": "Get a record", "description": "One record by its primary key.",
          "inputSchema": {"type": "object", "properties": {"table": table, "pkey": {"type": ["string", "integer"]}},
                          "required": ["table", "pkey"], "additionalProperties": False},
+         "annotations": read_only},
+        {"name": "get_related_record", "title": "Follow a foreign key",
+         "description": "The record that a foreign-key column of one record points at (describe_table shows "
+                        "them as x-references).",
+         "inputSchema": {"type": "object", "properties": {"table": table, "pkey": {"type": ["string", "integer"]},
+                                                          "column": {"type": "string"}},
+                         "required": ["column", "pkey", "table"], "additionalProperties": False},
          "annotations": read_only},
         *write_tools(views),
     ]
@@ -185,6 +194,12 @@ def run_tool(name: str, arguments: dict[str, Any], reader: DataReader) -> dict[s
         if done is None:
             raise LookupError(f"no record {str(key)[:80]!r} in {view.fullname}")
         return {"record": done} if verb != "delete" else done
+    if name == "get_related_record" and reader.related is not None:
+        record = reader.related(view, str(arguments["pkey"]), str(arguments["column"]))
+        if record is None:
+            raise LookupError(f"no record that {str(arguments['column'])[:80]!r} of {str(arguments['pkey'])[:80]!r} "
+                              f"in {view.fullname} points at and you may read")
+        return {"record": record}
     if name == "get_record":
         record = reader.get(view, str(arguments["pkey"]))
         if record is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from genropy_asgi.data_api.exposure import ColumnFact, TableView
+from genropy_asgi.data_api.exposure import ColumnFact, TableView, relation_target
 from genropy_asgi.data_api.query_params import (
     DATETIME_TYPES,
     FLOAT_TYPES,
@@ -219,6 +219,17 @@ def document(views: Mapping[str, TableView], *, title: str, version: str, server
                         "type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "string"}}}),
                         **refusals(400, 401, 403, 404, 409)}}
             paths[f"/tables/{name}/records/{{pkey}}"] = record_path
+            for column in sorted(view.columns):
+                target = relation_target(view, column, views)
+                if target is None:
+                    continue
+                paths[f"/tables/{name}/records/{{pkey}}/{column}"] = {
+                    "parameters": record_path["parameters"],
+                    "get": {"operationId": f"get_{operation}_{column}",
+                            "summary": f"The {target[0].title or target[0].fullname} that {column} points at",
+                            "tags": tag, "responses": {
+                                "200": json_answer("the related record", {"$ref": f"#/components/schemas/{target[0].fullname}"}),
+                                **refusals(400, 401, 404)}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version,

@@ -81,10 +81,37 @@ def get_record(db: Any, view: TableView, raw_key: str) -> dict[str, Any] | None:
         key = parse_value("primary key", key_column.dtype, raw_key)
     except QueryError:
         return None
+    rows = first_row(db, view, view.pkey, key)
+    return records_json(view, rows)[0] if rows else None
+
+
+def related_record(db: Any, view: TableView, raw_key: str, column: str, target: TableView,
+                   target_column: str) -> dict[str, Any] | None:
+    """The record of ``target`` that the foreign key ``column`` of one record of ``view`` points
+    at (``exposure.relation_target`` decided the user may follow it); ``None`` when either is not
+    there."""
+    key_column = view.columns.get(view.pkey)
+    if key_column is None:
+        return None
+    try:
+        key = parse_value("primary key", key_column.dtype, raw_key)
+    except QueryError:
+        return None
     placeholder, key = bound("key", key)
     rows = db.table(view.fullname).query(where=f"${view.pkey} = {placeholder}", key=key, limit=1,
-                                         **query_options(view)).fetch()
-    return records_json(view, rows)[0] if rows else None
+                                         columns=f"${column}", addPkeyColumn=False,
+                                         excludeLogicalDeleted=True, excludeDraft=True).fetch()
+    if not rows or rows[0][0] is None:
+        return None
+    found = first_row(db, target, target_column, rows[0][0])
+    return records_json(target, found)[0] if found else None
+
+
+def first_row(db: Any, view: TableView, column: str, value: Any) -> list[Any]:
+    placeholder, value = bound("match", value)
+    rows: list[Any] = db.table(view.fullname).query(where=f"${column} = {placeholder}", match=value, limit=1,
+                                                    **query_options(view)).fetch()
+    return rows
 
 
 def records_json(view: TableView, rows: list[Any]) -> list[dict[str, Any]]:

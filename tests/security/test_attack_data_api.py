@@ -50,12 +50,29 @@ def test_bad_queries_are_one_line_400s(depot, params, word):
     assert word in response.json()["error"] and "\n" not in response.json()["error"]
 
 
+def test_foreign_keys_cannot_be_followed_past_the_rules(depot):
+    """A hop to a table the user may not read, through a column that is not a visible foreign key,
+    or through a GenroPy path instead of a column name, answers like a relation that is not there."""
+    p1 = get(depot, "/tables/depot.product/records", "bob", params={"code": "P1"}).json()["rows"][0]["id"]
+    for user, column in (("alice", "supplier_id"), ("bob", "@supplier_id.name"), ("bob", "$cost"),
+                         ("bob", "cost"), ("bob", "supplier_name"), ("bob", "supplier_id.name"),
+                         ("bob", "supplier_id%2F..%2F..%2Fadm.user"), ("carol", "code"), ("dave", "supplier_id")):
+        response = get(depot, f"/tables/depot.product/records/{p1}/{column}", user)
+        assert response.status_code in (400, 404), (user, column, response.status_code)
+        assert "Acme" not in response.text and "Traceback" not in response.text, (user, column)
+    for method in ("POST", "PATCH", "DELETE", "PUT"):  # a relation is read-only, even for an editor
+        response = httpx.request(method, f"{depot.base_url}/_data/tables/depot.product/records/{p1}/supplier_id",
+                                 headers={**auth("bob"), "Content-Type": "application/json"}, content=b"{}")
+        assert response.status_code in (404, 405), (method, response.text)
+
+
 def test_read_only_and_paths(depot):
     url = f"{depot.base_url}/_data/tables/depot.product/records"
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         response = httpx.request(method, url, headers=auth("bob"), content=b"{}")
         assert response.status_code == 405, (method, response.text)
-    for path in ("/tables/depot.product/x", "/tables/depot.product/records/a/b/c", "/nothing",
+    for path in ("/tables/depot.product/x", "/tables/depot.product/records/a/b/c",
+                 "/tables/depot.product/records/a/supplier_id/c", "/nothing",
                  "/tables/..%2f..%2fsettings", "/tables/depot.product;drop"):
         assert get(depot, path).status_code == 404, path
 

@@ -87,6 +87,29 @@ def test_records_that_are_not_there_or_not_yours(depot):
     assert get(depot, f"/tables/depot.supplier/records/{supplier}", "bob").status_code == 200
 
 
+def test_foreign_keys_lead_to_their_record_where_the_user_may_follow(depot):
+    p1 = get(depot, "/tables/depot.product/records", "bob", params={"code": "P1"}).json()["rows"][0]
+    p3 = get(depot, "/tables/depot.product/records", "bob", params={"code": "P3"}).json()["rows"][0]
+    supplier = get(depot, f"/tables/depot.product/records/{p1['id']}/supplier_id", "bob")
+    assert supplier.status_code == 200, supplier.text
+    assert supplier.json()["name"] == "Acme" and supplier.json()["id"] == p1["supplier_id"]
+    assert get(depot, f"/tables/depot.product/records/{p3['id']}/supplier_id", "bob").status_code == 404  # no key
+    refused = get(depot, f"/tables/depot.product/records/{p1['id']}/supplier_id")  # alice: supplier not hers
+    unknown = get(depot, f"/tables/depot.product/records/{p1['id']}/no_such_column")
+    assert refused.status_code == unknown.status_code == 404
+    assert "Acme" not in refused.text
+    assert get(depot, f"/tables/depot.product/records/{p1['id']}/code", "bob").status_code == 404  # not a key
+    assert get(depot, f"/tables/depot.product/records/nope/supplier_id", "bob").status_code == 404
+    bob = call(depot, "get_related_record", {"table": "depot.product", "pkey": p1["id"], "column": "supplier_id"},
+               "bob")
+    assert bob["structuredContent"]["record"]["name"] == "Acme"
+    alice = call(depot, "get_related_record", {"table": "depot.product", "pkey": p1["id"], "column": "supplier_id"})
+    assert alice["isError"] and "Acme" not in json.dumps(alice)
+    paths = get(depot, "/openapi.json", "bob").json()["paths"]
+    assert paths["/tables/depot.product/records/{pkey}/supplier_id"]["get"]["responses"]["200"]
+    assert "/tables/depot.product/records/{pkey}/supplier_id" not in get(depot, "/openapi.json").json()["paths"]
+
+
 def test_openapi_document_is_valid_and_per_user(depot):
     from openapi_spec_validator import validate
 
@@ -149,7 +172,7 @@ def test_the_official_mcp_sdk_lists_and_calls(depot):
     assert result.returncode == 0, result.stderr[-3000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["protocol"] in ("2025-11-25", "2025-06-18", "2025-03-26")
-    assert found["tools"] == ["describe_table", "get_record", "list_tables", "query_table"]
+    assert found["tools"] == ["describe_table", "get_record", "get_related_record", "list_tables", "query_table"]
     assert found["rows"] == 3 and not found["found_is_error"]
     assert found["hidden_is_error"]
 
