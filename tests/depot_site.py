@@ -8,7 +8,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import queue
+import socket
 import subprocess
+import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -51,6 +54,7 @@ def depot(request, tmp_path_factory):
     server.token = token
     server.database = request.param
     server.workspace_instance = workspace.instance_dir
+    server.workspace = workspace
     server.dsn = dsn if request.param == "postgres" else None
     yield server
     server.stop()
@@ -96,3 +100,63 @@ def database_connections(site) -> int:
     if site.database == "postgres":
         return pg_sql(site.dsn, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = 'depot'")[0][0]
     return open_database_files(site.pid, str(site.workspace_instance))
+
+
+class ChangeStream:
+    """A client of ``GET /_data/tables/TABLE/changes`` read on a thread: ``next()`` gives its events
+    in order (``{"event": ..., "data": ...}``), ``None`` once the stream ended. A plain socket, so
+    ``close()`` really hangs up (the server must notice)."""
+
+    def __init__(self, site, table: str, user: str | None = "alice", port: int | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        sent = {"Host": "127.0.0.1", "Accept": "text/event-stream", **(auth(user) if user else {}), **(headers or {})}
+        self.sock = socket.create_connection(("127.0.0.1", port or site.port), timeout=120)
+        request = f"GET /_data/tables/{table}/changes HTTP/1.1\r\n" + "".join(
+            f"{key}: {value}\r\n" for key, value in sent.items()) + "\r\n"
+        self.sock.sendall(request.encode())
+        self.events: queue.Queue = queue.Queue()
+        self.status: int | None = None
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            stream = self.sock.makefile("rb")
+            self.status = int(stream.readline().split()[1])
+            headers = {}
+            while (line := stream.readline().strip()):
+                key, _, value = line.decode("latin-1").partition(":")
+                headers[key.strip().lower()] = value.strip()
+            if "chunked" not in headers.get("transfer-encoding", ""):
+                body = stream.read(int(headers.get("content-length", "0")))
+                self.events.put({"event": "refused", "data": json.loads(body or b"null")})
+                return
+            text = ""
+            while (size := int(stream.readline().strip() or b"0", 16)):
+                text += stream.read(size).decode()
+                stream.readline()
+                while "\n\n" in text:
+                    block, text = text.split("\n\n", 1)
+                    event = {}
+                    for line in block.split("\n"):
+                        if line and not line.startswith(":"):
+                            key, _, value = line.partition(":")
+                            value = value.removeprefix(" ")
+                            event[key] = json.loads(value) if key == "data" else value
+                    if event:
+                        self.events.put(event)
+        except (OSError, ValueError, IndexError):
+            pass
+        finally:
+            self.events.put(None)
+
+    def next(self, timeout: float = 10) -> dict | None:
+        return self.events.get(timeout=timeout)
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self.thread.join(10)

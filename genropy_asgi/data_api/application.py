@@ -8,6 +8,7 @@
     GET  /tables/{pkg.table}/records        records: filters, _order, _limit, _offset, _count
     GET  /tables/{pkg.table}/records/{key}  one record
     GET  .../records/{key}/{column}         the record a foreign key points at (every hop gated)
+    GET  /tables/{pkg.table}/changes        its changes as GenroPy commits them (Server-Sent Events)
     POST /tables/{pkg.table}/records        insert      } with ``writes`` (GENROPY_DATA_API=write),
     PATCH, DELETE .../records/{key}         update, delete  } where the table opens them
     POST /mcp                               MCP (Streamable HTTP, stateless)
@@ -35,8 +36,9 @@ from urllib.parse import parse_qsl
 from genro_asgi import BaseApplication
 
 from genropy_asgi import __version__
-from genropy_asgi.asgi.websocket_policy import WebSocketLimits
-from genropy_asgi.data_api import docs_pages, mcp_endpoint, openapi_document, records, writes
+from genropy_asgi.asgi.websocket_policy import WebSocketLimits, handshake_refusal
+from genropy_asgi.data_api import change_stream, docs_pages, mcp_endpoint, openapi_document, records, writes
+from genropy_asgi.data_api.change_feed import Change, ChangeHub, FeedUnavailable, broadcasts
 from genropy_asgi.data_api.exposure import ModelFacts, TableView, genropy_user_config, relation_target
 from genropy_asgi.data_api.identity import Authenticator, CredentialsError, Identity
 from genropy_asgi.data_api.query_params import QueryError, parse_query
@@ -62,6 +64,7 @@ class DataApplication(BaseApplication):
 
     def __init__(self, app_provider: Callable[[], Any], *, max_rows: int = 500, threads: int = 4,
                  origins: WebSocketLimits | None = None, title: str = "GenroPy data", writes: bool = False,
+                 register_provider: Callable[[], Any] | None = None, stopping: Callable[[], bool] = lambda: False,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.app_provider = app_provider
@@ -75,6 +78,11 @@ class DataApplication(BaseApplication):
         self._facts: ModelFacts | None = None
         self._authenticator: Authenticator | None = None
         self._lock = threading.Lock()
+        self.changes = ChangeHub(register_provider or (lambda: None))
+        """The change stream's subscribers; ``register_provider()``: the site's register."""
+        self.stopping = stopping
+        """True once the server stops: open change streams end (they would hold the drain)."""
+        self.streams = 0
 
     # -- the blocking side (worker threads) -------------------------------------------------
     def _prepared(self) -> tuple[Any, ModelFacts, Authenticator]:
@@ -110,12 +118,21 @@ class DataApplication(BaseApplication):
         method = scope["method"]
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
         base = f"{scope.get('root_path', '')}/{self.mount}".replace("//", "/")
+        scheme = scope.get("scheme", "http")
         try:
             if path == "/mcp":
-                await self._mcp(method, headers, scope.get("scheme", "http"), receive, send)
+                await self._mcp(method, headers, scheme, receive, send)
+                return
+            if path.startswith("/tables/") and path.endswith("/changes") and path.count("/") == 3:
+                if method != "GET":
+                    raise Refusal(405, "a change stream is a GET", [(b"allow", b"GET")])
+                refusal = handshake_refusal(headers, scheme, self.origins)  # a browser elsewhere: as MCP's rule
+                if refusal is not None:
+                    raise Refusal(403, refusal)
+                await self._changes(path.split("/")[2], headers.get("authorization"), receive, send)
                 return
             if method not in ("GET", "HEAD") and path.startswith("/tables/"):
-                status, answer, extra = await self._modify(method, path, headers, scope.get("scheme", "http"), receive)
+                status, answer, extra = await self._modify(method, path, headers, scheme, receive)
                 await self._json(send, status, answer, extra)
                 return
             if method not in ("GET", "HEAD"):
@@ -230,6 +247,61 @@ class DataApplication(BaseApplication):
             return (201 if verb == "insert" else 200), found
 
         result: tuple[int, Any] = self._serve(work, headers.get("authorization"))
+        return result
+
+    # -- the change stream ----------------------------------------------------------------------
+    async def _changes(self, name: str, authorization: str | None, receive: Any, send: Any) -> None:
+        await self._run(self._watchable, name, authorization)
+        if self.streams >= change_stream.MAX_STREAMS:
+            raise Refusal(503, "too many change streams open here: try again", [(b"retry-after", b"5")])
+        if self.changes.clashes(name):
+            raise Refusal(409, f"{name}: another watched table has the same GenroPy change name")
+        try:
+            subscriber = await self.changes.subscribe(name)
+        except FeedUnavailable as exc:
+            raise Refusal(503, f"no change stream: {exc}", [(b"retry-after", b"5")]) from None
+        self.streams += 1
+        try:
+            async def describe(changes: list[Change]) -> list[tuple[str, dict[str, Any]]]:
+                try:
+                    described: list[tuple[str, dict[str, Any]]] = await self._run(
+                        self._described, name, changes, authorization)
+                    return described
+                except Refusal as refusal:
+                    raise change_stream.StreamEnded(str(refusal)) from None
+
+            await change_stream.serve(send, receive, subscriber, describe, self.stopping)
+        finally:
+            self.streams -= 1
+            await self.changes.unsubscribe(subscriber)
+
+    def _watchable(self, name: str, authorization: str | None) -> None:
+        def work(app: Any, views: dict[str, TableView], identity: Identity) -> None:
+            view = self._view(views, name)
+            if not broadcasts(dict(app.db.table(view.fullname).attributes)):
+                raise Refusal(409, f"{view.fullname} does not broadcast its changes (GenroPy's broadcast=False)")
+
+        self._serve(work, authorization)
+
+    def _described(self, name: str, changes: list[Change],
+                   authorization: str | None) -> list[tuple[str, dict[str, Any]]]:
+        """The changes as this client may see them now: its rights checked again, each record read
+        through its view (``None`` when gone or no longer visible to it)."""
+        def work(app: Any, views: dict[str, TableView], identity: Identity) -> list[tuple[str, dict[str, Any]]]:
+            view = views.get(name)
+            if view is None:
+                raise Refusal(403, f"you may no longer read {name}")
+            described = []
+            for change in changes:
+                payload: dict[str, Any] = {"table": name, "pkey": records.json_value(change.pkey)}
+                if change.old_pkey is not None and change.old_pkey != change.pkey:
+                    payload["old_pkey"] = records.json_value(change.old_pkey)
+                payload["record"] = (None if change.event == "delete" or change.pkey is None
+                                     else records.get_record(app.db, view, str(change.pkey)))
+                described.append((change.event, payload))
+            return described
+
+        result: list[tuple[str, dict[str, Any]]] = self._serve(work, authorization)
         return result
 
     def _view(self, views: dict[str, TableView], name: str) -> TableView:

@@ -25,7 +25,7 @@ from genropy_asgi.asgi.request_guard import RequestLimits
 from genropy_asgi.asgi.server import GenropyAsgiServer, database_check
 from genropy_asgi.asgi.static_files import StaticOptions
 from genropy_asgi.asgi.websocket_relay import async_server_check
-from genropy_asgi.compat import register_hosted
+from genropy_asgi.compat import register_hosted, upstream
 from genropy_asgi.launch import LaunchError
 from genropy_asgi.launch.daemon import daemon_ping
 from genropy_asgi.launch.site import SiteLaunch
@@ -162,6 +162,8 @@ def mount_data_api(server: GenropyAsgiServer, site: Any, environ: Any = os.envir
     server.mount(mount, DataApplication(
         lambda: site.gnrapp, max_rows=value("GENROPY_DATA_API_MAX_ROWS"),
         threads=value("GENROPY_DATA_API_THREADS"), origins=server.ws_limits, writes=mode == "write",
+        register_provider=lambda: site.register,
+        stopping=lambda: bool(getattr(upstream.uvicorn_server(server), "should_exit", False)),
         title=f"{site.site_name} data" if getattr(site, "site_name", None) else "GenroPy data"))
     logger.info("data API: %s, on /%s/ (OpenAPI: /%s/openapi.json, MCP: /%s/mcp)", mode, mount, mount, mount)
 

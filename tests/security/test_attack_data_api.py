@@ -4,16 +4,21 @@ Nobody reads without a GenroPy identity; nobody reads a table, column or relatio
 close to them, nor filters or orders by one; what cannot be parsed is a one-line 400, never SQL
 and never a trace; nothing but GET (and MCP's POST) is served; no path reaches a file; MCP refuses
 other origins, unknown protocol versions, oversized, nested or batched messages and smuggled
-arguments; requests leave no database connection behind."""
+arguments; requests leave no database connection behind. The change stream: the same identity
+and table rules, other origins refused, a bounded number of streams whose slots come back when
+clients hang up, and streams never stall the other requests."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 
 import httpx
 import pytest
-from depot_site import auth, call, database_connections, get, mcp
+from depot_site import ChangeStream, auth, call, database_connections, get, mcp
+
+from genropy_asgi.data_api.change_stream import MAX_STREAMS
 
 
 def test_anonymous_and_wrong_credentials_are_refused(depot):
@@ -213,3 +218,46 @@ def test_bad_numbers_and_unknown_static_names(depot):
     assert get(depot, "/tables/depot.product/records/" + "9" * 30).status_code == 404
     for n in range(50):
         assert get(depot, f"/static/nothing-{n}.js", None).status_code == 404
+
+
+def test_change_streams_follow_the_rules(depot):
+    refusals = [("depot.product", None, {}, 401), ("depot.product", "alice", {"Authorization": "Basic eDp5"}, 401),
+                ("depot.supplier", "alice", {}, 404), ("depot.stock_note", "bob", {}, 404),
+                ("adm.user", "bob", {}, 404), ("depot.product", "dave", {}, 404),
+                ("depot.product", "bob", {"Origin": "http://evil.example"}, 403)]
+    for table, user, headers, status in refusals:
+        stream = ChangeStream(depot, table, user, headers=headers)
+        try:
+            first = stream.next()
+            assert stream.status == status and first["event"] == "refused", (table, user, stream.status, first)
+            assert "error" in first["data"]
+        finally:
+            stream.close()
+    for method in ("POST", "PUT", "DELETE", "HEAD"):
+        response = httpx.request(method, f"{depot.base_url}/_data/tables/depot.product/changes", headers=auth("bob"),
+                                 timeout=30)
+        assert response.status_code == 405, (method, response.status_code)
+
+
+def test_change_streams_are_bounded_and_stall_nothing(depot):
+    """MAX_STREAMS streams open: one more is a 503 while REST still answers; once clients hang up,
+    their slots come back."""
+    streams = [ChangeStream(depot, "depot.product", "alice") for _ in range(MAX_STREAMS)]
+    try:
+        for stream in streams:
+            assert stream.next()["event"] == "ready"
+        extra = ChangeStream(depot, "depot.product", "alice")
+        assert extra.next()["event"] == "refused" and extra.status == 503
+        extra.close()
+        assert get(depot, "/tables/depot.product/records", params={"code": "P1"}).status_code == 200
+    finally:
+        for stream in streams:
+            stream.close()
+    for _ in range(50):
+        again = ChangeStream(depot, "depot.product", "alice")
+        first = again.next()
+        again.close()
+        if first["event"] == "ready":
+            break
+        time.sleep(0.2)
+    assert first["event"] == "ready", first

@@ -11,8 +11,10 @@ import subprocess
 from decimal import Decimal
 
 import httpx
-from depot_site import auth, call, get, mcp
-from support import REPO, require
+from depot_site import ChangeStream, auth, call, get, mcp
+from support import REPO, redis_server, require, start_server
+
+from genropy_asgi.testing.client import GenropyPage
 
 
 def test_an_api_token_made_by_genropy_reads(depot):
@@ -99,7 +101,7 @@ def test_foreign_keys_lead_to_their_record_where_the_user_may_follow(depot):
     assert refused.status_code == unknown.status_code == 404
     assert "Acme" not in refused.text
     assert get(depot, f"/tables/depot.product/records/{p1['id']}/code", "bob").status_code == 404  # not a key
-    assert get(depot, f"/tables/depot.product/records/nope/supplier_id", "bob").status_code == 404
+    assert get(depot, "/tables/depot.product/records/nope/supplier_id", "bob").status_code == 404
     bob = call(depot, "get_related_record", {"table": "depot.product", "pkey": p1["id"], "column": "supplier_id"},
                "bob")
     assert bob["structuredContent"]["record"]["name"] == "Acme"
@@ -280,3 +282,86 @@ def test_mcp_write_tools_for_editors_only(depot):
     keep = get(depot, "/tables/depot.memo/records", params={"title": "keep me"}).json()["rows"][0]
     protected = call(depot, "delete_record", {"table": "depot.memo", "pkey": keep["id"]}, "erin")
     assert protected["isError"] and "keep" in protected["content"][0]["text"]
+
+
+def test_the_change_stream_delivers_a_page_commit_and_the_bridge_writes(depot):
+    """Through GenroPy's own database events: a change committed by a GenroPy page RPC, then an
+    insert and a delete through the bridge, arrive in order, each record as the subscriber may
+    read it (no hidden column)."""
+    stream = ChangeStream(depot, "depot.product", "alice")
+    memos = ChangeStream(depot, "depot.memo", "bob")
+    try:
+        assert stream.next()["event"] == "ready" and memos.next()["event"] == "ready"
+        p2 = get(depot, "/tables/depot.product/records", params={"code": "P2"}).json()["rows"][0]
+        GenropyPage(depot.base_url, "/index").rpc("set_quantity", code="P2", quantity=5)
+        change = stream.next(timeout=5)
+        assert change["event"] == "update" and change["id"] == "1", change
+        assert change["data"]["table"] == "depot.product" and change["data"]["pkey"] == p2["id"]
+        record = change["data"]["record"]
+        assert record["quantity"] == 5 and record["code"] == "P2"
+        assert "cost" not in record and "margin_note" not in record  # alice's view
+        created = httpx.post(f"{depot.base_url}/_data/tables/depot.memo/records", json={"title": "streamed"},
+                             headers=auth("bob"), timeout=30).json()
+        inserted = memos.next(timeout=5)
+        assert inserted["event"] == "insert" and inserted["data"]["record"]["title"] == "streamed"
+        assert httpx.delete(f"{depot.base_url}/_data/tables/depot.memo/records/{created['id']}",
+                            headers=auth("bob"), timeout=30).status_code == 200
+        deleted = memos.next(timeout=5)
+        assert deleted["event"] == "delete" and deleted["data"] == {"table": "depot.memo", "pkey": created["id"],
+                                                                    "record": None}
+    finally:
+        stream.close()
+        memos.close()
+        GenropyPage(depot.base_url, "/index").rpc("set_quantity", code="P2", quantity=0)
+
+
+def test_the_change_stream_carries_commits_of_another_process(depot):
+    """A second server of the same site (another process, as another worker or pod would be)
+    commits; the first one's subscriber receives it, through the shared site register."""
+    if depot.database != "sqlite":
+        return  # one database is enough for the register's path; both run the test above
+    other = start_server(depot.workspace, "gnrasgiserve", "--nodebug", name="data-api-2",
+                         env={"GENROPY_DATA_API": "write"})
+    stream = ChangeStream(depot, "depot.memo", "bob")
+    try:
+        assert stream.next()["event"] == "ready"
+        created = httpx.post(f"{other.base_url}/_data/tables/depot.memo/records", json={"title": "elsewhere"},
+                             headers=auth("bob"), timeout=30)
+        assert created.status_code == 201, created.text
+        change = stream.next(timeout=5)
+        assert change["event"] == "insert" and change["data"]["record"]["title"] == "elsewhere"
+        httpx.delete(f"{other.base_url}/_data/tables/depot.memo/records/{created.json()['id']}",
+                     headers=auth("bob"), timeout=30)
+    finally:
+        stream.close()
+        other.stop()
+
+
+def test_the_change_stream_crosses_pods_on_a_redis_register(depot, tmp_path):
+    """GENROPY_REGISTER=redis (the scaled topology): two servers sharing only Redis and the
+    database, as two pods do; a commit on one reaches a subscriber of the other."""
+    if depot.database != "sqlite":
+        return
+    redis = redis_server(tmp_path / "redis")
+    env = {"GENROPY_DATA_API": "write", **redis.env(), "GENROPY_REDIS_PREFIX": "changes-test"}
+    servers = []
+    try:
+        servers = [start_server(depot.workspace, "gnrasgiserve", "--nodebug", name=f"pod-{n}", env=env)
+                   for n in (1, 2)]
+        stream = ChangeStream(depot, "depot.memo", "bob", port=servers[0].port)
+        try:
+            assert stream.next()["event"] == "ready"
+            created = httpx.post(f"{servers[1].base_url}/_data/tables/depot.memo/records", json={"title": "pod two"},
+                                 headers=auth("bob"), timeout=30)
+            assert created.status_code == 201, created.text
+            change = stream.next(timeout=5)
+            assert change["event"] == "insert" and change["data"]["record"]["title"] == "pod two"
+            assert any(key.startswith(b"changes-test") for key in redis.client().keys("*"))  # really through Redis
+            httpx.delete(f"{servers[1].base_url}/_data/tables/depot.memo/records/{created.json()['id']}",
+                         headers=auth("bob"), timeout=30)
+        finally:
+            stream.close()
+    finally:
+        for server in servers:
+            server.stop()
+        redis.stop()

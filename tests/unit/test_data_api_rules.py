@@ -117,3 +117,60 @@ def test_values_are_bound_behind_a_space_genropy_never_embeds():
     assert params == {"p0x": " @rel.x) OR (1=1", "p1x": " $name%"}
     with pytest.raises(QueryError, match="qty"):
         spec(("qty", "9" * 30))
+
+
+# -- the change stream --------------------------------------------------------------------
+
+class Queued:  # what GenroPy's register queues for a page (ClientDataChange: path, value)
+    def __init__(self, path, value):
+        self.path, self.value = path, value
+
+
+def test_genropy_queues_table_changes_where_the_feed_reads_them():
+    """Fails the day GenroPy changes how a commit reaches a subscribed page: the path of the
+    queued change, its events, and the register calls the feed makes."""
+    import inspect
+
+    from gnr.web import gnrwebapp
+    from gnr.web.daemon import siteregister
+
+    notify = inspect.getsource(siteregister.PageRegister.notifyDbEvents)
+    assert "table_code = table.replace('.', '_')" in notify
+    assert "'gnr.dbchanges.%s' % table_code" in notify
+    assert "r=dict(dbevent=event,pkey=record.get(tblobj.pkey)" in inspect.getsource(
+        gnrwebapp.GnrWsgiWebApp.notifyDbEvent).replace(" =", "=").replace("= ", "=")
+    for name in ("new_page", "subscribeTable", "subscription_storechanges", "page", "refresh", "drop_page",
+                 "subscribed_table_pages"):
+        assert callable(getattr(siteregister.SiteRegister, name)), name
+    assert "get_datachanges(register_item_id=page_id, reset=True)" in inspect.getsource(
+        siteregister.SiteRegister.subscription_storechanges)
+
+
+def test_queued_changes_become_the_watched_tables_events():
+    from genropy_asgi.data_api.change_feed import Change, changes_from, table_code
+
+    watched = {table_code("a_b.c"): "a_b.c", table_code("shop.item"): "shop.item"}
+    queued = [Queued("gnr.dbchanges.shop_item", [{"dbevent": "I", "pkey": 1}, {"dbevent": "U", "pkey": 2, "old_pkey": 3},
+                                                 {"dbevent": "D", "pkey": 4}, {"dbevent": "X", "pkey": 5}, "junk"]),
+              Queued("gnr.dbchanges.other_table", [{"dbevent": "I", "pkey": 9}]),
+              Queued("gnr.something.else", [{"dbevent": "I", "pkey": 9}]),
+              Queued("gnr.dbchanges.a_b_c", [{"dbevent": "U", "pkey": "k"}])]
+    assert changes_from(queued, watched) == [
+        Change("shop.item", "insert", 1), Change("shop.item", "update", 2, 3), Change("shop.item", "delete", 4),
+        Change("a_b.c", "update", "k")]
+    assert changes_from(None, watched) == []
+
+
+def test_only_broadcasting_tables_have_a_stream():
+    from genropy_asgi.data_api.change_feed import broadcasts
+
+    assert broadcasts({}) and broadcasts({"broadcast": True}) and broadcasts({"broadcast": "name,code"})
+    assert not broadcasts({"broadcast": False}) and not broadcasts({"broadcast": "*old*"})
+
+
+def test_event_stream_messages_are_one_json_line_each():
+    from genropy_asgi.data_api.change_stream import message
+
+    text = message("update", {"note": "two\nlines\r\n", "x": "\u2028"}, 7).decode()
+    assert text == 'id: 7\nevent: update\ndata: {"note":"two\\nlines\\r\\n","x":"\\u2028"}\n\n'
+    assert message(comment="keep-alive") == b": keep-alive\n\n"

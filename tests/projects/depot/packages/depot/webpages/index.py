@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""The depot's one page; its RPC `products` reads what the data bridge reads (bench section data_api)."""
+"""The depot's one page: its RPC `products` reads what the data bridge reads (bench section data_api),
+`set_quantity` commits a change as any GenroPy page does (the change stream's test)."""
 from gnr.core.gnrdecorator import public_method
 
 
@@ -13,3 +14,12 @@ class GnrCustomWebPage(object):
         return self.db.table('depot.product').query(
             columns='$code,$description,$price,$quantity,$available,$added', order_by='$code',
             limit=int(limit)).selection().output('dictlist')
+
+    @public_method
+    def set_quantity(self, code=None, quantity=None, **kwargs):
+        """A change committed through a GenroPy page (the change stream's test)."""
+        table = self.db.table('depot.product')
+        with table.recordToUpdate(code=code) as record:
+            record['quantity'] = int(quantity)
+        self.db.commit()
+        return code
