@@ -3,14 +3,16 @@
 One gnrasgiserve on the depot test project (SQLite, 240 products, GENROPY_DATA_API=read):
 100 records through ``GET /_data/tables/depot.product/records?_limit=100`` against the same
 100 through the depot page's ``products`` RPC, alternated in rounds (req/s, p50/p99, server
-CPU per request); an MCP ``tools/call`` query's latency; the database handles the server holds
-before and after every request of the section. Target: REST >= 3x the RPC's rate.
+CPU per request); an MCP ``tools/call`` query's latency; the change stream's latency (a page RPC
+commits, a subscriber receives the update); the database handles the server holds before and
+after every request of the section. Targets: REST >= 3x the RPC's rate; a change within 1 s.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import queue
 import statistics
 import subprocess
 import threading
@@ -21,6 +23,7 @@ import httpx
 import procstats
 import wrk
 
+from genropy_asgi.data_api.change_feed import POLL_SECONDS
 from genropy_asgi.testing.local import BIN, GnrWorkspace, ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,6 +63,32 @@ def mcp_latency_ms(base_url: str, authorization: str, calls: int) -> tuple[float
             assert answer.status_code == 200 and not answer.json()["result"]["isError"], answer.text
     timings.sort()
     return statistics.median(timings), timings[max(0, int(len(timings) * 0.99) - 1)]
+
+
+def change_latency_ms(base_url: str, authorization: str, changes: int) -> list[float]:
+    """From a page RPC's request (which commits an update) to the subscriber's event, each."""
+    from genropy_asgi.testing.client import GenropyPage
+
+    arrivals: queue.Queue = queue.Queue()
+
+    def listen() -> None:
+        with httpx.stream("GET", f"{base_url}/_data/tables/depot.product/changes",
+                          headers={"Authorization": authorization}, timeout=httpx.Timeout(30, read=None)) as events:
+            for line in events.iter_lines():
+                if line.startswith("event: "):
+                    arrivals.put((time.perf_counter(), line[len("event: "):]))
+
+    threading.Thread(target=listen, daemon=True).start()  # ends with the server
+    assert arrivals.get(timeout=30)[1] == "ready"
+    page = GenropyPage(base_url)
+    timings = []
+    for n in range(changes):
+        started = time.perf_counter()
+        page.rpc("set_quantity", code="P1", quantity=n + 1)
+        arrived, event = arrivals.get(timeout=10)
+        assert event == "update", event
+        timings.append((arrived - started) * 1000)
+    return sorted(timings)
 
 
 def section_data_api(bench) -> None:
@@ -112,10 +141,14 @@ def section_data_api(bench) -> None:
         time.sleep(3)  # the requests still queued when wrk stopped are answered
         handles_after = open_handles(server.pid, database_files)
         median_ms, p99_ms = mcp_latency_ms(server.base_url, authorization, 20 if bench.smoke else 200)
+        changes = change_latency_ms(server.base_url, authorization, 10 if bench.smoke else 50)
         bench.table("Data bridge: 100 records through REST vs the same through a GenroPy page RPC (one process)",
                     ["c", "way", "req/s", "vs RPC", "p50 ms", "p99 ms", "server CPU ms/req", "errors"], rows,
                     f"Target: REST >= 3x the RPC's rate. MCP `tools/call` (query_table, 100 records), sequential: "
-                    f"median {median_ms:.1f} ms, p99 {p99_ms:.1f} ms. Database file handles held by the server, idle: "
+                    f"median {median_ms:.1f} ms, p99 {p99_ms:.1f} ms. Change stream, from a page RPC that commits an "
+                    f"update to the subscriber's event ({len(changes)} changes, the feed collects every "
+                    f"{POLL_SECONDS:g} s; target 1 s): median {statistics.median(changes):.0f} ms, "
+                    f"max {changes[-1]:.0f} ms. Database file handles held by the server, idle: "
                     f"{handles_before} before the load, at most {peak[0]} during it, {handles_after} after its requests.")
     finally:
         server.stop()

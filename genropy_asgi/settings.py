@@ -366,7 +366,8 @@ TABLE: tuple[Setting, ...] = (
       "on `/<GENROPY_DATA_API_MOUNT>/`; `write`: also inserts, updates and deletes where a table opens them "
       "(`openapi=dict(write=True)`) — see [Data API](data-api.md)", BOTH),
     S("GENROPY_DATA_API_MOUNT", Matching(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}", "one URL path segment like _data"),
-      "_data", "the data bridge's URL prefix (one path segment)", BOTH),
+      "_data", "the data bridge's URL prefix (one path segment; not one the server, GenroPy's files or a "
+      "package's pages already use)", BOTH),
     S("GENROPY_DATA_API_MAX_ROWS", Whole(1, 100_000), 500, "most records one data bridge request returns "
       "(`_limit` above it: 400)", BOTH),
     S("GENROPY_DATA_API_THREADS", Whole(1, 256), 4, "threads of the data bridge's database work (apart from "

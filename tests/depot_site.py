@@ -30,6 +30,9 @@ USERS = {"alice": "user", "bob": "user,buyer,manager,editor", "carol": "user", "
 
 SEED = DEPOT / "seed.py"
 
+SQLITE_ONLY = pytest.mark.parametrize("depot", ["sqlite"], indirect=True)
+"""For a test that does not depend on the database: the SQLite site runs it (both run the rest)."""
+
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

@@ -20,9 +20,15 @@ can pickle the config for its child:
 - a **header size limit** (``max_header_bytes``, ``GENROPY_MAX_HEADER_BYTES``): request
   line and headers past it get 431, and the connection is closed.
 
+And a **stop signal** for long responses: uvicorn's graceful shutdown calls each open
+connection's ``shutdown()`` and then waits for the responses in flight; a response that never
+ends by itself (the data bridge's change streams) would hold the stop for the whole drain
+timeout. ``SERVER_STOPPING`` is set at the first such call, in this process, whatever started
+uvicorn (``gnrasgiserve``, its reloader, gunicorn's workers); such responses look at it and end.
+
 This is the one module that relies on uvicorn's protocol internals (its parser callbacks
 ``on_message_begin``/``on_url``/``on_header``/``on_headers_complete``, its
-``send_400_response`` error path, ``loop`` and ``transport``);
+``send_400_response`` error path, ``shutdown``, ``loop`` and ``transport``);
 ``tests/unit/test_http_protocol.py`` fails when they change.
 """
 
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -47,6 +54,9 @@ class HeadersTooLarge(Exception):
 
 LIMITS_ATTRIBUTE = "genropy_limits"
 
+SERVER_STOPPING = threading.Event()
+"""Set once uvicorn begins its graceful shutdown in this process (see the module's docstring)."""
+
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a header deadline and a header size limit."""
@@ -54,6 +64,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
         self.limits: RequestLimits = getattr(config, LIMITS_ATTRIBUTE, None) or RequestLimits.from_environ(os.environ)
+
+    def shutdown(self) -> None:
+        SERVER_STOPPING.set()
+        super().shutdown()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)

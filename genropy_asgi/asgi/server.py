@@ -130,6 +130,9 @@ class GenropyAsgiServer(AsgiServer):
         """
         if not name or "/" in name:
             raise ValueError(f"mount name must be one path segment, got {name!r}")
+        taken = {existing.mount for existing in self.applications.values() if existing.mount}
+        if name in taken:
+            raise ValueError(f"/{name}/ is already served here ({', '.join(f'/{m}/' for m in sorted(taken))} are)")
         application = self._as_application(app, **app_kwargs)
         application.code = name
         application.mount = name

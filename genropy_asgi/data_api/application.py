@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl
 from genro_asgi import BaseApplication
 
 from genropy_asgi import __version__
+from genropy_asgi.asgi.http_protocol import SERVER_STOPPING
 from genropy_asgi.asgi.websocket_policy import WebSocketLimits, handshake_refusal
 from genropy_asgi.data_api import change_stream, docs_pages, mcp_endpoint, openapi_document, records, writes
 from genropy_asgi.data_api.change_feed import Change, ChangeHub, FeedUnavailable, broadcasts
@@ -64,7 +65,8 @@ class DataApplication(BaseApplication):
 
     def __init__(self, app_provider: Callable[[], Any], *, max_rows: int = 500, threads: int = 4,
                  origins: WebSocketLimits | None = None, title: str = "GenroPy data", writes: bool = False,
-                 register_provider: Callable[[], Any] | None = None, stopping: Callable[[], bool] = lambda: False,
+                 register_provider: Callable[[], Any] | None = None,
+                 stopping: Callable[[], bool] = SERVER_STOPPING.is_set,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.app_provider = app_provider

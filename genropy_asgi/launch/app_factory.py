@@ -21,11 +21,12 @@ import sys
 from typing import Any
 
 from genropy_asgi import settings
+from genropy_asgi.asgi.metrics import STORAGE_PREFIXES
 from genropy_asgi.asgi.request_guard import RequestLimits
 from genropy_asgi.asgi.server import GenropyAsgiServer, database_check
 from genropy_asgi.asgi.static_files import StaticOptions
 from genropy_asgi.asgi.websocket_relay import async_server_check
-from genropy_asgi.compat import register_hosted, upstream
+from genropy_asgi.compat import register_hosted
 from genropy_asgi.launch import LaunchError
 from genropy_asgi.launch.daemon import daemon_ping
 from genropy_asgi.launch.site import SiteLaunch
@@ -159,13 +160,27 @@ def mount_data_api(server: GenropyAsgiServer, site: Any, environ: Any = os.envir
     from genropy_asgi.data_api.application import DataApplication
 
     mount = value("GENROPY_DATA_API_MOUNT")
+    taken = mount_taken(mount, server, site)
+    if taken:
+        raise LaunchError(f"GENROPY_DATA_API_MOUNT={mount}: /{mount}/ is already {taken}; choose another prefix")
     server.mount(mount, DataApplication(
         lambda: site.gnrapp, max_rows=value("GENROPY_DATA_API_MAX_ROWS"),
         threads=value("GENROPY_DATA_API_THREADS"), origins=server.ws_limits, writes=mode == "write",
         register_provider=lambda: site.register,
-        stopping=lambda: bool(getattr(upstream.uvicorn_server(server), "should_exit", False)),
         title=f"{site.site_name} data" if getattr(site, "site_name", None) else "GenroPy data"))
     logger.info("data API: %s, on /%s/ (OpenAPI: /%s/openapi.json, MCP: /%s/mcp)", mode, mount, mount, mount)
+
+
+def mount_taken(mount: str, server: GenropyAsgiServer, site: Any) -> str | None:
+    """What already answers under ``/<mount>/`` (a mount would hide it), or ``None``."""
+    if any(application.mount == mount for application in server.applications.values()):
+        return "one of the server's applications"
+    if mount in STORAGE_PREFIXES:
+        return "where GenroPy serves its files"
+    packages = getattr(getattr(site, "gnrapp", None), "packages", None) or {}
+    if mount in packages:
+        return f"the pages of the site's package {mount!r}"
+    return None
 
 
 def database_in_use(db: Any) -> dict[str, str | None]:

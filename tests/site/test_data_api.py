@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
 import subprocess
+import time
 from decimal import Decimal
 
 import httpx
-from depot_site import ChangeStream, auth, call, get, mcp
-from support import REPO, redis_server, require, start_server
+from depot_site import SQLITE_ONLY, ChangeStream, auth, call, get, mcp
+from support import BIN, REPO, redis_server, require, start_server
 
 from genropy_asgi.testing.client import GenropyPage
+from genropy_asgi.testing.local import free_port
 
 
 def test_an_api_token_made_by_genropy_reads(depot):
@@ -179,6 +182,7 @@ def test_the_official_mcp_sdk_lists_and_calls(depot):
     assert found["hidden_is_error"]
 
 
+@SQLITE_ONLY
 def test_schemathesis_finds_nothing_outside_the_document(depot, tmp_path):
     """Property-based: every operation of bob's document (every table he reads), valid and invalid
     inputs, every check -- no 5xx, no answer outside the document, auth never ignored."""
@@ -318,8 +322,6 @@ def test_the_change_stream_delivers_a_page_commit_and_the_bridge_writes(depot):
 def test_the_change_stream_carries_commits_of_another_process(depot):
     """A second server of the same site (another process, as another worker or pod would be)
     commits; the first one's subscriber receives it, through the shared site register."""
-    if depot.database != "sqlite":
-        return  # one database is enough for the register's path; both run the test above
     other = start_server(depot.workspace, "gnrasgiserve", "--nodebug", name="data-api-2",
                          env={"GENROPY_DATA_API": "write"})
     stream = ChangeStream(depot, "depot.memo", "bob")
@@ -337,11 +339,10 @@ def test_the_change_stream_carries_commits_of_another_process(depot):
         other.stop()
 
 
+@SQLITE_ONLY
 def test_the_change_stream_crosses_pods_on_a_redis_register(depot, tmp_path):
     """GENROPY_REGISTER=redis (the scaled topology): two servers sharing only Redis and the
     database, as two pods do; a commit on one reaches a subscriber of the other."""
-    if depot.database != "sqlite":
-        return
     redis = redis_server(tmp_path / "redis")
     env = {"GENROPY_DATA_API": "write", **redis.env(), "GENROPY_REDIS_PREFIX": "changes-test"}
     servers = []
@@ -365,3 +366,38 @@ def test_the_change_stream_crosses_pods_on_a_redis_register(depot, tmp_path):
         for server in servers:
             server.stop()
         redis.stop()
+
+
+@SQLITE_ONLY
+def test_a_mount_that_would_hide_something_stops_the_start(depot):
+    """GENROPY_DATA_API_MOUNT on the server's own prefix, on GenroPy's files or on a package's
+    pages: one line naming the variable, a non-zero exit (nothing is shadowed)."""
+    for mount, word in (("_server", "server's applications"), ("_rsrc", "GenroPy serves its files"),
+                        ("adm", "package 'adm'")):
+        result = subprocess.run([str(BIN / "gnrasgiserve"), depot.workspace.site_name, "-p", str(free_port()),
+                                 "-H", "127.0.0.1", "--nodebug"],
+                                env=depot.workspace.env({"GENROPY_DATA_API": "read", "GENROPY_DATA_API_MOUNT": mount}),
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode != 0, mount
+        line = [text for text in result.stderr.splitlines() if "GENROPY_DATA_API_MOUNT" in text]
+        assert len(line) == 1 and word in line[0] and "Traceback" not in result.stderr, result.stderr[-2000:]
+
+
+@SQLITE_ONLY
+def test_a_stopping_server_ends_its_change_streams(depot):
+    """SIGTERM with a stream open: the stream gets its last event and the server exits 0 long
+    before its drain timeout (30 s here), instead of waiting for a response that never ends."""
+    server = start_server(depot.workspace, "gnrasgiserve", "--nodebug", name="data-api-stop",
+                          env={"GENROPY_DATA_API": "read", "GENROPY_SHUTDOWN_TIMEOUT": "30"})
+    stream = ChangeStream(depot, "depot.product", "alice", port=server.port)
+    try:
+        assert stream.next()["event"] == "ready"
+        started = time.monotonic()
+        server.signal(signal.SIGTERM)
+        last = stream.next(timeout=20)
+        assert last["event"] == "error" and "stopping" in last["data"]["error"], last
+        assert server.process.wait(25) == 0
+        assert time.monotonic() - started < 20  # not the 30 s drain
+    finally:
+        stream.close()
+        server.stop()

@@ -11,7 +11,7 @@ import shlex
 import subprocess
 
 import httpx
-from depot_site import PASSWORDS, ChangeStream
+from depot_site import PASSWORDS, SQLITE_ONLY, ChangeStream
 from support import BIN, REPO, require, start_server
 
 from genropy_asgi.asgi.config_file import parse_config
@@ -93,9 +93,8 @@ def run_mcp_configuration(text: str, site) -> None:
     assert json.loads(result.stdout.strip().splitlines()[-1])["rows"] == 3
 
 
+@SQLITE_ONLY
 def test_every_example_of_the_data_api_page_runs(depot):
-    if depot.database != "sqlite":
-        return  # the examples do not depend on the database; the sqlite site runs them all
     kinds = []
     for language, text in blocks():
         kinds.append(language)

@@ -38,3 +38,22 @@ def test_every_server_setting_checked_before_start():
         check_settings({"GENROPY_ASYNC_SERVER": "bogus"})
     with pytest.raises(LaunchError, match=r"^GENROPY_ASGI_GNR_API='nope'"):
         check_settings({"GENROPY_ASGI_GNR_API": "nope"})
+
+
+def test_a_mount_never_hides_what_already_answers_there():
+    from types import SimpleNamespace
+
+    from genropy_asgi import GenropyAsgiServer
+    from genropy_asgi.launch.app_factory import mount_taken
+
+    server = GenropyAsgiServer()
+    server.mount("api", lambda scope, receive, send: None)
+    with pytest.raises(ValueError, match="/api/ is already served here"):
+        server.mount("api", lambda scope, receive, send: None)
+    with pytest.raises(ValueError, match="/_server/ is already served here"):
+        server.mount("_server", lambda scope, receive, send: None)
+    site = SimpleNamespace(gnrapp=SimpleNamespace(packages={"adm": object(), "shop": object()}))
+    assert mount_taken("_server", server, site) == "one of the server's applications"
+    assert mount_taken("_rsrc", server, site) == "where GenroPy serves its files"
+    assert mount_taken("shop", server, site) == "the pages of the site's package 'shop'"
+    assert mount_taken("_data", server, site) is None and mount_taken("_data", server, None) is None

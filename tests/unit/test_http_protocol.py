@@ -16,7 +16,7 @@ from genropy_asgi.asgi.http_protocol import LIMITS_ATTRIBUTE, UVICORN_OPTIONS, G
 from genropy_asgi.asgi.request_guard import RequestLimits
 
 OVERRIDDEN = ("__init__", "connection_made", "connection_lost", "data_received", "on_message_begin", "on_url",
-              "on_header", "on_headers_complete", "send_400_response")
+              "on_header", "on_headers_complete", "send_400_response", "shutdown")
 
 
 def test_uvicorn_still_has_what_we_override():
@@ -26,6 +26,9 @@ def test_uvicorn_still_has_what_we_override():
     assert "self.loop = " in source and "self.transport = transport" in source
     assert list(inspect.signature(HttpToolsProtocol.__init__).parameters)[:2] == ["self", "config"]
     assert "except httptools.HttpParserError" in source and "self.send_400_response(" in source
+    import uvicorn.server
+
+    assert "connection.shutdown()" in inspect.getsource(uvicorn.server.Server.shutdown)  # the stop signal's source
 
 
 def test_the_limits_ride_on_a_config_that_pickles():
