@@ -73,13 +73,21 @@ def list_records(db: Any, view: TableView, spec: QuerySpec) -> dict[str, Any]:
     return result
 
 
-def get_record(db: Any, view: TableView, raw_key: str) -> dict[str, Any] | None:
+def primary_key(view: TableView, raw_key: str) -> Any:
+    """``raw_key`` (a path segment) parsed by the type of the view's key; ``None`` when it cannot be
+    one (or the user does not see the key)."""
     key_column = view.columns.get(view.pkey)
     if key_column is None:
         return None
     try:
-        key = parse_value("primary key", key_column.dtype, raw_key)
+        return parse_value("primary key", key_column.dtype, raw_key)
     except QueryError:
+        return None
+
+
+def get_record(db: Any, view: TableView, raw_key: str) -> dict[str, Any] | None:
+    key = primary_key(view, raw_key)
+    if key is None:
         return None
     rows = first_row(db, view, view.pkey, key)
     return records_json(view, rows)[0] if rows else None
@@ -90,12 +98,8 @@ def related_record(db: Any, view: TableView, raw_key: str, column: str, target: 
     """The record of ``target`` that the foreign key ``column`` of one record of ``view`` points
     at (``exposure.relation_target`` decided the user may follow it); ``None`` when either is not
     there."""
-    key_column = view.columns.get(view.pkey)
-    if key_column is None:
-        return None
-    try:
-        key = parse_value("primary key", key_column.dtype, raw_key)
-    except QueryError:
+    key = primary_key(view, raw_key)
+    if key is None:
         return None
     placeholder, key = bound("key", key)
     rows = db.table(view.fullname).query(where=f"${view.pkey} = {placeholder}", key=key, limit=1,

@@ -182,7 +182,6 @@ def test_the_official_mcp_sdk_lists_and_calls(depot):
     assert found["hidden_is_error"]
 
 
-@SQLITE_ONLY
 def test_schemathesis_finds_nothing_outside_the_document(depot, tmp_path):
     """Property-based: every operation of bob's document (every table he reads), valid and invalid
     inputs, every check -- no 5xx, no answer outside the document, auth never ignored."""
@@ -319,24 +318,31 @@ def test_the_change_stream_delivers_a_page_commit_and_the_bridge_writes(depot):
         GenropyPage(depot.base_url, "/index").rpc("set_quantity", code="P2", quantity=0)
 
 
+@SQLITE_ONLY
 def test_the_change_stream_carries_commits_of_another_process(depot):
     """A second server of the same site (another process, as another worker or pod would be)
     commits; the first one's subscriber receives it, through the shared site register."""
     other = start_server(depot.workspace, "gnrasgiserve", "--nodebug", name="data-api-2",
                          env={"GENROPY_DATA_API": "write"})
-    stream = ChangeStream(depot, "depot.memo", "bob")
+    try:
+        assert_a_memo_inserted_there_arrives_here(depot, other.base_url, depot.port)
+    finally:
+        other.stop()
+
+
+def assert_a_memo_inserted_there_arrives_here(depot, there: str, here: int) -> None:
+    """A subscriber of depot.memo on port ``here`` receives a memo inserted through ``there``."""
+    stream = ChangeStream(depot, "depot.memo", "bob", port=here)
     try:
         assert stream.next()["event"] == "ready"
-        created = httpx.post(f"{other.base_url}/_data/tables/depot.memo/records", json={"title": "elsewhere"},
+        created = httpx.post(f"{there}/_data/tables/depot.memo/records", json={"title": f"from {there}"},
                              headers=auth("bob"), timeout=30)
         assert created.status_code == 201, created.text
         change = stream.next(timeout=5)
-        assert change["event"] == "insert" and change["data"]["record"]["title"] == "elsewhere"
-        httpx.delete(f"{other.base_url}/_data/tables/depot.memo/records/{created.json()['id']}",
-                     headers=auth("bob"), timeout=30)
+        assert change["event"] == "insert" and change["data"]["record"]["title"] == f"from {there}"
+        httpx.delete(f"{there}/_data/tables/depot.memo/records/{created.json()['id']}", headers=auth("bob"), timeout=30)
     finally:
         stream.close()
-        other.stop()
 
 
 @SQLITE_ONLY
@@ -349,19 +355,8 @@ def test_the_change_stream_crosses_pods_on_a_redis_register(depot, tmp_path):
     try:
         servers = [start_server(depot.workspace, "gnrasgiserve", "--nodebug", name=f"pod-{n}", env=env)
                    for n in (1, 2)]
-        stream = ChangeStream(depot, "depot.memo", "bob", port=servers[0].port)
-        try:
-            assert stream.next()["event"] == "ready"
-            created = httpx.post(f"{servers[1].base_url}/_data/tables/depot.memo/records", json={"title": "pod two"},
-                                 headers=auth("bob"), timeout=30)
-            assert created.status_code == 201, created.text
-            change = stream.next(timeout=5)
-            assert change["event"] == "insert" and change["data"]["record"]["title"] == "pod two"
-            assert any(key.startswith(b"changes-test") for key in redis.client().keys("*"))  # really through Redis
-            httpx.delete(f"{servers[1].base_url}/_data/tables/depot.memo/records/{created.json()['id']}",
-                         headers=auth("bob"), timeout=30)
-        finally:
-            stream.close()
+        assert_a_memo_inserted_there_arrives_here(depot, servers[1].base_url, servers[0].port)
+        assert any(key.startswith(b"changes-test") for key in redis.client().keys("*"))  # really through Redis
     finally:
         for server in servers:
             server.stop()
