@@ -63,8 +63,9 @@ def depot(request, tmp_path_factory):
     server.stop()
 
 
-def auth(user: str) -> dict[str, str]:
-    raw = f"{user}:{PASSWORDS[user]}".encode()
+def auth(user: str, password: str | None = None) -> dict[str, str]:
+    """Basic credentials of ``user`` (a depot user's password unless given)."""
+    raw = f"{user}:{password or PASSWORDS[user]}".encode()
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
@@ -110,10 +111,12 @@ class ChangeStream:
     in order (``{"event": ..., "data": ...}``), ``None`` once the stream ended. A plain socket, so
     ``close()`` really hangs up (the server must notice)."""
 
-    def __init__(self, site, table: str, user: str | None = "alice", port: int | None = None,
+    def __init__(self, base_url: str, table: str, user: str | None = "alice",
                  headers: dict[str, str] | None = None) -> None:
-        sent = {"Host": "127.0.0.1", "Accept": "text/event-stream", **(auth(user) if user else {}), **(headers or {})}
-        self.sock = socket.create_connection(("127.0.0.1", port or site.port), timeout=120)
+        address = urlparse(base_url)
+        sent = {"Host": address.netloc, "Accept": "text/event-stream", **(auth(user) if user else {}),
+                **(headers or {})}
+        self.sock = socket.create_connection((address.hostname, address.port), timeout=120)
         request = f"GET /_data/tables/{table}/changes HTTP/1.1\r\n" + "".join(
             f"{key}: {value}\r\n" for key, value in sent.items()) + "\r\n"
         self.sock.sendall(request.encode())

@@ -1,6 +1,7 @@
 """The data bridge from the image (GENROPY_DATA_API=write) on a project of one's own, on
 PostgreSQL: the package's docs bundles are in the image (no CDN, nothing fetched), REST and MCP
-answer the image's admin under GenroPy's rules."""
+answer the image's admin under GenroPy's rules, and the change stream carries what a page of the
+site commits (through the image's gnrdaemon register)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import shutil
 
 import httpx
 import pytest
-from depot_site import DEPOT
+from depot_site import DEPOT, ChangeStream, auth
 
+from genropy_asgi.testing.client import GenropyPage
 from genropy_asgi.testing.containers import GenropyAsgiContainer
 
 pytestmark = pytest.mark.docker
@@ -40,4 +42,13 @@ def test_the_image_serves_the_data_bridge(image, postgres_image, tmp_path):
         tools = httpx.post(base + "/mcp", auth=login, headers={"Content-Type": "application/json"},
                            content=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})).json()
         assert {t["name"] for t in tools["result"]["tools"]} == {"list_tables", "describe_table", "query_table",
-                                                                 "get_record"}
+                                                                 "get_record", "get_related_record"}
+        stream = ChangeStream(running.get_url(), "depot.memo", None, headers=auth(*login))
+        try:
+            assert stream.next()["event"] == "ready"
+            key = GenropyPage(running.get_url(), "/index").rpc("add_memo", title="from a page")
+            change = stream.next(timeout=10)
+            assert change["event"] == "insert" and change["data"]["pkey"] == key, change
+            assert change["data"]["record"]["title"] == "from a page"
+        finally:
+            stream.close()

@@ -226,7 +226,7 @@ def test_change_streams_follow_the_rules(depot):
                 ("adm.user", "bob", {}, 404), ("depot.product", "dave", {}, 404),
                 ("depot.product", "bob", {"Origin": "http://evil.example"}, 403)]
     for table, user, headers, status in refusals:
-        stream = ChangeStream(depot, table, user, headers=headers)
+        stream = ChangeStream(depot.base_url, table, user, headers=headers)
         try:
             first = stream.next()
             assert stream.status == status and first["event"] == "refused", (table, user, stream.status, first)
@@ -242,11 +242,11 @@ def test_change_streams_follow_the_rules(depot):
 def test_change_streams_are_bounded_and_stall_nothing(depot):
     """MAX_STREAMS streams open: one more is a 503 while REST still answers; once clients hang up,
     their slots come back."""
-    streams = [ChangeStream(depot, "depot.product", "alice") for _ in range(MAX_STREAMS)]
+    streams = [ChangeStream(depot.base_url, "depot.product", "alice") for _ in range(MAX_STREAMS)]
     try:
         for stream in streams:
             assert stream.next()["event"] == "ready"
-        extra = ChangeStream(depot, "depot.product", "alice")
+        extra = ChangeStream(depot.base_url, "depot.product", "alice")
         assert extra.next()["event"] == "refused" and extra.status == 503
         extra.close()
         assert get(depot, "/tables/depot.product/records", params={"code": "P1"}).status_code == 200
@@ -254,7 +254,7 @@ def test_change_streams_are_bounded_and_stall_nothing(depot):
         for stream in streams:
             stream.close()
     for _ in range(50):
-        again = ChangeStream(depot, "depot.product", "alice")
+        again = ChangeStream(depot.base_url, "depot.product", "alice")
         first = again.next()
         again.close()
         if first["event"] == "ready":

@@ -291,8 +291,8 @@ def test_the_change_stream_delivers_a_page_commit_and_the_bridge_writes(depot):
     """Through GenroPy's own database events: a change committed by a GenroPy page RPC, then an
     insert and a delete through the bridge, arrive in order, each record as the subscriber may
     read it (no hidden column)."""
-    stream = ChangeStream(depot, "depot.product", "alice")
-    memos = ChangeStream(depot, "depot.memo", "bob")
+    stream = ChangeStream(depot.base_url, "depot.product", "alice")
+    memos = ChangeStream(depot.base_url, "depot.memo", "bob")
     try:
         assert stream.next()["event"] == "ready" and memos.next()["event"] == "ready"
         p2 = get(depot, "/tables/depot.product/records", params={"code": "P2"}).json()["rows"][0]
@@ -325,14 +325,14 @@ def test_the_change_stream_carries_commits_of_another_process(depot):
     other = start_server(depot.workspace, "gnrasgiserve", "--nodebug", name="data-api-2",
                          env={"GENROPY_DATA_API": "write"})
     try:
-        assert_a_memo_inserted_there_arrives_here(depot, other.base_url, depot.port)
+        assert_a_memo_inserted_there_arrives_here(other.base_url, depot.base_url)
     finally:
         other.stop()
 
 
-def assert_a_memo_inserted_there_arrives_here(depot, there: str, here: int) -> None:
-    """A subscriber of depot.memo on port ``here`` receives a memo inserted through ``there``."""
-    stream = ChangeStream(depot, "depot.memo", "bob", port=here)
+def assert_a_memo_inserted_there_arrives_here(there: str, here: str) -> None:
+    """A subscriber of depot.memo on ``here`` receives a memo inserted through ``there``."""
+    stream = ChangeStream(here, "depot.memo", "bob")
     try:
         assert stream.next()["event"] == "ready"
         created = httpx.post(f"{there}/_data/tables/depot.memo/records", json={"title": f"from {there}"},
@@ -355,7 +355,7 @@ def test_the_change_stream_crosses_pods_on_a_redis_register(depot, tmp_path):
     try:
         servers = [start_server(depot.workspace, "gnrasgiserve", "--nodebug", name=f"pod-{n}", env=env)
                    for n in (1, 2)]
-        assert_a_memo_inserted_there_arrives_here(depot, servers[1].base_url, servers[0].port)
+        assert_a_memo_inserted_there_arrives_here(servers[1].base_url, servers[0].base_url)
         assert any(key.startswith(b"changes-test") for key in redis.client().keys("*"))  # really through Redis
     finally:
         for server in servers:
@@ -384,7 +384,7 @@ def test_a_stopping_server_ends_its_change_streams(depot):
     before its drain timeout (30 s here), instead of waiting for a response that never ends."""
     server = start_server(depot.workspace, "gnrasgiserve", "--nodebug", name="data-api-stop",
                           env={"GENROPY_DATA_API": "read", "GENROPY_SHUTDOWN_TIMEOUT": "30"})
-    stream = ChangeStream(depot, "depot.product", "alice", port=server.port)
+    stream = ChangeStream(server.base_url, "depot.product", "alice")
     try:
         assert stream.next()["event"] == "ready"
         started = time.monotonic()

@@ -110,7 +110,7 @@ def test_every_example_of_the_data_api_page_runs(depot):
             assert [(app.name, app.kind, app.db_name) for app in config.apps] == [("data", "genropy-data", "main")]
             assert config.databases == {"main": "myinstance"}
         elif language == "text":  # the stream's wire, as a client sees it
-            stream = ChangeStream(depot, "depot.product", "alice")
+            stream = ChangeStream(depot.base_url, "depot.product", "alice")
             try:
                 assert stream.next() == {"retry": "2000", "event": "ready", "data": {"table": "depot.product"}}
                 GenropyPage(depot.base_url, "/index").rpc("set_quantity", code="P3", quantity=7)

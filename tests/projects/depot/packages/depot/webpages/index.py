@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """The depot's one page: its RPC `products` reads what the data bridge reads (bench section data_api),
-`set_quantity` commits a change as any GenroPy page does (the change stream's test)."""
+`set_quantity` and `add_memo` commit changes as any GenroPy page does (the change stream's tests)."""
 from gnr.core.gnrdecorator import public_method
 
 
@@ -23,3 +23,10 @@ class GnrCustomWebPage(object):
             record['quantity'] = int(quantity)
         self.db.commit()
         return code
+
+    @public_method
+    def add_memo(self, title=None, **kwargs):
+        """A record inserted through a GenroPy page (the image's change-stream test)."""
+        record = self.db.table('depot.memo').insert(dict(title=title))
+        self.db.commit()
+        return record['id']
