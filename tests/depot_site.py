@@ -23,10 +23,11 @@ from genropy_asgi.testing.local import GnrWorkspace
 
 DEPOT = REPO / "tests" / "projects" / "depot"
 PASSWORDS = {"alice": "Alice-pw-1", "bob": "Bob-pw-2", "carol": "Carol-pw-3", "dave": "Dave-pw-4",
-             "erin": "Erin-pw-5", "buyer": "Buyer-pw-7", "gina": "Gina-pw-8", "hugo": "Hugo-pw-9"}
-"""xml_auth users (USERS) and GenroPy accounts of adm (seed.py: buyer, gina, hugo)."""
+             "erin": "Erin-pw-5", "frank": "Frank-pw-6", "buyer": "Buyer-pw-7", "gina": "Gina-pw-8", "hugo": "Hugo-pw-9"}
+"""xml_auth users (USERS) and GenroPy accounts of adm (seed.py: buyer, gina, hugo). frank is the
+login-throttle test's alone (it ends locked out for a minute)."""
 USERS = {"alice": "user", "bob": "user,buyer,manager,editor", "carol": "user", "dave": "user",
-         "erin": "user,editor"}
+         "erin": "user,editor", "frank": "user"}
 
 SEED = DEPOT / "seed.py"
 

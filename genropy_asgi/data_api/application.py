@@ -26,8 +26,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -42,12 +44,15 @@ from genropy_asgi.data_api import change_stream, docs_pages, mcp_endpoint, opena
 from genropy_asgi.data_api.change_feed import Change, ChangeHub, FeedUnavailable, broadcasts
 from genropy_asgi.data_api.exposure import ModelFacts, TableView, genropy_user_config, relation_target
 from genropy_asgi.data_api.identity import Authenticator, CredentialsError, Identity
+from genropy_asgi.data_api.login_throttle import LoginThrottle
 from genropy_asgi.data_api.query_params import QueryError, parse_query
 
 logger = logging.getLogger("genropy_asgi")
 
 TABLE_NAME = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+\Z", re.IGNORECASE)
 MCP_MAX_BODY = 1024 * 1024
+PENDING_PER_THREAD = 16
+"""Requests waiting for the bridge's threads, per thread; one more is 503 (never an unbounded queue)."""
 WRITE_METHODS = {"POST": "insert", "PATCH": "update", "DELETE": "delete"}
 WWW_AUTHENTICATE = 'Basic realm="genropy data", charset="UTF-8", Bearer realm="genropy data"'
 SECURITY_HEADERS = [(b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"),
@@ -85,6 +90,10 @@ class DataApplication(BaseApplication):
         self.stopping = stopping
         """True once the server stops: open change streams end (they would hold the drain)."""
         self.streams = 0
+        self.logins = LoginThrottle()
+        """Failed logins per client address (429 past its limits)."""
+        self.pending = 0
+        self.max_pending = threads * PENDING_PER_THREAD
 
     # -- the blocking side (worker threads) -------------------------------------------------
     def _prepared(self) -> tuple[Any, ModelFacts, Authenticator]:
@@ -121,7 +130,14 @@ class DataApplication(BaseApplication):
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
         base = f"{scope.get('root_path', '')}/{self.mount}".replace("//", "/")
         scheme = scope.get("scheme", "http")
+        authorization = headers.get("authorization")
+        address = str((scope.get("client") or ("?",))[0])
         try:
+            if authorization and not path.startswith(("/static/", "/docs", "/redoc")):
+                wait = self.logins.retry_after(address, authorization, time.monotonic())
+                if wait is not None:
+                    raise Refusal(429, "too many failed logins from your address: try again later",
+                                  [(b"retry-after", str(math.ceil(wait)).encode())])
             if path == "/mcp":
                 await self._mcp(method, headers, scheme, receive, send)
                 return
@@ -155,17 +171,27 @@ class DataApplication(BaseApplication):
             answer = await self._run(self._rest, path, query, base, headers.get("authorization"))
             await self._json(send, 200, answer)
         except Refusal as refusal:
+            if refusal.status == 401 and authorization:
+                self.logins.failed(address, authorization, time.monotonic())
             await self._json(send, refusal.status, {"error": str(refusal)}, refusal.headers)
 
     async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function`` on the bridge's threads; 503 when ``max_pending`` already wait for them."""
+        if self.pending >= self.max_pending:
+            raise Refusal(503, "the data bridge is busy: try again", [(b"retry-after", b"1")])
+        self.pending += 1
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self.executor, function, *args)
         except (Refusal, mcp_endpoint.McpRefusal):
             raise
-        except Exception:
+        except Exception as exc:
+            if records.timed_out(exc):
+                raise Refusal(503, f"the query ran longer than {records.STATEMENT_SECONDS} s") from None
             logger.exception("data bridge: request failed")
             raise Refusal(500, "the request failed (see the server log)") from None
+        finally:
+            self.pending -= 1
 
     def _rest(self, path: str, query: list[tuple[str, str]], base: str, authorization: str | None) -> Any:
         parts = path.strip("/").split("/") if path != "/" else []

@@ -18,22 +18,40 @@ from genropy_asgi.data_api.exposure import TableView
 from genropy_asgi.data_api.identity import Identity
 from genropy_asgi.data_api.query_params import QueryError, QuerySpec, bound, parse_value
 
+STATEMENT_SECONDS = 30
+"""On PostgreSQL, a statement of the bridge running longer is cancelled (``statement_timeout``):
+a costly query holds one of the bridge's threads for this long at most."""
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout
+
 
 @contextmanager
 def database_session(db: Any, identity: Identity | None) -> Iterator[None]:
     """A fresh GenroPy environment on this thread for ``identity`` (nothing of an earlier request:
     GenroPy keeps caches such as adm's authentication in it), cleared again and the thread's
-    connections closed after, whatever happens."""
+    connections closed after, whatever happens. On PostgreSQL the connection's statements are
+    bounded (``STATEMENT_SECONDS``)."""
     db.clearCurrentEnv()
     if identity is not None:
         db.updateEnv(**dict(identity.env))  # as a page does from its avatar (user_id, group_code...)
         db.updateEnv(user=identity.user, userTags=identity.tags,
                      _user_conf_expirebag=ConfigurationsExpire(CONFIGURATION_SECONDS))
     try:
+        if str(getattr(db, "implementation", "")).startswith("postgres"):
+            db.execute(f"SET statement_timeout = {STATEMENT_SECONDS * 1000}")
         yield
     finally:
         db.clearCurrentEnv()
         db.closeConnection()
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) is PostgreSQL cancelling a statement for its time."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "pgcode", None) == QUERY_CANCELED or getattr(seen, "sqlstate", None) == QUERY_CANCELED:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 CONFIGURATION_SECONDS = 30.0

@@ -261,3 +261,22 @@ def test_change_streams_are_bounded_and_stall_nothing(depot):
             break
         time.sleep(0.2)
     assert first["event"] == "ready", first
+
+
+def test_password_guessing_is_slowed_down(depot):
+    """LoginThrottle: past PER_ACCOUNT failures in a minute for one account from one address, that
+    address gets 429 with Retry-After for the account, even with the right password; other
+    accounts from the same address are not locked out by it."""
+    from genropy_asgi.data_api.login_throttle import PER_ACCOUNT
+
+    guesses = [get(depot, "/tables", None, headers=basic("frank", f"guess-{n}")) for n in range(PER_ACCOUNT)]
+    assert {answer.status_code for answer in guesses} == {401}
+    locked = get(depot, "/tables", "frank")  # the right password, too late
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) in range(1, 61), locked.text
+    assert "Traceback" not in locked.text
+    assert get(depot, "/tables", "alice").status_code == 200
+    assert get(depot, "/tables", None, headers=basic("frank", "x")).status_code == 429  # no guess counted or tried
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}

@@ -174,3 +174,46 @@ def test_event_stream_messages_are_one_json_line_each():
     text = message("update", {"note": "two\nlines\r\n", "x": "\u2028"}, 7).decode()
     assert text == 'id: 7\nevent: update\ndata: {"note":"two\\nlines\\r\\n","x":"\\u2028"}\n\n'
     assert message(comment="keep-alive") == b": keep-alive\n\n"
+
+
+def test_failed_logins_are_counted_per_address_and_account_and_forgotten():
+    from genropy_asgi.data_api.login_throttle import LoginThrottle
+
+    throttle = LoginThrottle(window=60, per_account=3, per_address=5, max_keys=100)
+    ann, bob = "Basic " + "YW5uOng=", "Basic " + "Ym9iOng="  # ann:x, bob:x
+    for second in range(3):
+        assert throttle.retry_after("10.0.0.1", ann, second) is None
+        throttle.failed("10.0.0.1", ann, second)
+    assert throttle.retry_after("10.0.0.1", ann, 10) == 50  # the first failure leaves the window at 60
+    assert throttle.retry_after("10.0.0.2", ann, 10) is None  # another address: never locked out from elsewhere
+    assert throttle.retry_after("10.0.0.1", bob, 10) is None  # another account from the same address
+    throttle.failed("10.0.0.1", bob, 11)
+    throttle.failed("10.0.0.1", "Bearer nope", 12)
+    assert throttle.retry_after("10.0.0.1", "Bearer other", 13) == 47  # five from the address: all wait
+    assert throttle.retry_after("10.0.0.1", ann, 61) is None  # the failures at 0 and 1 left the window
+    assert throttle.retry_after("10.0.0.1", ann, 200) is None  # all forgotten
+
+
+def test_the_throttles_memory_is_bounded():
+    from genropy_asgi.data_api.login_throttle import LoginThrottle
+
+    throttle = LoginThrottle(max_keys=50)
+    for n in range(1000):
+        throttle.failed(f"10.0.{n // 250}.{n % 250}", "Basic eDp5", n / 1000)
+    assert len(throttle._failures) <= 50
+
+
+def test_a_statement_cancelled_for_its_time_is_recognised_through_wrappers():
+    from genropy_asgi.data_api.records import timed_out
+
+    class Cancelled(Exception):
+        pgcode = "57014"
+
+    try:
+        try:
+            raise Cancelled("canceling statement due to statement timeout")
+        except Cancelled as inner:
+            raise RuntimeError("GenroPy's wrapper") from inner
+    except RuntimeError as outer:
+        assert timed_out(outer)
+    assert not timed_out(ValueError("x"))
