@@ -70,7 +70,7 @@ class DataApplication(BaseApplication):
 
     def __init__(self, app_provider: Callable[[], Any], *, max_rows: int = 500, threads: int = 4,
                  origins: WebSocketLimits | None = None, title: str = "GenroPy data", writes: bool = False,
-                 register_provider: Callable[[], Any] | None = None,
+                 site_provider: Callable[[], Any] | None = None,
                  stopping: Callable[[], bool] = SERVER_STOPPING.is_set,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -85,8 +85,8 @@ class DataApplication(BaseApplication):
         self._facts: ModelFacts | None = None
         self._authenticator: Authenticator | None = None
         self._lock = threading.Lock()
-        self.changes = ChangeHub(register_provider or (lambda: None))
-        """The change stream's subscribers; ``register_provider()``: the site's register."""
+        self.changes = ChangeHub(site_provider or (lambda: None))
+        """The change stream's subscribers; ``site_provider()``: the GenroPy site (its register)."""
         self.stopping = stopping
         """True once the server stops: open change streams end (they would hold the drain)."""
         self.streams = 0

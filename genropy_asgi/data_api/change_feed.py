@@ -10,8 +10,10 @@ The feed is one such page per server process (``FeedPage``, named ``PAGE_NAME``)
 the tables its clients watch and collects its queue every ``POLL_SECONDS`` on a thread of its own
 (``ChangeHub``), then hands each change to the clients of this process watching that table, each
 through a bounded queue (a client that falls ``MAX_QUEUED`` changes behind is dropped, never
-buffered without end). A feed page refreshes itself; one left by a process that died (no refresh
-for ``STALE_SECONDS``) is dropped by the next feed that sweeps, so no dead page keeps collecting.
+buffered without end). The page belongs to a connection of its own (user ``FEED_USER``, with its
+folder in the site's ``_connections``, as a browser's), so GenroPy's own cleanup treats it as it
+treats a browser's page: refreshed while the process lives, dropped ``page_max_age`` (600 s) after
+a process that died, so no dead page keeps collecting. A process that stops drops its own.
 
 What arrives is what GenroPy broadcasts: commits made by a GenroPy site process (its pages and
 RPCs, this bridge's writes, its batches) on tables whose ``broadcast`` attribute is not ``False``.
@@ -25,13 +27,13 @@ import asyncio
 import atexit
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 logger = logging.getLogger("genropy_asgi")
@@ -40,7 +42,6 @@ PAGE_NAME = "genropy_asgi_data_changes"
 FEED_USER = "_genropy_asgi_data_changes"
 POLL_SECONDS = 0.25
 REFRESH_SECONDS = 10.0
-STALE_SECONDS = 120.0
 MAX_QUEUED = 1000
 CHANGES_PATH = "gnr.dbchanges."
 EVENT_NAMES = {"I": "insert", "U": "update", "D": "delete"}
@@ -88,12 +89,14 @@ class FeedPage:
     """Blocking, one thread at a time: this process's page in the site register, through the
     register's own calls (``new_page``, ``subscribeTable``, ``subscription_storechanges``...)."""
 
-    def __init__(self, register: Any) -> None:
+    def __init__(self, register: Any, connections_folder: str | None) -> None:
         self.register = register
         self.page_id = f"dataapi-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.connection_id = f"{self.page_id}-connection"
+        self.folder = os.path.join(connections_folder, self.connection_id) if connections_folder else None
         self.tables: set[str] = set()
         self.opened = False
-        self.refreshed = self.swept = 0.0
+        self.refreshed = 0.0
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -102,7 +105,12 @@ class FeedPage:
             raise FeedUnavailable(f"the site register did not answer {name}: {type(exc).__name__}") from exc
 
     def _open(self) -> None:
-        self._call("new_page", self.page_id, pagename=PAGE_NAME, user=FEED_USER)
+        if not self._call("connection", self.connection_id):
+            self._call("new_connection", self.connection_id, connection_name=PAGE_NAME, user=FEED_USER,
+                       user_name=FEED_USER, user_tags="", user_ip="127.0.0.1", user_agent=PAGE_NAME)
+        if self.folder is not None:  # where GenroPy's cleanup finds the connections it expires
+            os.makedirs(self.folder, exist_ok=True)
+        self._call("new_page", self.page_id, pagename=PAGE_NAME, connection_id=self.connection_id, user=FEED_USER)
         for table in sorted(self.tables):  # new_page takes subscribed_tables but does not pass them on
             self._call("subscribeTable", self.page_id, table, True)
         self.opened = True
@@ -130,29 +138,17 @@ class FeedPage:
             logger.warning("data bridge: the site register lost the change feed's page (restarted?): "
                            "subscribing again; changes in between are not seen")
             self._open()
-        if now - self.refreshed > REFRESH_SECONDS:
+        if now - self.refreshed > REFRESH_SECONDS:  # the page, its connection and user: alive
             self._call("refresh", self.page_id)
             self.refreshed = now
-        if now - self.swept > STALE_SECONDS / 2:
-            self.sweep()
-            self.swept = now
         return changes_from(queued, tables_by_code)
-
-    def sweep(self) -> None:
-        """Drop the feed pages of processes that died (not refreshed for ``STALE_SECONDS``)."""
-        oldest = datetime.now() - timedelta(seconds=STALE_SECONDS)
-        for table in sorted(self.tables):
-            for page in self._call("subscribed_table_pages", table) or ():
-                if page.get("pagename") != PAGE_NAME or page.get("register_item_id") == self.page_id:
-                    continue
-                seen = page.get("last_refresh_ts") or page.get("start_ts")
-                if seen is not None and seen < oldest:
-                    self._call("drop_page", page["register_item_id"])
 
     def close(self) -> None:
         if self.opened:
             self.opened = False
-            self._call("drop_page", self.page_id)
+            self._call("drop_connection", self.connection_id, cascade=True)
+            if self.folder is not None:
+                shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class Subscriber:
@@ -181,8 +177,8 @@ class Subscriber:
 class ChangeHub:
     """The process's subscribers by table, fed by one ``FeedPage`` polled on a thread of its own."""
 
-    def __init__(self, register_provider: Callable[[], Any], poll_seconds: float = POLL_SECONDS) -> None:
-        self.register_provider = register_provider
+    def __init__(self, site_provider: Callable[[], Any], poll_seconds: float = POLL_SECONDS) -> None:
+        self.site_provider = site_provider
         self.poll_seconds = poll_seconds
         self.subscribers: dict[str, set[Subscriber]] = {}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-changes")
@@ -193,10 +189,10 @@ class ChangeHub:
     def _feed(self) -> FeedPage:
         with self._lock:
             if self._page is None:
-                register = self.register_provider()
-                if register is None:
+                site = self.site_provider()
+                if site is None:
                     raise FeedUnavailable("no site register here (a database without a GenroPy site)")
-                self._page = FeedPage(register)
+                self._page = FeedPage(site.register, getattr(site, "allConnectionsFolder", None))
                 atexit.register(self.close)
             return self._page
 

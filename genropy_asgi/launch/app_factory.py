@@ -166,7 +166,7 @@ def mount_data_api(server: GenropyAsgiServer, site: Any, environ: Any = os.envir
     server.mount(mount, DataApplication(
         lambda: site.gnrapp, max_rows=value("GENROPY_DATA_API_MAX_ROWS"),
         threads=value("GENROPY_DATA_API_THREADS"), origins=server.ws_limits, writes=mode == "write",
-        register_provider=lambda: site.register,
+        site_provider=lambda: site,
         title=f"{site.site_name} data" if getattr(site, "site_name", None) else "GenroPy data"))
     logger.info("data API: %s, on /%s/ (OpenAPI: /%s/openapi.json, MCP: /%s/mcp)", mode, mount, mount, mount)
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 from depot_site import SQLITE_ONLY, ChangeStream, auth, call, get, mcp
@@ -396,3 +397,25 @@ def test_a_stopping_server_ends_its_change_streams(depot):
     finally:
         stream.close()
         server.stop()
+
+
+@SQLITE_ONLY
+def test_the_feed_lives_as_a_genropy_connection_and_leaves_with_its_last_stream(depot):
+    """The process's feed page has a connection of its own, with its folder where GenroPy's cleanup
+    looks (so a process that dies leaves nothing that collects forever); the last stream closing
+    takes both away."""
+    def feed_folders():
+        return sorted(path.name for path in Path(depot.workspace.project_dir).glob("**/_connections/dataapi-*"))
+
+    assert feed_folders() == []
+    stream = ChangeStream(depot.base_url, "depot.product", "alice")
+    try:
+        assert stream.next()["event"] == "ready"
+        assert len(feed_folders()) == 1
+    finally:
+        stream.close()
+    for _ in range(50):
+        if not feed_folders():
+            break
+        time.sleep(0.2)
+    assert feed_folders() == []

@@ -139,9 +139,17 @@ def test_genropy_queues_table_changes_where_the_feed_reads_them():
     assert "'gnr.dbchanges.%s' % table_code" in notify
     assert "r=dict(dbevent=event,pkey=record.get(tblobj.pkey)" in inspect.getsource(
         gnrwebapp.GnrWsgiWebApp.notifyDbEvent).replace(" =", "=").replace("= ", "=")
-    for name in ("new_page", "subscribeTable", "subscription_storechanges", "page", "refresh", "drop_page",
-                 "subscribed_table_pages"):
+    for name in ("new_connection", "connection", "new_page", "subscribeTable", "subscription_storechanges", "page",
+                 "refresh", "drop_connection"):
         assert callable(getattr(siteregister.SiteRegister, name)), name
+    assert {"connection_name", "user", "user_name", "user_tags", "user_ip", "user_agent"} <= set(
+        inspect.signature(siteregister.SiteRegister.new_connection).parameters)
+    # a feed page lives and dies as a browser's: refreshed with its connection, expired by GenroPy's cleanup
+    assert "self.connection_register.refresh(page['connection_id']" in inspect.getsource(siteregister.SiteRegister.refresh)
+    from gnr.web.gnrwsgisite import GnrWsgiSite
+
+    cleanup = inspect.getsource(GnrWsgiSite._runCleanup)
+    assert "os.listdir(self.allConnectionsFolder)" in cleanup and "self.register.expire_pages(entry)" in cleanup
     assert "get_datachanges(register_item_id=page_id, reset=True)" in inspect.getsource(
         siteregister.SiteRegister.subscription_storechanges)
 
