@@ -150,6 +150,8 @@ UVICORN_OPTIONS: dict[str, Any] = {"http": GuardedHttpToolsProtocol}
 
 
 def configure(config: Any, limits: RequestLimits) -> Any:
-    """Bind ``limits`` to a ``uvicorn.Config`` built with ``UVICORN_OPTIONS``; returns it."""
+    """Bind ``limits`` to a ``uvicorn.Config`` built with ``UVICORN_OPTIONS``; returns it. A server
+    about to start in this process is not stopping (an earlier one in it may have)."""
     setattr(config, LIMITS_ATTRIBUTE, limits)
+    SERVER_STOPPING.clear()
     return config

@@ -30,6 +30,7 @@ import math
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -41,7 +42,7 @@ from genropy_asgi import __version__
 from genropy_asgi.asgi.http_protocol import SERVER_STOPPING
 from genropy_asgi.asgi.websocket_policy import WebSocketLimits, handshake_refusal
 from genropy_asgi.data_api import change_stream, docs_pages, mcp_endpoint, openapi_document, records, writes
-from genropy_asgi.data_api.change_feed import Change, ChangeHub, FeedUnavailable, broadcasts
+from genropy_asgi.data_api.change_feed import Batch, Change, ChangeHub, FeedUnavailable, broadcasts
 from genropy_asgi.data_api.exposure import ModelFacts, TableView, genropy_user_config, relation_target
 from genropy_asgi.data_api.identity import Authenticator, CredentialsError, Identity
 from genropy_asgi.data_api.login_throttle import LoginThrottle
@@ -51,6 +52,8 @@ logger = logging.getLogger("genropy_asgi")
 
 TABLE_NAME = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+\Z", re.IGNORECASE)
 MCP_MAX_BODY = 1024 * 1024
+STREAM_THREADS = 2
+DESCRIBED_BATCHES = 512  # batches described per set of rights, kept for the other streams sharing them
 PENDING_PER_THREAD = 16
 """Requests waiting for the bridge's threads, per thread; one more is 503 (never an unbounded queue)."""
 WRITE_METHODS = {"POST": "insert", "PATCH": "update", "DELETE": "delete"}
@@ -90,6 +93,10 @@ class DataApplication(BaseApplication):
         self.stopping = stopping
         """True once the server stops: open change streams end (they would hold the drain)."""
         self.streams = 0
+        self.user_streams: dict[str, int] = {}
+        self.stream_executor = ThreadPoolExecutor(max_workers=STREAM_THREADS, thread_name_prefix="data-streams")
+        """The change streams' database work, apart from REST's and MCP's threads."""
+        self._described_batches: OrderedDict[tuple[Any, ...], list[tuple[str, dict[str, Any]]]] = OrderedDict()
         self.logins = LoginThrottle()
         """Failed logins per client address (429 past its limits)."""
         self.pending = 0
@@ -175,14 +182,15 @@ class DataApplication(BaseApplication):
                 self.logins.failed(address, authorization, time.monotonic())
             await self._json(send, refusal.status, {"error": str(refusal)}, refusal.headers)
 
-    async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
-        """``function`` on the bridge's threads; 503 when ``max_pending`` already wait for them."""
+    async def _run(self, function: Callable[..., Any], *args: Any, executor: ThreadPoolExecutor | None = None) -> Any:
+        """``function`` on the bridge's threads (``executor``: the change streams' own); 503 when
+        ``max_pending`` already wait for them."""
         if self.pending >= self.max_pending:
             raise Refusal(503, "the data bridge is busy: try again", [(b"retry-after", b"1")])
         self.pending += 1
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.executor, function, *args)
+            return await loop.run_in_executor(executor or self.executor, function, *args)
         except (Refusal, mcp_endpoint.McpRefusal):
             raise
         except Exception as exc:
@@ -279,54 +287,71 @@ class DataApplication(BaseApplication):
 
     # -- the change stream ----------------------------------------------------------------------
     async def _changes(self, name: str, authorization: str | None, receive: Any, send: Any) -> None:
-        await self._run(self._watchable, name, authorization)
+        user = await self._run(self._watchable, name, authorization, executor=self.stream_executor)
         if self.streams >= change_stream.MAX_STREAMS:
             raise Refusal(503, "too many change streams open here: try again", [(b"retry-after", b"5")])
+        if self.user_streams.get(user, 0) >= change_stream.MAX_STREAMS_PER_USER:
+            raise Refusal(429, f"you have {change_stream.MAX_STREAMS_PER_USER} change streams open here already",
+                          [(b"retry-after", b"5")])
         if self.changes.clashes(name):
             raise Refusal(409, f"{name}: another watched table has the same GenroPy change name")
+        self.streams += 1  # counted before any wait, so concurrent subscribers cannot pass the limits
+        self.user_streams[user] = self.user_streams.get(user, 0) + 1
         try:
-            subscriber = await self.changes.subscribe(name)
-        except FeedUnavailable as exc:
-            raise Refusal(503, f"no change stream: {exc}", [(b"retry-after", b"5")]) from None
-        self.streams += 1
-        try:
-            async def describe(changes: list[Change]) -> list[tuple[str, dict[str, Any]]]:
-                try:
-                    described: list[tuple[str, dict[str, Any]]] = await self._run(
-                        self._described, name, changes, authorization)
-                    return described
-                except Refusal as refusal:
-                    raise change_stream.StreamEnded(str(refusal)) from None
+            try:
+                subscriber = await self.changes.subscribe(name)
+            except FeedUnavailable as exc:
+                raise Refusal(503, f"no change stream: {exc}", [(b"retry-after", b"5")]) from None
+            try:
+                async def describe(batches: list[Batch]) -> list[tuple[str, dict[str, Any]]]:
+                    try:
+                        described: list[tuple[str, dict[str, Any]]] = await self._run(
+                            self._described, name, batches, authorization, executor=self.stream_executor)
+                        return described
+                    except Refusal as refusal:
+                        raise change_stream.StreamEnded(str(refusal)) from None
 
-            await change_stream.serve(send, receive, subscriber, describe, self.stopping)
+                await change_stream.serve(send, receive, subscriber, describe, self.stopping)
+            finally:
+                await self.changes.unsubscribe(subscriber)
         finally:
             self.streams -= 1
-            await self.changes.unsubscribe(subscriber)
+            self.user_streams[user] -= 1
+            if not self.user_streams[user]:
+                del self.user_streams[user]
 
-    def _watchable(self, name: str, authorization: str | None) -> None:
-        def work(app: Any, views: dict[str, TableView], identity: Identity) -> None:
+    def _watchable(self, name: str, authorization: str | None) -> str:
+        def work(app: Any, views: dict[str, TableView], identity: Identity) -> str:
             view = self._view(views, name)
             if not broadcasts(dict(app.db.table(view.fullname).attributes)):
                 raise Refusal(409, f"{view.fullname} does not broadcast its changes (GenroPy's broadcast=False)")
+            return identity.user
 
-        self._serve(work, authorization)
+        user: str = self._serve(work, authorization)
+        return user
 
-    def _described(self, name: str, changes: list[Change],
+    def _described(self, name: str, batches: list[Batch],
                    authorization: str | None) -> list[tuple[str, dict[str, Any]]]:
-        """The changes as this client may see them now: its rights checked again, each record read
-        through its view (``None`` when gone or no longer visible to it)."""
+        """The batches' changes of ``name`` as this client may see them now: its rights checked
+        again (also for no batch), the records read through its view, once per batch and per set
+        of rights however many streams share them."""
         def work(app: Any, views: dict[str, TableView], identity: Identity) -> list[tuple[str, dict[str, Any]]]:
             view = views.get(name)
             if view is None:
                 raise Refusal(403, f"you may no longer read {name}")
+            rights = (identity.user, identity.tags, identity.env, tuple(view.columns))
             described = []
-            for change in changes:
-                payload: dict[str, Any] = {"table": name, "pkey": records.json_value(change.pkey)}
-                if change.old_pkey is not None and change.old_pkey != change.pkey:
-                    payload["old_pkey"] = records.json_value(change.old_pkey)
-                payload["record"] = (None if change.event == "delete" or change.pkey is None
-                                     else records.get_record(app.db, view, str(change.pkey)))
-                described.append((change.event, payload))
+            for batch in batches:
+                key = (batch.number, name, rights)
+                with self._lock:
+                    found = self._described_batches.get(key)
+                if found is None:
+                    found = change_messages(app.db, view, [c for c in batch.changes if c.table == name])
+                    with self._lock:
+                        self._described_batches[key] = found
+                        while len(self._described_batches) > DESCRIBED_BATCHES:
+                            self._described_batches.popitem(last=False)
+                described.extend(found)
             return described
 
         result: list[tuple[str, dict[str, Any]]] = self._serve(work, authorization)
@@ -428,3 +453,25 @@ async def read_body(receive: Any, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+def change_messages(db: Any, view: TableView, changes: list[Change]) -> list[tuple[str, dict[str, Any]]]:
+    """``changes`` of ``view``'s table as (event, payload): the record as the view shows it (one
+    query for them all), the key only where the view shows the key column, an insert the view
+    cannot see left out."""
+    wanted = list(dict.fromkeys(c.pkey for c in changes if c.event != "delete" and c.pkey is not None))
+    found = records.records_by_key(db, view, wanted) if wanted else {}
+    key_shown = view.pkey in view.columns
+    messages = []
+    for change in changes:
+        record = found.get(change.pkey) if change.event != "delete" else None
+        if change.event == "insert" and record is None:
+            continue
+        payload: dict[str, Any] = {"table": view.fullname}
+        if key_shown:
+            payload["pkey"] = records.json_value(change.pkey)
+            if change.old_pkey is not None and change.old_pkey != change.pkey:
+                payload["old_pkey"] = records.json_value(change.old_pkey)
+        payload["record"] = record
+        messages.append((change.event, payload))
+    return messages

@@ -8,12 +8,13 @@ every process and pod of a site, so the events of any of them reach every page.
 
 The feed is one such page per server process (``FeedPage``, named ``PAGE_NAME``): it subscribes to
 the tables its clients watch and collects its queue every ``POLL_SECONDS`` on a thread of its own
-(``ChangeHub``), then hands each change to the clients of this process watching that table, each
-through a bounded queue (a client that falls ``MAX_QUEUED`` changes behind is dropped, never
-buffered without end). The page belongs to a connection of its own (user ``FEED_USER``, with its
-folder in the site's ``_connections``, as a browser's), so GenroPy's own cleanup treats it as it
-treats a browser's page: refreshed while the process lives, dropped ``page_max_age`` (600 s) after
-a process that died, so no dead page keeps collecting. A process that stops drops its own.
+(``ChangeHub``), then hands each collection, one ``Batch`` shared by every client of this process
+watching a table in it, to those clients (a client more than ``MAX_BATCHES`` collections behind is
+dropped, never buffered without end; a batch is kept once however many clients hold it). The page
+belongs to a connection of its own (user ``FEED_USER``, with its folder in the site's
+``_connections``, as a browser's), so GenroPy's own cleanup treats it as it treats a browser's
+page: refreshed while the process lives, dropped ``page_max_age`` (600 s) after a process that
+died, so no dead page keeps collecting. A process that stops drops its own.
 
 What arrives is what GenroPy broadcasts: commits made by a GenroPy site process (its pages and
 RPCs, this bridge's writes, its batches) on tables whose ``broadcast`` attribute is not ``False``.
@@ -31,6 +32,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,13 +44,21 @@ PAGE_NAME = "genropy_asgi_data_changes"
 FEED_USER = "_genropy_asgi_data_changes"
 POLL_SECONDS = 0.25
 REFRESH_SECONDS = 10.0
-MAX_QUEUED = 1000
+MAX_BATCHES = 240  # a minute of collections
 CHANGES_PATH = "gnr.dbchanges."
 EVENT_NAMES = {"I": "insert", "U": "update", "D": "delete"}
 
 
 class FeedUnavailable(Exception):
     """The site register cannot be reached (or there is none: a database without a site)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One collection's changes (``number`` names it: what clients of the same rights share)."""
+
+    number: int
+    changes: tuple[Change, ...]
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,8 @@ def changes_from(datachanges: Iterable[Any] | None, tables_by_code: dict[str, st
 
 class FeedPage:
     """Blocking, one thread at a time: this process's page in the site register, through the
-    register's own calls (``new_page``, ``subscribeTable``, ``subscription_storechanges``...)."""
+    register's own calls (``new_connection``, ``new_page``, ``subscribeTable``,
+    ``subscription_storechanges``...). ``tables`` are the tables the register has subscribed."""
 
     def __init__(self, register: Any, connections_folder: str | None) -> None:
         self.register = register
@@ -111,23 +122,28 @@ class FeedPage:
         if self.folder is not None:  # where GenroPy's cleanup finds the connections it expires
             os.makedirs(self.folder, exist_ok=True)
         self._call("new_page", self.page_id, pagename=PAGE_NAME, connection_id=self.connection_id, user=FEED_USER)
-        for table in sorted(self.tables):  # new_page takes subscribed_tables but does not pass them on
-            self._call("subscribeTable", self.page_id, table, True)
         self.opened = True
         self.refreshed = time.monotonic()
+        for table in sorted(self.tables):  # new_page takes subscribed_tables but does not pass them on
+            self._call("subscribeTable", self.page_id, table, True)
 
-    def watch(self, table: str, on: bool) -> None:
-        if on:
-            self.tables.add(table)
-        else:
-            self.tables.discard(table)
+    def watch(self, table: str) -> None:
+        """The register subscribes ``table`` (``tables`` changes only once it has)."""
         if not self.opened:
-            if self.tables:
-                self._open()
-            return
-        self._call("subscribeTable", self.page_id, table, on)
+            self._open()
+        self._call("subscribeTable", self.page_id, table, True)
+        self.tables.add(table)
+
+    def unwatch(self, table: str, tables_by_code: dict[str, str]) -> list[Change]:
+        """The register drops ``table``; what was queued for it is collected and left out (never
+        handed to a later subscriber); the other tables' changes are returned. The last table
+        closes the page."""
+        self.tables.discard(table)
         if not self.tables:
             self.close()
+            return []
+        self._call("subscribeTable", self.page_id, table, False)
+        return self.collect(tables_by_code)
 
     def collect(self, tables_by_code: dict[str, str]) -> list[Change]:
         if not self.opened:
@@ -144,38 +160,41 @@ class FeedPage:
         return changes_from(queued, tables_by_code)
 
     def close(self) -> None:
+        """The page and its connection leave the register (``opened`` stays set until they have)."""
         if self.opened:
-            self.opened = False
             self._call("drop_connection", self.connection_id, cascade=True)
+            self.opened = False
+            self.tables.clear()
             if self.folder is not None:
                 shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class Subscriber:
-    """One client's view of one table's changes (asyncio side)."""
+    """One client's view of one table's changes (asyncio side): the batches that concern it."""
 
     def __init__(self, table: str) -> None:
         self.table = table
-        self.queue: asyncio.Queue[Change] = asyncio.Queue(MAX_QUEUED)
+        self.batches: deque[Batch] = deque()
         self.overflowed = asyncio.Event()
         self.wake = asyncio.Event()
 
-    def offer(self, change: Change) -> None:
-        try:
-            self.queue.put_nowait(change)
-        except asyncio.QueueFull:
+    def offer(self, batch: Batch) -> None:
+        if len(self.batches) >= MAX_BATCHES:
             self.overflowed.set()
+        else:
+            self.batches.append(batch)
         self.wake.set()
 
-    def drain(self) -> list[Change]:
-        found = []
-        while not self.queue.empty():
-            found.append(self.queue.get_nowait())
+    def drain(self) -> list[Batch]:
+        found = list(self.batches)
+        self.batches.clear()
         return found
 
 
 class ChangeHub:
-    """The process's subscribers by table, fed by one ``FeedPage`` polled on a thread of its own."""
+    """The process's subscribers by table, fed by one ``FeedPage`` polled on a thread of its own.
+    A table's first subscriber waits for the register's subscription (and so do the ones arriving
+    meanwhile); a failure fails them all and leaves nothing subscribed."""
 
     def __init__(self, site_provider: Callable[[], Any], poll_seconds: float = POLL_SECONDS) -> None:
         self.site_provider = site_provider
@@ -184,6 +203,8 @@ class ChangeHub:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-changes")
         self._page: FeedPage | None = None
         self._task: asyncio.Task[None] | None = None
+        self._subscribing: dict[str, asyncio.Future[None]] = {}
+        self._batches = 0
         self._lock = threading.Lock()
 
     def _feed(self) -> FeedPage:
@@ -209,17 +230,24 @@ class ChangeHub:
 
     async def subscribe(self, table: str) -> Subscriber:
         """Raises ``FeedUnavailable`` when the register cannot subscribe the table."""
-        subscriber = Subscriber(table)
-        first = table not in self.subscribers
-        self.subscribers.setdefault(table, set()).add(subscriber)
-        if first:
+        while table not in self.subscribers:
+            pending = self._subscribing.get(table)
+            if pending is not None:
+                await asyncio.shield(pending)  # its failure is ours too
+                continue
+            pending = self._subscribing[table] = asyncio.get_running_loop().create_future()
             try:
-                await self._blocking(lambda: self._feed().watch(table, True))
-            except FeedUnavailable:
-                self.subscribers[table].discard(subscriber)
-                if not self.subscribers[table]:
-                    del self.subscribers[table]
+                await self._blocking(lambda: self._feed().watch(table))
+            except BaseException as exc:
+                pending.set_exception(exc if isinstance(exc, Exception) else FeedUnavailable("cancelled"))
+                pending.exception()  # retrieved: no "never retrieved" warning when nobody else waits
                 raise
+            finally:
+                del self._subscribing[table]
+            self.subscribers[table] = set()
+            pending.set_result(None)
+        subscriber = Subscriber(table)
+        self.subscribers[table].add(subscriber)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._poll(), name="data-api-changes")
         return subscriber
@@ -229,26 +257,47 @@ class ChangeHub:
         if watchers is None:
             return
         watchers.discard(subscriber)
-        if not watchers:
-            del self.subscribers[subscriber.table]
-            try:
-                await self._blocking(lambda: self._feed().watch(subscriber.table, False))
-            except FeedUnavailable as exc:
-                logger.warning("data bridge: %s", exc)
+        if watchers:
+            return
+        del self.subscribers[subscriber.table]
+        codes = self.codes()
+        try:
+            changes = await self._blocking(lambda: self._feed().unwatch(subscriber.table, codes))
+        except FeedUnavailable as exc:
+            logger.warning("data bridge: change feed: %s", exc)
+            return
+        self._hand_out(changes)
+
+    def _hand_out(self, changes: list[Change]) -> None:
+        if not changes:
+            return
+        self._batches += 1
+        batch = Batch(self._batches, tuple(changes))
+        for table in {change.table for change in changes}:
+            for subscriber in tuple(self.subscribers.get(table, ())):
+                subscriber.offer(batch)
 
     async def _poll(self) -> None:
+        """While anyone watches, or a page is left to close: collect, hand out, sleep."""
         complained = False
-        while self.subscribers:
+        while True:
+            page = self._page
+            if not self.subscribers:
+                if page is None or not page.opened:
+                    return
+                try:  # the last unsubscription could not close it: try again, then stop
+                    await self._blocking(page.close)
+                except FeedUnavailable:
+                    await asyncio.sleep(self.poll_seconds * 20)
+                continue
             try:
                 changes = await self._blocking(lambda: self._feed().collect(self.codes()))
                 complained = False
-            except FeedUnavailable as exc:
+            except Exception as exc:  # whatever the register or GenroPy raise, the loop lives on
                 if not complained:
                     logger.warning("data bridge: change feed: %s (trying again)", exc)
                 complained, changes = True, []
-            for change in changes:
-                for subscriber in tuple(self.subscribers.get(change.table, ())):
-                    subscriber.offer(change)
+            self._hand_out(changes)
             await asyncio.sleep(self.poll_seconds)
 
     def close(self) -> None:

@@ -225,7 +225,7 @@ def document(views: Mapping[str, TableView], *, title: str, version: str, server
                     continue
                 paths[f"/tables/{name}/records/{{pkey}}/{column}"] = {
                     "parameters": record_path["parameters"],
-                    "get": {"operationId": f"get_{operation}_{column}",
+                    "get": {"operationId": f"get_{operation}__{column}",  # __: apart from the tables' ids
                             "summary": f"The {target[0].title or target[0].fullname} that {column} points at",
                             "tags": tag, "responses": {
                                 "200": json_answer("the related record", {"$ref": f"#/components/schemas/{target[0].fullname}"}),

@@ -111,6 +111,28 @@ def get_record(db: Any, view: TableView, raw_key: str) -> dict[str, Any] | None:
     return records_json(view, rows)[0] if rows else None
 
 
+KEYS_PER_QUERY = 200
+
+
+def records_by_key(db: Any, view: TableView, keys: list[Any]) -> dict[Any, dict[str, Any]]:
+    """The records of ``keys`` (GenroPy's own values) the user sees, by key: a query per
+    ``KEYS_PER_QUERY`` keys, each key bound on its own."""
+    found: dict[Any, dict[str, Any]] = {}
+    options = query_options(view)
+    if view.pkey not in view.columns:  # to know which record is which (never shown)
+        options["columns"] += f",${view.pkey}"
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        placeholders, params = [], {}
+        for number, key in enumerate(keys[start:start + KEYS_PER_QUERY]):
+            placeholder, params[f"k{number}"] = bound(f"k{number}", key)
+            placeholders.append(placeholder)
+        rows = db.table(view.fullname).query(where=f"${view.pkey} IN ({', '.join(placeholders)})",
+                                             **options, **params).fetch()
+        for row, record in zip(rows, records_json(view, rows), strict=True):
+            found[row[view.pkey]] = record
+    return found
+
+
 def related_record(db: Any, view: TableView, raw_key: str, column: str, target: TableView,
                    target_column: str) -> dict[str, Any] | None:
     """The record of ``target`` that the foreign key ``column`` of one record of ``view`` points

@@ -25,7 +25,7 @@ from genropy_asgi.asgi.metrics import STORAGE_PREFIXES
 from genropy_asgi.asgi.request_guard import RequestLimits
 from genropy_asgi.asgi.server import GenropyAsgiServer, database_check
 from genropy_asgi.asgi.static_files import StaticOptions
-from genropy_asgi.asgi.websocket_relay import async_server_check
+from genropy_asgi.asgi.websocket_relay import ASYNC_SERVER_PATHS, async_server_check
 from genropy_asgi.compat import register_hosted
 from genropy_asgi.launch import LaunchError
 from genropy_asgi.launch.daemon import daemon_ping
@@ -171,16 +171,38 @@ def mount_data_api(server: GenropyAsgiServer, site: Any, environ: Any = os.envir
     logger.info("data API: %s, on /%s/ (OpenAPI: /%s/openapi.json, MCP: /%s/mcp)", mode, mount, mount, mount)
 
 
+GENROPY_ROOT_PATHS = frozenset({"_ping", "_pwa_manifest.json", "_beacon", "_api", "_tools", "favicon.ico"})
+"""First path segments GenroPy 26.10's dispatcher answers itself (``GnrWsgiSite.dispatcher``)."""
+
+
 def mount_taken(mount: str, server: GenropyAsgiServer, site: Any) -> str | None:
     """What already answers under ``/<mount>/`` (a mount would hide it), or ``None``."""
     if any(application.mount == mount for application in server.applications.values()):
         return "one of the server's applications"
-    if mount in STORAGE_PREFIXES:
-        return "where GenroPy serves its files"
-    packages = getattr(getattr(site, "gnrapp", None), "packages", None) or {}
+    if mount in STORAGE_PREFIXES or mount.startswith("_tools") or mount in GENROPY_ROOT_PATHS:
+        return "one of GenroPy's own paths"
+    if mount in ASYNC_SERVER_PATHS:
+        return "GenroPy's websocket channel"
+    app = getattr(site, "gnrapp", None)
+    packages = getattr(app, "packages", None) or {}
     if mount in packages:
         return f"the pages of the site's package {mount!r}"
+    for folder in site_page_folders(site):
+        if os.path.exists(os.path.join(folder, f"{mount}.py")) or os.path.isdir(os.path.join(folder, mount)):
+            return f"a page of the site ({os.path.join(folder, mount)})"
     return None
+
+
+def site_page_folders(site: Any) -> list[str]:
+    """Where GenroPy finds the pages of the site's root: the site's ``webpages`` and its main
+    package's."""
+    folders = [str(site.pages_dir)] if getattr(site, "pages_dir", None) else []
+    try:
+        main = site.gnrapp.packages[site.mainpackage]
+        folders.append(os.path.join(main.packageFolder, "webpages"))
+    except (AttributeError, KeyError, TypeError):
+        pass
+    return folders
 
 
 def database_in_use(db: Any) -> dict[str, str | None]:

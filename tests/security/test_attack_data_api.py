@@ -18,7 +18,7 @@ import httpx
 import pytest
 from depot_site import ChangeStream, auth, call, database_connections, get, mcp
 
-from genropy_asgi.data_api.change_stream import MAX_STREAMS
+from genropy_asgi.data_api.change_stream import MAX_STREAMS_PER_USER
 
 
 def test_anonymous_and_wrong_credentials_are_refused(depot):
@@ -240,15 +240,18 @@ def test_change_streams_follow_the_rules(depot):
 
 
 def test_change_streams_are_bounded_and_stall_nothing(depot):
-    """MAX_STREAMS streams open: one more is a 503 while REST still answers; once clients hang up,
-    their slots come back."""
-    streams = [ChangeStream(depot.base_url, "depot.product", "alice") for _ in range(MAX_STREAMS)]
+    """MAX_STREAMS_PER_USER streams of one user open: one more is a 429 while REST still answers
+    (streams have threads of their own); once clients hang up, their slots come back."""
+    streams = [ChangeStream(depot.base_url, "depot.product", "alice") for _ in range(MAX_STREAMS_PER_USER)]
     try:
         for stream in streams:
             assert stream.next()["event"] == "ready"
         extra = ChangeStream(depot.base_url, "depot.product", "alice")
-        assert extra.next()["event"] == "refused" and extra.status == 503
+        assert extra.next()["event"] == "refused" and extra.status == 429
         extra.close()
+        other = ChangeStream(depot.base_url, "depot.product", "bob")  # another user is not refused
+        assert other.next()["event"] == "ready"
+        other.close()
         assert get(depot, "/tables/depot.product/records", params={"code": "P1"}).status_code == 200
     finally:
         for stream in streams:
@@ -261,6 +264,26 @@ def test_change_streams_are_bounded_and_stall_nothing(depot):
             break
         time.sleep(0.2)
     assert first["event"] == "ready", first
+
+
+def test_change_streams_never_show_a_key_the_user_cannot_see(depot):
+    """carol's configuration forbids memo's key column: her stream says what changed, with the
+    columns she sees, and never the key (nor the old one)."""
+    stream = ChangeStream(depot.base_url, "depot.memo", "carol")
+    try:
+        assert stream.next()["event"] == "ready"
+        created = httpx.post(f"{depot.base_url}/_data/tables/depot.memo/records", json={"title": "keyless"},
+                             headers=auth("bob"), timeout=30).json()
+        inserted = stream.next(timeout=5)
+        assert inserted["event"] == "insert" and inserted["data"]["record"]["title"] == "keyless"
+        assert "pkey" not in inserted["data"] and "id" not in inserted["data"]["record"]
+        assert created["id"] not in json.dumps(inserted)
+        httpx.delete(f"{depot.base_url}/_data/tables/depot.memo/records/{created['id']}", headers=auth("bob"),
+                     timeout=30)
+        deleted = stream.next(timeout=5)
+        assert deleted == {"id": deleted["id"], "event": "delete", "data": {"table": "depot.memo", "record": None}}
+    finally:
+        stream.close()
 
 
 def test_password_guessing_is_slowed_down(depot):

@@ -368,8 +368,9 @@ def test_the_change_stream_crosses_pods_on_a_redis_register(depot, tmp_path):
 def test_a_mount_that_would_hide_something_stops_the_start(depot):
     """GENROPY_DATA_API_MOUNT on the server's own prefix, on GenroPy's files or on a package's
     pages: one line naming the variable, a non-zero exit (nothing is shadowed)."""
-    for mount, word in (("_server", "server's applications"), ("_rsrc", "GenroPy serves its files"),
-                        ("adm", "package 'adm'")):
+    for mount, word in (("_server", "server's applications"), ("_rsrc", "GenroPy's own paths"),
+                        ("adm", "package 'adm'"), ("index", "a page of the site"), ("_ping", "GenroPy's own paths"),
+                        ("websocket", "websocket channel")):
         result = subprocess.run([str(BIN / "gnrasgiserve"), depot.workspace.site_name, "-p", str(free_port()),
                                  "-H", "127.0.0.1", "--nodebug"],
                                 env=depot.workspace.env({"GENROPY_DATA_API": "read", "GENROPY_DATA_API_MOUNT": mount}),

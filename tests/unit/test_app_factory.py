@@ -54,6 +54,8 @@ def test_a_mount_never_hides_what_already_answers_there():
         server.mount("_server", lambda scope, receive, send: None)
     site = SimpleNamespace(gnrapp=SimpleNamespace(packages={"adm": object(), "shop": object()}))
     assert mount_taken("_server", server, site) == "one of the server's applications"
-    assert mount_taken("_rsrc", server, site) == "where GenroPy serves its files"
+    assert mount_taken("_rsrc", server, site) == "one of GenroPy's own paths"
+    assert mount_taken("_ping", server, site) == mount_taken("_tools_x", server, site) == "one of GenroPy's own paths"
+    assert mount_taken("wsproxy", server, site) == "GenroPy's websocket channel"
     assert mount_taken("shop", server, site) == "the pages of the site's package 'shop'"
     assert mount_taken("_data", server, site) is None and mount_taken("_data", server, None) is None

@@ -3,8 +3,8 @@
     python seed.py INSTANCE [BULK]     # BULK extra products (default 40); prints {"token": ...}
 
 A supplier, three products of every kind of value, BULK plain products, a never-exposed note,
-three per-user table configurations (carol: column `code` forbidden; dave: table `product`
-hidden; erin: memo's `amount` read-only), a protected memo (`keep me`), three GenroPy accounts (`buyer`: a user named like a tag;
+four per-user table configurations (carol: column `code` of product and the key `id` of memo
+forbidden; dave: table `product` hidden; erin: memo's `amount` read-only), a protected memo (`keep me`), three GenroPy accounts (`buyer`: a user named like a tag;
 `gina`: banned; `hugo`: a second factor) and a GenroPy API token without tags, printed on the last line.
 """
 
@@ -26,6 +26,9 @@ db.table('depot.stock_note').insert(dict(text='never exposed'))
 forbid = Bag(); forbid.setItem('cols_permission.code', None, forbidden=True)
 db.table('adm.user_config').insert(dict(ruleid='carol-code', username='carol', tblid='depot.product',
     data=forbid.toXml()))
+forbid_key = Bag(); forbid_key.setItem('cols_permission.id', None, forbidden=True)
+db.table('adm.user_config').insert(dict(ruleid='carol-memo-id', username='carol', tblid='depot.memo',
+    data=forbid_key.toXml()))
 hide = Bag(); hide['tbl_permission'] = 'hidden'
 db.table('adm.user_config').insert(dict(ruleid='dave-product', username='dave', tblid='depot.product',
     data=hide.toXml()))
