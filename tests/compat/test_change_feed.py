@@ -41,6 +41,14 @@ class Flaky:
         return getattr(self.register, name)
 
 
+@pytest.fixture
+def flaky_hub(tmp_path):
+    """GenroPy's register, the same behind ``Flaky``, and a hub on the flaky one."""
+    register = genropy_register()
+    flaky = Flaky(register)
+    return register, flaky, hub_on(flaky, tmp_path)
+
+
 def hub_on(register, tmp_path) -> ChangeHub:
     site = SimpleNamespace(register=SimpleNamespace(siteregister=register), allConnectionsFolder=str(tmp_path))
     return ChangeHub(lambda: site, poll_seconds=0.02)
@@ -85,11 +93,9 @@ def test_events_of_a_table_nobody_watches_any_more_are_never_handed_out(tmp_path
     assert asyncio.run(scenario()) == []
 
 
-def test_a_failed_first_subscription_fails_everyone_waiting_and_leaves_nothing(tmp_path):
-    register = genropy_register()
-    flaky = Flaky(register)
+def test_a_failed_first_subscription_fails_everyone_waiting_and_leaves_nothing(flaky_hub):
+    register, flaky, hub = flaky_hub
     flaky.failing.add("new_page")
-    hub = hub_on(flaky, tmp_path)
 
     async def scenario():
         first = asyncio.create_task(hub.subscribe("x.t"))
@@ -110,10 +116,8 @@ def test_a_failed_first_subscription_fails_everyone_waiting_and_leaves_nothing(t
     assert asyncio.run(scenario()) == ["K"]
 
 
-def test_a_page_that_could_not_be_closed_is_closed_when_the_register_is_back(tmp_path):
-    register = genropy_register()
-    flaky = Flaky(register)
-    hub = hub_on(flaky, tmp_path)
+def test_a_page_that_could_not_be_closed_is_closed_when_the_register_is_back(flaky_hub, tmp_path):
+    register, flaky, hub = flaky_hub
 
     async def scenario():
         subscriber = await hub.subscribe("x.t")
@@ -132,11 +136,9 @@ def test_a_page_that_could_not_be_closed_is_closed_when_the_register_is_back(tmp
     assert pages == [] and folders == []  # nothing left to collect events nobody reads
 
 
-def test_a_failed_subscription_leaves_no_table_behind(tmp_path):
+def test_a_failed_subscription_leaves_no_table_behind(flaky_hub):
     """A table the register did not subscribe is never subscribed later behind anyone's back."""
-    register = genropy_register()
-    flaky = Flaky(register)
-    hub = hub_on(flaky, tmp_path)
+    register, flaky, hub = flaky_hub
 
     async def scenario():
         watching = await hub.subscribe("x.a")
