@@ -171,7 +171,7 @@ def mount_data_api(server: GenropyAsgiServer, site: Any, environ: Any = os.envir
     logger.info("data API: %s, on /%s/ (OpenAPI: /%s/openapi.json, MCP: /%s/mcp)", mode, mount, mount, mount)
 
 
-GENROPY_ROOT_PATHS = frozenset({"_ping", "_pwa_manifest.json", "_beacon", "_api", "_tools", "favicon.ico"})
+DISPATCHER_PATHS = frozenset({"_ping", "_pwa_manifest.json", "_beacon", "_api", "_tools", "favicon.ico"})
 """First path segments GenroPy 26.10's dispatcher answers itself (``GnrWsgiSite.dispatcher``)."""
 
 
@@ -179,7 +179,7 @@ def mount_taken(mount: str, server: GenropyAsgiServer, site: Any) -> str | None:
     """What already answers under ``/<mount>/`` (a mount would hide it), or ``None``."""
     if any(application.mount == mount for application in server.applications.values()):
         return "one of the server's applications"
-    if mount in STORAGE_PREFIXES or mount.startswith("_tools") or mount in GENROPY_ROOT_PATHS:
+    if mount in STORAGE_PREFIXES or mount.startswith("_tools") or mount in DISPATCHER_PATHS:
         return "one of GenroPy's own paths"
     if mount in ASYNC_SERVER_PATHS:
         return "GenroPy's websocket channel"
