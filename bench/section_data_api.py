@@ -5,19 +5,24 @@ One gnrasgiserve on the depot test project (SQLite, 240 products, GENROPY_DATA_A
 100 through the depot page's ``products`` RPC, alternated in rounds (req/s, p50/p99, server
 CPU per request); an MCP ``tools/call`` query's latency; the change stream's latency (a page RPC
 commits, a subscriber receives the update); the database handles the server holds before and
-after every request of the section. Targets: REST >= 3x the RPC's rate; a change within 1 s.
+after every request of the section; and on PostgreSQL (a throwaway cluster, scripts/test-postgres),
+the server's connections to its database before, during and after 10,000 REST requests.
+Targets: REST >= 3x the RPC's rate; a change within 1 s; no connection kept.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import queue
 import statistics
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlparse
 
 import httpx
 import procstats
@@ -91,6 +96,80 @@ def change_latency_ms(base_url: str, authorization: str, changes: int) -> list[f
     return sorted(timings)
 
 
+def pg_count(dsn: str, statement: str) -> int:
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(statement)
+            return int(cursor.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def postgres_connections(bench, requests: int) -> str:
+    """``requests`` REST list requests (8 clients) against the depot on PostgreSQL: the server's
+    backends on its database before, at most during, and after. One sentence for RESULTS.md."""
+    folder, port = bench.root / "pg", free_port()
+    env = {**os.environ, "GENROPY_ASGI_PG_DIR": str(folder), "GENROPY_ASGI_PG_PORT": str(port)}
+    started = subprocess.run([str(REPO / "scripts" / "test-postgres"), "start"], env=env, capture_output=True,
+                             text=True, timeout=180)
+    if started.returncode != 0:
+        return f"PostgreSQL: not measured ({started.stderr.strip()[-200:]})."
+    dsn = started.stdout.strip()
+    address = urlparse(dsn)
+    workspace = server = None
+    try:
+        workspace = GnrWorkspace.create(DEPOT, root=bench.root / "depot-pg", site_name="depotsite",
+                                        xml_users={USER: {"pwd": PASSWORD, "tags": "user"}},
+                                        db={"implementation": "postgres", "host": address.hostname,
+                                            "port": str(address.port), "user": address.username,
+                                            "password": address.password})
+        workspace.db_setup()
+        subprocess.run([str(BIN / "python"), str(workspace.project_dir / "seed.py"), workspace.site_name, "237"],
+                       env=workspace.env(), check=True, capture_output=True, timeout=300)
+        server_port = free_port()
+        server = ServerProcess([str(BIN / "gnrasgiserve"), "depotsite", "-p", str(server_port), "-H", "127.0.0.1",
+                                "--nodebug"], workspace, server_port, "data-api-pg",
+                               env={"GNR_LOGLEVEL": "warning", "GENROPY_DATA_API": "read"}, timeout=180)
+        count = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'depot'"
+        url = f"{server.base_url}/_data/tables/depot.product/records?_limit=100&_order=code"
+        httpx.get(url, auth=(USER, PASSWORD), timeout=30).raise_for_status()
+        time.sleep(1)
+        before, peak, failed = pg_count(dsn, count), [0], [0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.2):
+                peak[0] = max(peak[0], pg_count(dsn, count))
+
+        def client(share: int) -> None:
+            with httpx.Client(auth=(USER, PASSWORD), timeout=60) as http:
+                for _ in range(share):
+                    failed[0] += http.get(url).status_code != 200
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        began = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(client, [requests // 8] * 8))
+        took = time.perf_counter() - began
+        done.set()
+        sampler.join()
+        time.sleep(1)
+        after = pg_count(dsn, count)
+        return (f"PostgreSQL: {requests // 8 * 8} REST list requests (100 records, 8 clients, {took:.0f} s, "
+                f"{failed[0]} not 200): the server's connections to its database {before} before, at most "
+                f"{peak[0]} during, {after} after.")
+    finally:
+        if server is not None:
+            server.stop()
+        if workspace is not None:
+            workspace.remove()
+        subprocess.run([str(REPO / "scripts" / "test-postgres"), "stop"], env=env, capture_output=True, timeout=120)
+
+
 def section_data_api(bench) -> None:
     workspace = GnrWorkspace.create(DEPOT, root=bench.root / "depot", site_name="depotsite",
                                     xml_users={USER: {"pwd": PASSWORD, "tags": "user"}})
@@ -142,6 +221,8 @@ def section_data_api(bench) -> None:
         handles_after = open_handles(server.pid, database_files)
         median_ms, p99_ms = mcp_latency_ms(server.base_url, authorization, 20 if bench.smoke else 200)
         changes = change_latency_ms(server.base_url, authorization, 10 if bench.smoke else 50)
+        server.stop()
+        on_postgres = postgres_connections(bench, 400 if bench.smoke else 10_000)
         bench.table("Data bridge: 100 records through REST vs the same through a GenroPy page RPC (one process)",
                     ["c", "way", "req/s", "vs RPC", "p50 ms", "p99 ms", "server CPU ms/req", "errors"], rows,
                     f"Target: REST >= 3x the RPC's rate. MCP `tools/call` (query_table, 100 records), sequential: "
@@ -149,7 +230,8 @@ def section_data_api(bench) -> None:
                     f"update to the subscriber's event ({len(changes)} changes, the feed collects every "
                     f"{POLL_SECONDS:g} s; target 1 s): median {statistics.median(changes):.0f} ms, "
                     f"max {changes[-1]:.0f} ms. Database file handles held by the server, idle: "
-                    f"{handles_before} before the load, at most {peak[0]} during it, {handles_after} after its requests.")
+                    f"{handles_before} before the load, at most {peak[0]} during it, {handles_after} after its requests. "
+                    + on_postgres)
     finally:
         server.stop()
         workspace.remove()
