@@ -16,8 +16,10 @@ import base64
 import json
 import os
 import queue
+import shutil
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -111,7 +113,9 @@ def pg_count(dsn: str, statement: str) -> int:
 def postgres_connections(bench, requests: int) -> str:
     """``requests`` REST list requests (8 clients) against the depot on PostgreSQL: the server's
     backends on its database before, at most during, and after. One sentence for RESULTS.md."""
-    folder, port = bench.root / "pg", free_port()
+    parent = Path(tempfile.mkdtemp(prefix="genropy-bench-pg-"))
+    parent.chmod(0o755)  # run as root, the cluster belongs to the postgres user: it must reach its folder
+    folder, port = parent / "pg", free_port()
     env = {**os.environ, "GENROPY_ASGI_PG_DIR": str(folder), "GENROPY_ASGI_PG_PORT": str(port)}
     started = subprocess.run([str(REPO / "scripts" / "test-postgres"), "start"], env=env, capture_output=True,
                              text=True, timeout=180)
@@ -123,7 +127,7 @@ def postgres_connections(bench, requests: int) -> str:
     try:
         workspace = GnrWorkspace.create(DEPOT, root=bench.root / "depot-pg", site_name="depotsite",
                                         xml_users={USER: {"pwd": PASSWORD, "tags": "user"}},
-                                        db={"implementation": "postgres", "host": address.hostname,
+                                        db_override={"implementation": "postgres", "host": address.hostname,
                                             "port": str(address.port), "user": address.username,
                                             "password": address.password})
         workspace.db_setup()
@@ -141,7 +145,7 @@ def postgres_connections(bench, requests: int) -> str:
         done = threading.Event()
 
         def sample() -> None:
-            while not done.wait(0.2):
+            while not done.wait(0.05):
                 peak[0] = max(peak[0], pg_count(dsn, count))
 
         def client(share: int) -> None:
@@ -168,6 +172,7 @@ def postgres_connections(bench, requests: int) -> str:
         if workspace is not None:
             workspace.remove()
         subprocess.run([str(REPO / "scripts" / "test-postgres"), "stop"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def section_data_api(bench) -> None:

@@ -46,7 +46,7 @@ def depot(request, tmp_path_factory):
         database = {"implementation": "postgres", "host": parsed.hostname, "port": str(parsed.port),
                     "user": parsed.username, "password": parsed.password}
     workspace = GnrWorkspace.create(
-        DEPOT, root=tmp_path_factory.mktemp("depot-ws"), site_name="depotsite", db=database,
+        DEPOT, root=tmp_path_factory.mktemp("depot-ws"), site_name="depotsite", db_override=database,
         xml_users={name: {"pwd": PASSWORDS[name], "tags": tags} for name, tags in USERS.items()})
     workspace.db_setup()
     seeded = subprocess.run([str(BIN / "python"), str(SEED), workspace.site_name, "40"], env=workspace.env(),

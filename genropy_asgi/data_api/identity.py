@@ -137,7 +137,8 @@ class Authenticator:
             return None
         if not found:
             return None
-        return Identity(user=f"token:{found['token_id']}", tags=str(found.get("auth_tags") or ""),
+        # no ':' in the name: GenroPy's PostgreSQL path reads ":word" in a parameter's text as a parameter
+        return Identity(user=f"token-{found['token_id']}", tags=str(found.get("auth_tags") or ""),
                         group=found.get("group_code") or None, via="token")
 
 

@@ -37,7 +37,9 @@ def database_session(db: Any, identity: Identity | None) -> Iterator[None]:
                      _user_conf_expirebag=ConfigurationsExpire(CONFIGURATION_SECONDS))
     try:
         if str(getattr(db, "implementation", "")).startswith("postgres"):
-            db.execute(f"SET statement_timeout = {STATEMENT_SECONDS * 1000}")
+            cursor = db.connection.cursor()  # the driver's own (GenroPy's execute adds the environment)
+            cursor.execute(f"SET statement_timeout = {STATEMENT_SECONDS * 1000}")
+            cursor.close()
         yield
     finally:
         db.clearCurrentEnv()

@@ -165,7 +165,8 @@ def test_writes_cannot_be_ridden_or_smuggled(depot):
 
 @pytest.mark.parametrize("value", ["@supplier_id.name) OR (1=1", "$margin_note", "$cost",
                                    "@supplier_id.name) OR ($cost > 5",
-                                   "@supplier_id.name) OR (EXISTS(SELECT 1 FROM adm_user)"])
+                                   "@supplier_id.name) OR (EXISTS(SELECT 1 FROM adm_user)",
+                                   "x:key", ":env_user", "%(key)s", "a%sb"])
 def test_genropy_field_references_in_values_stay_values(depot, value):
     """GenroPy pastes a parameter whose text starts with ``$column`` or ``@relation`` into the SQL
     (``embedFieldPars``): a client's value never reaches it that way -- filters, keys, MCP."""
