@@ -159,6 +159,12 @@ def section_register(bench) -> None:
                                "genropy_asgi.launch.app_factory:create_app()"],
             {"GENROPY_ASGI_ARGV": json.dumps(["demo", "--nodebug"]), "GENROPY_WORKERS": "2",
              "GENROPY_BIND": f"127.0.0.1:{port}", **redis.env()}, port=port)
+        port = free_port()  # the same without Redis: what GENROPY_WORKERS=auto weighs (it chooses 1, local)
+        servers["gunicorn + 2 uvicorn workers, GENROPY_REGISTER=pyro"] = bench.server(
+            "gunicorn-pyro", [str(BIN / "gunicorn"), "-c", str(REPO / "config" / "gunicorn.conf.py"),
+                              "genropy_asgi.launch.app_factory:create_app()"],
+            {"GENROPY_ASGI_ARGV": json.dumps(["demo", "--nodebug"]), "GENROPY_WORKERS": "2",
+             "GENROPY_REGISTER": "pyro", "GENROPY_BIND": f"127.0.0.1:{port}"}, port=port)
         started = time.monotonic()
         servers["gnrasgiserve, GENROPY_REGISTER=local"] = local_server_process(local_ws)
         startup = {"gnrasgiserve, GENROPY_REGISTER=local": time.monotonic() - started}

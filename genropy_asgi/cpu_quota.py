@@ -1,17 +1,24 @@
 """How many CPUs this container may use: its cgroup quota, else the CPUs it may run on.
 
-``GENROPY_WORKERS=auto`` is that number (one uvicorn worker per CPU; each serves many
-requests at once with its threads). GenroPy's own ``gnr app deploy`` writes ``cpu_count() + 1``
-for its synchronous gunicorn workers, which counts the host's CPUs, not the container's quota.
+``GENROPY_WORKERS=auto`` (the default) is that number when the site's register is shared
+(``GENROPY_REGISTER=redis``: one uvicorn worker per CPU, each serving many requests at once with
+its threads), else 1: without Redis, several processes would share gnrdaemon's one-thread
+register, and one process on its own register serves more (the bench's ``register`` section:
+``server_workers`` is that measured choice). GenroPy's own ``gnr app deploy`` writes
+``cpu_count() + 1`` for its synchronous gunicorn workers, which counts the host's CPUs, not the
+container's quota.
 
-``cpus_from(cpu_max, affinity)`` is pure (the text of cgroup v2's ``cpu.max``, the number of
-CPUs the process may run on); ``available_cpus()`` reads them.
+``cpus_from(cpu_max, affinity)`` (the text of cgroup v2's ``cpu.max``, the number of CPUs the
+process may run on) and ``server_workers(requested, register, cpus)`` are pure;
+``available_cpus()`` reads the first two.
 """
 
 from __future__ import annotations
 
 import math
 import os
+
+from genropy_asgi.settings import AUTO_WORKERS, MAX_WORKERS
 
 CPU_MAX = "/sys/fs/cgroup/cpu.max"  # cgroup v2: "<quota> <period>" or "max <period>"
 
@@ -37,3 +44,12 @@ def available_cpus() -> int:
     except OSError:
         cpu_max = None
     return cpus_from(cpu_max, len(os.sched_getaffinity(0)))
+
+
+def server_workers(requested: int, register: str | None, cpus: int) -> int:
+    """The server processes for ``GENROPY_WORKERS`` (``AUTO_WORKERS``: auto) and ``GENROPY_REGISTER``:
+    a number asked is kept; auto is ``cpus`` (at most ``MAX_WORKERS``) with the register in Redis,
+    else 1."""
+    if requested != AUTO_WORKERS:
+        return requested
+    return min(cpus, MAX_WORKERS) if register == "redis" else 1

@@ -69,6 +69,10 @@ class Parser:
     def refuse(self, name: str, raw: str) -> SettingError:
         return SettingError(f"{name}={raw!r}: expected {self.expected}")
 
+    def shown(self, value: Any) -> Any:
+        """A value read, as ``print-config`` shows it."""
+        return value
+
 
 class Text(Parser):
     expected = "text"
@@ -121,7 +125,8 @@ class Whole(Parser):
 
 
 class Workers(Whole):
-    """A number of worker processes, or ``auto``: the container's CPU quota (``genropy_asgi.cpu_quota``)."""
+    """A number of worker processes, or ``auto`` (read as ``AUTO_WORKERS``, 0): the number is
+    chosen with the register in mind (``genropy_asgi.cpu_quota.server_workers``)."""
 
     def __init__(self, maximum: int) -> None:
         super().__init__(1, maximum)
@@ -129,10 +134,15 @@ class Workers(Whole):
 
     def __call__(self, name: str, raw: str) -> int:
         if raw.lower() == "auto":
-            from genropy_asgi.cpu_quota import available_cpus
-
-            return min(available_cpus(), self.maximum)
+            return AUTO_WORKERS
         return super().__call__(name, raw)
+
+    def shown(self, value: Any) -> Any:
+        return "auto" if value == AUTO_WORKERS else value
+
+
+AUTO_WORKERS = 0  # GENROPY_WORKERS=auto, before cpu_quota.server_workers() resolves it
+MAX_WORKERS = 64
 
 
 class Port(Whole):
@@ -291,8 +301,10 @@ TABLE: tuple[Setting, ...] = (
       "of GenroPy's own `initgenropy` admin: `superadmin,_DEV_,admin,user`), with `GNR_ADMIN_PASSWORD`"),
     S("GNR_ADMIN_PASSWORD", Text(), None, "that login's password (no password: no such login)", secret=True),
     # -- serving --------------------------------------------------------------------
-    S("GENROPY_WORKERS", Workers(64), 1, "1: one uvicorn process; more: gunicorn with that many uvicorn workers; "
-      "`auto`: one per CPU of the container's quota (cgroup `cpu.max`, rounded up)"),
+    S("GENROPY_WORKERS", Workers(MAX_WORKERS), AUTO_WORKERS, "1: one uvicorn process; more: gunicorn with that many "
+      "uvicorn workers; `auto`: with `GENROPY_REGISTER=redis`, one per CPU of the container's quota (cgroup "
+      "`cpu.max`, rounded up), else 1 (one process on its own register serves more than several on gnrdaemon's: "
+      "docs/benchmarks.md)", shown="`auto`"),
     S("GENROPY_MAX_REQUESTS", Whole(0, 10**9), 0, "with GENROPY_WORKERS > 1: a worker is replaced after this many "
       "requests, the others serving meanwhile (gunicorn's `max_requests`; GenroPy's own deployments use 300); "
       "0: never"),
@@ -597,7 +609,7 @@ def snapshot(env: Mapping[str, str], scope: str) -> dict[str, Any]:
             given = env.get(entry.name) or env.get(f"{entry.name}_FILE")
             values[entry.name] = MASK if given else None
         else:
-            values[entry.name] = read(env, entry.name)
+            values[entry.name] = entry.parser.shown(read(env, entry.name))
     return values
 
 

@@ -45,6 +45,7 @@ from genropy_asgi.container.sources import (
     site_extra_from,
 )
 from genropy_asgi.container.topology import Placement, placement, register_placement
+from genropy_asgi.cpu_quota import available_cpus, server_workers
 from genropy_asgi.launch.gnrconfig import GnrSetup, external_secret_for, password_entry, render_config_folder
 
 __all__ = ["DbTarget", "DiskFiles", "LaunchPlan", "PlanError", "make_plan", "unprivileged_uid", "IMAGE_UID", "MASK"]
@@ -281,6 +282,7 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
     with ``GENROPY_SITE_DATA``, such a project is served through shadow roots."""
     site = get(env, "GNR_CURRENT_SITE")
     home = get(env, "GENROPY_HOME")
+    workers = server_workers(get(env, "GENROPY_WORKERS"), get(env, "GENROPY_REGISTER"), available_cpus())
     project_roots = list(dict.fromkeys(project_root(p, files) for p in get(env, "GENROPY_PROJECTS").split(":") if p))
     check_site(site, project_roots, files)
     site_data = (get(env, "GENROPY_SITE_DATA") or "").rstrip("/")
@@ -347,13 +349,13 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
         project_roots=[shadows.get(root, root) for root in project_roots], shadows=shadows,
         requirements=get(env, "GENROPY_PROJECT_REQUIREMENTS"), secrets=secrets, hmac_key=hmac_key,
         daemon_port=daemon_port, db=db, remotedb=remotedb, setup=setup, processes=processes,
-        debug=bool(debug_requested), port=port, host=listen_host(env), workers=get(env, "GENROPY_WORKERS"),
+        debug=bool(debug_requested), port=port, host=listen_host(env), workers=workers,
         threads=get(env, "GENROPY_WSGI_THREADS"), shutdown=get(env, "GENROPY_SHUTDOWN_TIMEOUT"),
         db_wait=get(env, "GENROPY_DB_WAIT"), db_setup=get(env, "GENROPY_DB_SETUP") != "never",
         db_setup_when_changed=get(env, "GENROPY_DB_SETUP") == "auto",
         placement=where, site_data=site_data, async_port=get(env, "GENROPY_ASYNC_PORT"),
         root_py=shadow_path(root_py, shadows) if root_py else None,
-        register=register_placement(env, mode, get(env, "GENROPY_WORKERS"), where, bool(given_key)),
+        register=register_placement(env, mode, workers, where, bool(given_key)),
         notes=admin_notes,
     )
 

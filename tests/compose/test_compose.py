@@ -216,6 +216,25 @@ def test_a_project_with_requirements_that_says_sqlite_runs_on_postgresql(project
     assert "1,001" == GenropyPage(project.url).rpc("pages_in_words")
 
 
+def test_a_public_project_says_postgresql_on_localhost_and_runs_on_composes_database(project, image):
+    """GenroPy's own test_invoice (tests/public_project.py), as the docs say: its folder beside the
+    checkout's compose file, three variables, ``up``; its own data and users, the compose admin."""
+    from public_project import NAME, SITE, copy_out_of, import_command, served_as_its_users_expect
+
+    public = copy_out_of(image, project.folder)
+    project.env.update({"GENROPY_PROJECT_DIR": f"./{NAME}", "GENROPY_PROJECT_NAME": NAME, "GNR_CURRENT_SITE": SITE,
+                        "GENROPY_DATA_API": "read"})
+    project.run("up", "-d", "--wait")
+    inside = {name: project.run("exec", "-T", "site", "sh", "-c", command).stdout.strip() for name, command in (
+        ("host", "printenv GNR_DB_HOST"), ("user", "printenv GNR_DB_USER"),
+        ("password", 'cat "$GNR_DB_PASSWORD_FILE"'), ("admin", "cat /run/genropy-admin/admin_password"))}
+    project.run("exec", "-T", "-e", f"PGPASSWORD={inside['password']}", "site",
+                *import_command(f"/srv/projects/{NAME}", inside["host"], inside["user"]))
+    served_as_its_users_expect(project.url, ("admin", inside["admin"]), public)
+    logs = project.run("logs", "--no-color", "site-check", "site").stdout
+    assert f"no root.py for site {SITE}" in logs and "Traceback" not in logs
+
+
 def test_ports_are_published_on_loopback_only(project):
     published = project.run("config", "--format", "json").stdout
     assert '"host_ip": "127.0.0.1"' in published

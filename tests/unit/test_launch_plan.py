@@ -98,7 +98,8 @@ def test_print_config_masks_every_secret():
     assert MASK in text
     assert json.loads(text)["mode"] == "print-config"
     shown = json.loads(text)["settings"]  # every setting of the table, as read
-    assert shown["GNR_DB_PASSWORD"] == MASK and shown["GNR_DB_HOST"] == "db" and shown["GENROPY_WORKERS"] == 1
+    assert shown["GNR_DB_PASSWORD"] == MASK and shown["GNR_DB_HOST"] == "db" and shown["GENROPY_WORKERS"] == "auto"
+    assert json.loads(text)["workers"] == 1  # auto without Redis: one process on its own register
 
 
 def test_old_names_are_read_said_and_not_passed_on():
@@ -703,15 +704,22 @@ def test_the_shadow_of_a_project_links_everything_but_the_instance_data(tmp_path
 
 
 def test_workers_auto_is_the_cpu_quota_and_recycling_maps_from_genropy_tools():
-    from genropy_asgi.cpu_quota import available_cpus, cpus_from
+    from genropy_asgi.cpu_quota import available_cpus, cpus_from, server_workers
+    from genropy_asgi.settings import AUTO_WORKERS
 
     assert cpus_from("max 100000", 8) == 8
     assert cpus_from("150000 100000", 8) == 2  # 1.5 CPUs: rounded up
     assert cpus_from("50000 100000", 8) == 1
     assert cpus_from("400000 100000", 2) == 2  # never more than it may run on
     assert cpus_from(None, 3) == 3 and cpus_from("garbage", 3) == 3
-    auto = plan({"GENROPY_WORKERS": "auto"})
-    assert auto.workers == min(available_cpus(), 64) and auto.env["GENROPY_WORKERS"] == str(auto.workers)
+    assert server_workers(AUTO_WORKERS, "redis", 6) == 6 and server_workers(AUTO_WORKERS, "redis", 99) == 64
+    assert server_workers(AUTO_WORKERS, None, 6) == 1 and server_workers(AUTO_WORKERS, "pyro", 6) == 1
+    assert server_workers(3, None, 6) == 3  # a number asked is kept
+    for asked in ({}, {"GENROPY_WORKERS": "auto"}):  # the default: auto
+        alone = plan(asked)
+        assert alone.workers == 1 and alone.env["GENROPY_WORKERS"] == "1" and alone.env["GENROPY_REGISTER"] == "local"
+        shared = plan({**asked, **SHARED, "GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL": "redis://valkey:6379/0"})
+        assert shared.workers == min(available_cpus(), 64) and shared.env["GENROPY_WORKERS"] == str(shared.workers)
     assert "auto or a whole number from 1 to 64" in error({"GENROPY_WORKERS": "many"})
     theirs = plan({"GNR_GUNICORN_MAX_REQUESTS": "300", "GNR_GUNICORN_MAX_REQUESTS_JITTER": "50",
                    "GENROPY_WORKERS": "2"})

@@ -68,9 +68,9 @@ def test_bad_values_are_one_line_naming_the_variable(name, raw, expected):
 
 
 def test_values_defaults_and_overrides():
-    assert settings.read({}, "GENROPY_WORKERS") == 1
+    assert settings.read({}, "GENROPY_WORKERS") == settings.AUTO_WORKERS
     assert settings.read({"GENROPY_WORKERS": " 4 "}, "GENROPY_WORKERS") == 4
-    assert settings.read({"GENROPY_WORKERS": ""}, "GENROPY_WORKERS") == 1  # empty is unset
+    assert settings.read({"GENROPY_WORKERS": ""}, "GENROPY_WORKERS") == settings.AUTO_WORKERS  # empty is unset
     assert settings.read({}, "GENROPY_DAEMON_WAIT", 60.0) == 60.0
     assert settings.read({"GENROPY_TASKS": "Yes"}, "GENROPY_TASKS") is True
     assert settings.read({"GENROPY_ASYNC_SERVER": "false"}, "GENROPY_ASYNC_SERVER") == "off"
