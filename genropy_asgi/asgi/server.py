@@ -93,6 +93,8 @@ class GenropyAsgiServer(AsgiServer):
         """The GenroPy site's database as in use (implementation, host, port, dbname; no password)."""
         self.async_address: str | None = None
         """The site's ``gnr web async`` Unix socket: the gateway relays ``/websocket`` there."""
+        self.gnr_site: Any = None
+        """The ``GnrWsgiSite`` served, when a launcher built it (native statics, the gateway read it)."""
         self.wsgi_threads = int(wsgi_threads or options.get("wsgi_threads") or DEFAULT_WSGI_THREADS)
         self._ready_checks: list[tuple[str, Callable[[], Any]]] = []
         self.ready_once = False  # every readiness check passed at least once (the gateway gate)

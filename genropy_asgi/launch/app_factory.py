@@ -31,6 +31,7 @@ from genropy_asgi.cpu_quota import available_cpus, server_workers
 from genropy_asgi.launch import LaunchError
 from genropy_asgi.launch.daemon import daemon_ping
 from genropy_asgi.launch.site import SiteLaunch
+from genropy_asgi.settings import AUTO_WORKERS
 
 ARGV_VARIABLE = "GENROPY_ASGI_ARGV"
 
@@ -61,7 +62,7 @@ def choose_register(environ: Any = os.environ) -> str:
     of processes). Written back to ``environ`` so the programs this server starts (``gnr web
     async``, a reloaded child) find the same register."""
     asked = setting("GENROPY_REGISTER", environ)
-    workers = server_workers(setting("GENROPY_WORKERS", environ), asked, available_cpus())
+    workers = server_workers(setting("GENROPY_WORKERS", environ) or AUTO_WORKERS, asked, available_cpus())
     chosen = asked or ("local" if workers == 1 else "pyro")
     if chosen == "local" and workers > 1:
         raise LaunchError(f"GENROPY_REGISTER=local keeps the site's register in one process: with "
@@ -133,8 +134,8 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
     server.site_database = database_in_use(site.db)
     logger.info("database: %s", describe_database(server.site_database))
     # a shared gnr web async (mode async), else the one whose socket GenroPy's sender knows
-    server.async_address = (setting("GENROPY_ASYNC_ADDRESS", environ) or site.wsk.socket_path) \
-        if launch.websockets else None
+    async_address = str(setting("GENROPY_ASYNC_ADDRESS", environ) or site.wsk.socket_path) if launch.websockets else None
+    server.async_address = async_address
     address = launch.daemon_address
     server.add_ready_check("site built", lambda: server.wsgi_app is not None)
     if needs_daemon(launch, environ):
@@ -142,8 +143,8 @@ def build_server(launch: SiteLaunch, environ: Any = os.environ) -> GenropyAsgiSe
     else:
         server.add_ready_check("site register", lambda: site.register.counters())
     server.add_ready_check("database answers", database_check(site.db))
-    if launch.websockets:
-        server.add_ready_check("gnr web async accepts", async_server_check(server.async_address))
+    if async_address is not None:
+        server.add_ready_check("gnr web async accepts", async_server_check(async_address))
     mount_data_api(server, site, environ)
     return server
 

@@ -22,10 +22,11 @@ import sys
 import threading
 import time
 import webbrowser
+from typing import Any
 
 from genropy_asgi.asgi.http_protocol import UVICORN_OPTIONS, configure
 from genropy_asgi.asgi.observe import uvicorn_logging
-from genropy_asgi.asgi.server import exit_zero_after_graceful_stop
+from genropy_asgi.asgi.server import GenropyAsgiServer, exit_zero_after_graceful_stop
 from genropy_asgi.launch import LaunchError
 from genropy_asgi.launch.app_factory import check_settings, needs_daemon, request_limits, setting
 from genropy_asgi.launch.site import SiteLaunch
@@ -53,7 +54,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def open_browser_when_started(server, url: str) -> None:
+def open_browser_when_started(server: GenropyAsgiServer, url: str) -> None:
     def wait_and_open() -> None:
         for _ in range(600):
             uv = server.uvicorn_server
@@ -66,7 +67,7 @@ def open_browser_when_started(server, url: str) -> None:
     threading.Thread(target=wait_and_open, name="open-browser", daemon=True).start()
 
 
-def ssl_options(launch: SiteLaunch) -> dict[str, str]:
+def ssl_options(launch: SiteLaunch) -> dict[str, Any]:
     files = launch.ssl_files
     return {"ssl_certfile": files[0], "ssl_keyfile": files[1]} if files else {}
 

@@ -68,7 +68,7 @@ def password_entry(password: str, salt: str) -> str:
 def installed_gnr_home() -> str:
     import gnr
 
-    return os.path.dirname(os.path.abspath(gnr.__file__))
+    return os.path.dirname(os.path.abspath(str(gnr.__file__)))
 
 
 def element(tag: str, attrs: Mapping[str, object], indent: str = "\t", body: str = "") -> str:

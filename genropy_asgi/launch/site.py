@@ -72,7 +72,7 @@ def _argv(argv: list[str]) -> Iterator[None]:
             sys.argv = saved
 
 
-class SiteLaunch(Server):
+class SiteLaunch(Server):  # type: ignore[misc]  # GenroPy's Server: untyped
     """GenroPy's ``Server`` with step 7 removed: options, paths, config, site."""
 
     description = "Serve a GenroPy site on uvicorn (ASGI): drop-in for gnrwsgiserve."
@@ -115,15 +115,16 @@ class SiteLaunch(Server):
                                   f"it in {instance}/site/root.py (a runtime folder) to leave the project unchanged")
             raise LaunchError(f"site {site_name!r} not found: no instance or site of that name "
                               f"in the projects of {self.config_path}/environment.xml")
-        return path
+        return str(path)
 
     def _instance_folder(self, name: str) -> str | None:
         from gnr.app.pathresolver import PathResolver
 
         try:
-            return PathResolver(self.gnr_config).instance_name_to_path(name)
+            found = PathResolver(self.gnr_config).instance_name_to_path(name)
         except Exception:  # GenroPy: EntityNotFoundException
             return None
+        return str(found) if found else None
 
     # -- resolved options (GenroPy's own meaning) -------------------------------
     @property

@@ -195,8 +195,8 @@ def test_local_is_refused_with_several_workers(monkeypatch):
         choose_register({"GENROPY_REGISTER": "local", "GENROPY_WORKERS": "2"})
     environ = {"GENROPY_WORKERS": "2"}
     assert choose_register(environ) == "pyro" and environ["GENROPY_REGISTER"] == "pyro"
-    environ = {}
-    assert choose_register(environ) == "local" and environ["GENROPY_REGISTER"] == "local"
+    for environ in ({}, {"GENROPY_WORKERS": "auto"}):  # auto, the default, without Redis: one process
+        assert choose_register(environ) == "local" and environ["GENROPY_REGISTER"] == "local"
 
 
 def test_a_stale_announcement_of_ours_is_removed_and_genropys_own_kept(tmp_path):
