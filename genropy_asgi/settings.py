@@ -2,8 +2,8 @@
 
 Each ``Setting`` has a name, a parser, a default, a scope (who reads it), whether it
 is a secret, and a one-line help. Everything else comes from this table: the
-README's variable tables (``python -m genropy_asgi.settings markdown SCOPE``; a test
-fails when the README differs), ``print-config``'s ``settings`` section, and the
+docs' variable tables (``genropy_asgi.settings_docs``; a test fails when a page
+differs), ``print-config``'s ``settings`` section, and the
 validation at start (``validate``: every setting of a scope parsed before anything
 starts, each bad value one line naming the variable and what was expected).
 
@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 MASK = "********"
@@ -611,49 +610,3 @@ def snapshot(env: Mapping[str, str], scope: str) -> dict[str, Any]:
         else:
             values[entry.name] = entry.parser.shown(read(env, entry.name))
     return values
-
-
-# -- the README's tables ----------------------------------------------------------
-
-def markdown(scope: str) -> str:
-    """The README's table of one scope."""
-    lines = ["| Variable | Meaning | Default |", "|---|---|---|"]
-    for entry in TABLE:
-        if not in_scope(entry, scope):
-            continue
-        name = f"`{entry.name}`" + (" (secret; or `_FILE`)" if entry.secret else "")
-        meaning = entry.help + (f"; old name `{'`, `'.join(entry.aliases)}` still read" if entry.aliases else "")
-        lines.append(f"| {name} | {meaning} | {entry.shown_default()} |")
-    return "\n".join(lines) + "\n"
-
-
-def readme_blocks(text: str) -> Iterable[tuple[str, str]]:
-    """``(scope, table text)`` of each generated block of a README."""
-    for match in re.finditer(r"<!-- settings:(\w+) -->\n(.*?)<!-- /settings -->", text, re.S):
-        yield match.group(1), match.group(2)
-
-
-def render_readme(text: str) -> str:
-    """The README with each generated block replaced by the table's current text."""
-    return re.sub(r"(<!-- settings:(\w+) -->\n)(.*?)(<!-- /settings -->)",
-                  lambda m: m.group(1) + markdown(m.group(2)) + m.group(4), text, flags=re.S)
-
-
-def main(argv: list[str]) -> int:
-    """``markdown SCOPE`` prints a table; ``readme PATH...`` rewrites the generated blocks of those pages."""
-    if len(argv) == 2 and argv[0] == "markdown" and argv[1] in SCOPES:
-        sys.stdout.write(markdown(argv[1]))
-        return 0
-    if len(argv) >= 2 and argv[0] == "readme":
-        for path in argv[1:]:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(render_readme(text))
-        return 0
-    sys.stderr.write(f"usage: python -m genropy_asgi.settings markdown {{{','.join(SCOPES)}}} | readme PATH...\n")
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

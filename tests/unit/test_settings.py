@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from genropy_asgi import settings
+from genropy_asgi import settings, settings_docs
 from genropy_asgi.container import genropy_tools_env
 from genropy_asgi.settings import SettingError
 
@@ -25,11 +25,11 @@ TOOLS_NAMES = {name.removesuffix("_FILE") for name in genropy_tools_env.HONOURED
 
 def test_readme_tables_are_the_table():
     docs = "".join(page.read_text(encoding="utf-8") for page in sorted((ROOT / "docs").glob("*.md")))
-    blocks = dict(settings.readme_blocks(docs))
+    blocks = dict(settings_docs.readme_blocks(docs))
     assert set(blocks) == {settings.IMAGE, settings.SERVER, settings.COMPOSE, settings.TESTING, settings.SUITE,
                            settings.INTERNAL}
-    stale = [scope for scope, text in blocks.items() if text != settings.markdown(scope)]
-    assert not stale, f"docs tables {stale} differ: run python -m genropy_asgi.settings readme docs/*.md"
+    stale = [scope for scope, text in blocks.items() if text != settings_docs.markdown(scope)]
+    assert not stale, f"docs tables {stale} differ: run python -m genropy_asgi.settings_docs readme docs/*.md"
 
 
 def test_every_variable_the_code_names_is_in_the_table():
