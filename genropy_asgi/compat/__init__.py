@@ -17,6 +17,7 @@ The fixes (each module says why it exists and when to drop it):
 - ``compat.register_client``: the site finds its register again after that restart;
 - ``compat.register_hosted``: the register in the web server's process (``GENROPY_REGISTER=local``);
 - ``compat.register_redis``: the register's state in Redis or Valkey (``GENROPY_REGISTER=redis``);
+- ``compat.store_lock``: a page's RPCs wait for its store in turn, not in 0.2 s polling steps;
 - ``compat.async_channel``: ``gnr web async``'s socket in the container, not the shared site folder;
 - ``compat.async_server``: ``gnr web async``'s shared-object ids stay file names, its TCP port binds where asked;
 - ``compat.task_schedule``: GenroPy's older scheduler runs "every N minutes" tasks on SQLite;
@@ -56,7 +57,8 @@ PATCHES: dict[str, tuple[str, ...]] = {  # GenroPy module -> its fixes, applied 
     "gnr.web.daemon.siteregister": ("genropy_asgi.compat.register_store:patch_siteregister_module",),
     "gnr.web.daemon.siteregister_client": ("genropy_asgi.compat.register_client:patch_client_module",
                                            "genropy_asgi.compat.register_hosted:patch_client_module",
-                                           "genropy_asgi.compat.register_redis:patch_client_module"),
+                                           "genropy_asgi.compat.register_redis:patch_client_module",
+                                           "genropy_asgi.compat.store_lock:patch_client_module"),
     "gnr.web.gnrwebpage_proxy.jstools": ("genropy_asgi.compat.js_bundle:patch_jstools_module",),
     "gnr.app.pathresolver": ("genropy_asgi.compat.instance_site:patch_pathresolver_module",),
 }
