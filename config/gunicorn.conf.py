@@ -10,12 +10,12 @@ GenroPy's own ``serveprod``).
 import os
 
 from genropy_asgi import settings
-from genropy_asgi.cpu_quota import available_cpus, server_workers
+from genropy_asgi.cpu_quota import available_workers, server_workers
 from genropy_asgi.logs import JSON, log_format
 
 bind = settings.read(os.environ, "GENROPY_BIND")
 workers = server_workers(settings.read(os.environ, "GENROPY_WORKERS"), settings.read(os.environ, "GENROPY_REGISTER"),
-                         available_cpus())
+                         available_workers())
 worker_class = "genropy_asgi.asgi.gunicorn_worker.GenropyUvicornWorker"
 preload_app = False
 graceful_timeout = int(settings.read(os.environ, "GENROPY_SHUTDOWN_TIMEOUT"))

@@ -302,8 +302,9 @@ TABLE: tuple[Setting, ...] = (
     # -- serving --------------------------------------------------------------------
     S("GENROPY_WORKERS", Workers(MAX_WORKERS), AUTO_WORKERS, "1: one uvicorn process; more: gunicorn with that many "
       "uvicorn workers; `auto`: with `GENROPY_REGISTER=redis`, one per CPU of the container's quota (cgroup "
-      "`cpu.max`, rounded up), else 1 (one process on its own register serves more than several on gnrdaemon's: "
-      "docs/benchmarks.md)", shown="`auto`"),
+      "`cpu.max`, rounded up; no quota: the CPUs it may run on), within its memory limit (256 MiB a worker), "
+      "else 1 (one process on its own register serves more than several on gnrdaemon's: docs/benchmarks.md)",
+      shown="`auto`"),
     S("GENROPY_MAX_REQUESTS", Whole(0, 10**9), 0, "with GENROPY_WORKERS > 1: a worker is replaced after this many "
       "requests, the others serving meanwhile (gunicorn's `max_requests`; GenroPy's own deployments use 300); "
       "0: never"),

@@ -45,7 +45,7 @@ from genropy_asgi.container.sources import (
     site_extra_from,
 )
 from genropy_asgi.container.topology import Placement, placement, register_placement
-from genropy_asgi.cpu_quota import available_cpus, server_workers
+from genropy_asgi.cpu_quota import available_workers, server_workers
 from genropy_asgi.launch.gnrconfig import GnrSetup, external_secret_for, password_entry, render_config_folder
 
 __all__ = ["DbTarget", "DiskFiles", "LaunchPlan", "PlanError", "make_plan", "unprivileged_uid", "IMAGE_UID", "MASK"]
@@ -282,7 +282,7 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
     with ``GENROPY_SITE_DATA``, such a project is served through shadow roots."""
     site = get(env, "GNR_CURRENT_SITE")
     home = get(env, "GENROPY_HOME")
-    workers = server_workers(get(env, "GENROPY_WORKERS"), get(env, "GENROPY_REGISTER"), available_cpus())
+    workers = server_workers(get(env, "GENROPY_WORKERS"), get(env, "GENROPY_REGISTER"), available_workers())
     project_roots = list(dict.fromkeys(project_root(p, files) for p in get(env, "GENROPY_PROJECTS").split(":") if p))
     check_site(site, project_roots, files)
     site_data = (get(env, "GENROPY_SITE_DATA") or "").rstrip("/")

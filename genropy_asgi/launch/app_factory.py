@@ -27,7 +27,7 @@ from genropy_asgi.asgi.server import GenropyAsgiServer, database_check
 from genropy_asgi.asgi.static_files import StaticOptions
 from genropy_asgi.asgi.websocket_relay import ASYNC_SERVER_PATHS, async_server_check
 from genropy_asgi.compat import register_hosted
-from genropy_asgi.cpu_quota import available_cpus, server_workers
+from genropy_asgi.cpu_quota import available_workers, server_workers
 from genropy_asgi.launch import LaunchError
 from genropy_asgi.launch.daemon import daemon_ping
 from genropy_asgi.launch.site import SiteLaunch
@@ -62,7 +62,7 @@ def choose_register(environ: Any = os.environ) -> str:
     of processes). Written back to ``environ`` so the programs this server starts (``gnr web
     async``, a reloaded child) find the same register."""
     asked = setting("GENROPY_REGISTER", environ)
-    workers = server_workers(setting("GENROPY_WORKERS", environ) or AUTO_WORKERS, asked, available_cpus())
+    workers = server_workers(setting("GENROPY_WORKERS", environ) or AUTO_WORKERS, asked, available_workers())
     chosen = asked or ("local" if workers == 1 else "pyro")
     if chosen == "local" and workers > 1:
         raise LaunchError(f"GENROPY_REGISTER=local keeps the site's register in one process: with "

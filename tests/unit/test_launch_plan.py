@@ -704,7 +704,7 @@ def test_the_shadow_of_a_project_links_everything_but_the_instance_data(tmp_path
 
 
 def test_workers_auto_is_the_cpu_quota_and_recycling_maps_from_genropy_tools():
-    from genropy_asgi.cpu_quota import available_cpus, cpus_from, server_workers
+    from genropy_asgi.cpu_quota import available_workers, cpus_from, server_workers, workers_from
     from genropy_asgi.settings import AUTO_WORKERS
 
     assert cpus_from("max 100000", 8) == 8
@@ -712,6 +712,10 @@ def test_workers_auto_is_the_cpu_quota_and_recycling_maps_from_genropy_tools():
     assert cpus_from("50000 100000", 8) == 1
     assert cpus_from("400000 100000", 2) == 2  # never more than it may run on
     assert cpus_from(None, 3) == 3 and cpus_from("garbage", 3) == 3
+    gib = str(2**30)
+    assert workers_from("max 100000", str(2 * 2**30), 64) == 8  # no CPU limit, 2 GiB: what the memory holds
+    assert workers_from("200000 100000", str(4 * 2**30), 64) == 2 and workers_from("max", "max\n", 3) == 3
+    assert workers_from(None, gib[:3], 4) == 1 and workers_from(None, "garbage", 4) == 4  # at least one
     assert server_workers(AUTO_WORKERS, "redis", 6) == 6 and server_workers(AUTO_WORKERS, "redis", 99) == 64
     assert server_workers(AUTO_WORKERS, None, 6) == 1 and server_workers(AUTO_WORKERS, "pyro", 6) == 1
     assert server_workers(3, None, 6) == 3  # a number asked is kept
@@ -719,7 +723,7 @@ def test_workers_auto_is_the_cpu_quota_and_recycling_maps_from_genropy_tools():
         alone = plan(asked)
         assert alone.workers == 1 and alone.env["GENROPY_WORKERS"] == "1" and alone.env["GENROPY_REGISTER"] == "local"
         shared = plan({**asked, **SHARED, "GENROPY_REGISTER": "redis", "GENROPY_REDIS_URL": "redis://valkey:6379/0"})
-        assert shared.workers == min(available_cpus(), 64) and shared.env["GENROPY_WORKERS"] == str(shared.workers)
+        assert shared.workers == min(available_workers(), 64) and shared.env["GENROPY_WORKERS"] == str(shared.workers)
     assert "auto or a whole number from 1 to 64" in error({"GENROPY_WORKERS": "many"})
     theirs = plan({"GNR_GUNICORN_MAX_REQUESTS": "300", "GNR_GUNICORN_MAX_REQUESTS_JITTER": "50",
                    "GENROPY_WORKERS": "2"})
