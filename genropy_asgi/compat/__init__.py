@@ -115,7 +115,7 @@ class _PatchingLoader:
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        self._loader.exec_module(module)  # type: ignore[attr-defined]
+        self._loader.exec_module(module)
         self._patch(module)
 
 
@@ -129,7 +129,7 @@ class _PatchingFinder:
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return None
-        spec.loader = _PatchingLoader(spec.loader, patch)
+        spec.loader = _PatchingLoader(spec.loader, patch)  # type: ignore[assignment]  # a Loader by duck typing
         return spec
 
 

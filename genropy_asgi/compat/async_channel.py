@@ -21,7 +21,6 @@ the code this relies on.
 from __future__ import annotations
 
 import os
-from types import ModuleType
 from typing import Any
 
 VARIABLE = "GENROPY_SOCKETS"
@@ -37,7 +36,7 @@ def sockets_folder() -> str | None:
     return folder or None
 
 
-def patch_async_module(module: ModuleType) -> None:
+def patch_async_module(module: Any) -> None:
     server_class = module.GnrBaseAsyncServer
     original = server_class._ensure_sockets_dir
 
@@ -57,7 +56,7 @@ def shared_async_server() -> tuple[str, int] | None:
     return host.strip("[]"), int(port)
 
 
-def patch_handler_module(module: ModuleType) -> None:
+def patch_handler_module(module: Any) -> None:
     handler_class = module.WsgiWebSocketHandler
     original, original_connection = handler_class.__init__, handler_class.socketConnection
 
@@ -75,7 +74,8 @@ def patch_handler_module(module: ModuleType) -> None:
         if not hasattr(self, "_socketConnection"):
             import http.client
 
-            connection = http.client.HTTPConnection(*tcp, timeout=PUSH_TIMEOUT)
+            host, port = tcp
+            connection = http.client.HTTPConnection(host, port, timeout=PUSH_TIMEOUT)
             connection.connect()
             self._socketConnection = connection
         return self._socketConnection

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 TARGET_MODULE = "gnr.web.gnrasync"
@@ -56,7 +56,7 @@ def bound_web(web: Any) -> Any:
     return SimpleNamespace(**{**names, "TCPSite": tcp_site})
 
 
-def patch_async_module(module: ModuleType) -> None:
+def patch_async_module(module: Any) -> None:
     manager = module.SharedObjectsManager
     if not getattr(manager.getSharedObject, "genropy_asgi_safe_ids", False):
         manager.getSharedObject = refusing_unsafe_ids(manager.getSharedObject)

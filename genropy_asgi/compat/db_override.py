@@ -21,7 +21,6 @@ merging the instance's file over the default one.
 from __future__ import annotations
 
 import functools
-from types import ModuleType
 from typing import Any
 
 TARGET_MODULE = "gnr.app.gnrapp"
@@ -48,7 +47,7 @@ def apply_db_override(config: Any, instance_name: str | None) -> Any:
     return config
 
 
-def patch_gnrapp_module(module: ModuleType) -> None:
+def patch_gnrapp_module(module: Any) -> None:
     original = module.GnrApp.load_instance_config
 
     @functools.wraps(original)

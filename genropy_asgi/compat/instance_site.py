@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import glob
 import os
-from types import ModuleType
 from typing import Any
 
 TARGET_MODULE = "gnr.app.pathresolver"
@@ -57,7 +56,7 @@ def instance_site_folder(project_roots: list[str], name: str) -> str | None:
     return None
 
 
-def patch_pathresolver_module(module: ModuleType) -> None:
+def patch_pathresolver_module(module: Any) -> None:
     original = module.PathResolver.entity_name_to_path
 
     @functools.wraps(original)

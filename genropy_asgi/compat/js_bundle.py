@@ -22,6 +22,7 @@ import os
 import shutil
 import threading
 from types import ModuleType, SimpleNamespace
+from typing import Any
 
 TARGET_MODULE = "gnr.web.gnrwebpage_proxy.jstools"
 
@@ -50,7 +51,7 @@ def module_namespace(real: ModuleType, **replaced: object) -> SimpleNamespace:
                               **replaced})
 
 
-def patch_jstools_module(module: ModuleType) -> None:
+def patch_jstools_module(module: Any) -> None:
     module.os = module_namespace(os, makedirs=makedirs_existing_ok)
     module.shutil = module_namespace(shutil, move=atomic_move)
     module.GENROPY_ASGI_JS_BUNDLE_COMPAT = "folder race and atomic bundle"

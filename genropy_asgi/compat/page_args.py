@@ -19,7 +19,7 @@ When to drop it: ``tests/compat/test_page_args_compat.py`` fails the day GenroPy
 from __future__ import annotations
 
 import re
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 TARGET_MODULE = "gnr.web.gnrwebpage"
@@ -55,7 +55,7 @@ def markup_aware_search(pattern: Any, string: Any, flags: int = 0) -> Any:
     return re.search(pattern, string, flags)
 
 
-def patch_webpage_module(module: ModuleType) -> None:
+def patch_webpage_module(module: Any) -> None:
     names = {name: getattr(re, name) for name in dir(re) if not name.startswith("__")}
     module.re = SimpleNamespace(**{**names, "search": markup_aware_search})
     module.GENROPY_ASGI_PAGE_ARGS_COMPAT = "linear markup check"

@@ -183,7 +183,7 @@ class Transaction:
                 value = pickle.loads(cached.payload)
                 self.live[key] = value
                 hook = self.on_load.get(space) if space is not None else None
-                if hook is not None:
+                if hook is not None and space is not None:
                     hook(key[len(self.store.object_key(space, "")):], value)
         found = self.live[key]
         return default if found is MISSING else found
@@ -219,7 +219,7 @@ class Transaction:
 
     # -- the end ---------------------------------------------------------------------
     def changes(self) -> list[tuple[str, bytes | None]]:
-        changed = []
+        changed: list[tuple[str, bytes | None]] = []
         for key, value in self.live.items():
             before = self.baseline.get(key)
             if value is MISSING:
@@ -569,7 +569,8 @@ class Attribute:
         self.name = name
 
     def _store(self, instance: Any) -> Store | None:
-        return instance.__dict__.get("_genropy_asgi_store")
+        store: Store | None = instance.__dict__.get("_genropy_asgi_store")
+        return store
 
     def __get__(self, instance: Any, owner: Any = None) -> Any:
         if instance is None:

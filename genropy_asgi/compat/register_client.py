@@ -40,7 +40,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 from genropy_asgi.compat import upstream
@@ -57,7 +56,7 @@ def proxy_per_thread() -> bool:
     from genropy_asgi import settings
 
     try:
-        return settings.read(os.environ, PROXY_VARIABLE) == "thread"
+        return bool(settings.read(os.environ, PROXY_VARIABLE) == "thread")
     except settings.SettingError:
         return True
 
@@ -67,7 +66,7 @@ def wait_seconds() -> float:
     from genropy_asgi import settings
 
     try:
-        seconds = settings.read(os.environ, "GENROPY_DAEMON_WAIT", DEFAULT_WAIT)
+        seconds: float = settings.read(os.environ, "GENROPY_DAEMON_WAIT", DEFAULT_WAIT)
     except settings.SettingError:
         return DEFAULT_WAIT
     return max(seconds, 1.0)
@@ -169,11 +168,11 @@ def check_register_uri(original: Callable[[Any, Any], Any], clock: ModuleClock) 
         finally:
             clock.local.cap = None
 
-    check.__wrapped__ = original  # type: ignore[attr-defined]  (GenroPy's, for the guard test)
+    check.__wrapped__ = original  # type: ignore[attr-defined]  # GenroPy's, for the guard test
     return check
 
 
-def patch_client_module(module: ModuleType) -> None:
+def patch_client_module(module: Any) -> None:
     client_class = module.SiteRegisterClient
     original_init_register = client_class.initSiteRegister
 
@@ -210,7 +209,7 @@ def patch_client_module(module: ModuleType) -> None:
                                        thread_proxy if proxy_per_thread() else None)
         self.siteregister = wrapper
 
-    init_register.__wrapped__ = original_init_register  # type: ignore[attr-defined]  (GenroPy's, for the guard test)
+    init_register.__wrapped__ = original_init_register  # type: ignore[attr-defined]  # GenroPy's, for the guard test
     client_class.initSiteRegister = init_register
     if getattr(module, "time", None) is time:  # the module's own ``import time``
         clock = ModuleClock()

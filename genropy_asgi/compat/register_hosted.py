@@ -305,12 +305,12 @@ def wait_for_announcement(site: Any, seconds: float) -> None:
         time.sleep(0.2)
 
 
-def patch_client_module(module: ModuleType) -> None:
+def patch_client_module(module: Any) -> None:
     client_class = module.SiteRegisterClient
     original_init, original_add_data = client_class.__init__, client_class.add_data_to_register_item
     from gnr.web.daemon import siteregister as register_module
 
-    class LocalStoreBag(module.RemoteStoreBag):  # type: ignore[name-defined,misc]
+    class LocalStoreBag(module.RemoteStoreBag):  # type: ignore[misc]
         """GenroPy's RemoteStoreBag on the register of this process (no Pyro round trip)."""
 
         def __init__(self, hosted: HostedRegister, register_name: Any, register_item_id: Any,
@@ -364,7 +364,7 @@ def patch_client_module(module: ModuleType) -> None:
         register_item["data"] = LocalStoreBag(hosted, register_item["register_name"],
                                               register_item["register_item_id"])
 
-    init.__wrapped__ = original_init  # type: ignore[attr-defined]  (GenroPy's, for the guard test)
+    init.__wrapped__ = original_init  # type: ignore[attr-defined]  # GenroPy's, for the guard test
     add_data.__wrapped__ = original_add_data  # type: ignore[attr-defined]
     client_class.__init__ = init
     client_class.add_data_to_register_item = add_data

@@ -234,7 +234,8 @@ def pages_by_connection(page_register: Any, store: redis_objects.Store) -> None:
                               user=user, include_data=include_data, filters=filters)
 
     def connection_page_items(connection_id: Any) -> list[tuple[str, Any]]:
-        return page_register.registerItems.group_items(str(connection_id))
+        items: list[tuple[str, Any]] = page_register.registerItems.group_items(str(connection_id))
+        return items
 
     def connection_page_keys(connection_id: Any) -> list[str]:
         return [key for key, _ in connection_page_items(connection_id)]
@@ -304,12 +305,12 @@ def scope_requests(site: Any, store: redis_objects.Store) -> None:
     site.wsgiapp = scoped
 
 
-def patch_client_module(module: ModuleType) -> None:
+def patch_client_module(module: Any) -> None:
     client_class = module.SiteRegisterClient
     original_init, original_add_data = client_class.__init__, client_class.add_data_to_register_item
     from gnr.web.daemon import siteregister as register_module
 
-    class RedisStoreBag(module.RemoteStoreBag):  # type: ignore[name-defined,misc]
+    class RedisStoreBag(module.RemoteStoreBag):  # type: ignore[misc]
         """GenroPy's RemoteStoreBag on the shared register (a transaction, no Pyro)."""
 
         def __init__(self, shared: SharedRegister, register_name: Any, register_item_id: Any,
@@ -347,7 +348,7 @@ def patch_client_module(module: ModuleType) -> None:
         register_item["data"] = RedisStoreBag(shared, register_item["register_name"],
                                               register_item["register_item_id"])
 
-    init.__wrapped__ = original_init  # type: ignore[attr-defined]  (the previous one, for the guard test)
+    init.__wrapped__ = original_init  # type: ignore[attr-defined]  # the previous one, for the guard test
     add_data.__wrapped__ = original_add_data  # type: ignore[attr-defined]
     client_class.__init__ = init
     client_class.add_data_to_register_item = add_data

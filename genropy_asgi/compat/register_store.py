@@ -36,7 +36,6 @@ import signal
 import sys
 import threading
 import time
-from types import ModuleType
 from typing import Any
 
 TARGET_MODULE = "gnr.web.daemon.siteregister"
@@ -132,12 +131,13 @@ def snapshot_seconds() -> float:
     from genropy_asgi import settings  # validated by the entrypoint; a bad value here: the default
 
     try:
-        return settings.read(os.environ, SNAPSHOT_VARIABLE)
+        seconds: float = settings.read(os.environ, SNAPSHOT_VARIABLE)
     except settings.SettingError:
-        return settings.setting(SNAPSHOT_VARIABLE).default
+        seconds = settings.setting(SNAPSHOT_VARIABLE).default
+    return seconds
 
 
-def patch_siteregister_module(module: ModuleType) -> None:
+def patch_siteregister_module(module: Any) -> None:
     folder = os.environ.get(STORE_VARIABLE, "").strip()
     if not folder:
         return
@@ -184,7 +184,7 @@ def patch_siteregister_module(module: ModuleType) -> None:
 
     for fix, original in ((dump, site_register_class.dump), (load, site_register_class.load),
                           (init, original_init), (run, original_run)):
-        fix.__wrapped__ = original  # type: ignore[attr-defined]  (GenroPy's, for the guard test)
+        fix.__wrapped__ = original  # type: ignore[union-attr]  # GenroPy's, for the guard test
     site_register_class.dump, site_register_class.load = dump, load
     server_class.__init__, server_class.run = init, run
     module.GENROPY_ASGI_REGISTER_STORE_COMPAT = folder

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import sys
-from types import ModuleType
 from typing import Any
 
 TARGET_MODULE = "gnr.web.gnrwsgisite_proxy.gnrapidispatcher"
@@ -44,7 +43,8 @@ def requested_mode(environ: dict[str, str] | os._Environ[str] = os.environ) -> s
     from genropy_asgi import settings
 
     try:
-        return settings.read(environ, SWITCH_VARIABLE)
+        mode: str = settings.read(environ, SWITCH_VARIABLE)
+        return mode
     except settings.SettingError as exc:
         sys.stderr.write(f"genropy-asgi: {exc}; using 'adapter'\n")
         return "adapter"
@@ -69,7 +69,7 @@ def router_rejects_name(router_class: type) -> bool:
 def make_adapted_owner(routing_class: type) -> type:
     """An ``_ApiRouterOwner`` for genro-routes >= 0.30: ``api`` is the owner's router."""
 
-    class _ApiRouterOwner(routing_class):  # type: ignore[misc, valid-type]
+    class _ApiRouterOwner(routing_class):  # type: ignore[misc]
         """GenroPy's API router owner, adapted by genropy-asgi (see routes_compat)."""
 
         @property
@@ -79,7 +79,7 @@ def make_adapted_owner(routing_class: type) -> type:
     return _ApiRouterOwner
 
 
-def patch_dispatcher_module(module: ModuleType, mode: str | None = None) -> str:
+def patch_dispatcher_module(module: Any, mode: str | None = None) -> str:
     """Apply the fix to an executed ``gnrapidispatcher`` module; return what was done.
 
     Returns one of ``"absent"`` (genro-routes not importable: nothing to fix),

@@ -22,7 +22,6 @@ Drop it when GenroPy's ``ServerStore`` waits without polling.
 from __future__ import annotations
 
 import threading
-from types import ModuleType
 from typing import Any
 
 TARGET_MODULE = "gnr.web.daemon.siteregister_client"
@@ -64,7 +63,7 @@ def item_of(store: Any) -> tuple[Any, Any]:
     return (store.register_name, store.register_item_id)
 
 
-def patch_client_module(module: ModuleType) -> None:
+def patch_client_module(module: Any) -> None:
     store_class = module.ServerStore
     if getattr(store_class, "_genropy_asgi_process_lock", False):
         return

@@ -19,7 +19,6 @@ the code this relies on.
 from __future__ import annotations
 
 from datetime import UTC
-from types import ModuleType
 from typing import Any
 
 
@@ -33,7 +32,7 @@ def as_utc_when_naive(check: Any) -> Any:
     return checked
 
 
-def patch_task_module(module: ModuleType) -> None:
+def patch_task_module(module: Any) -> None:
     scheduler_class = module.GnrTaskScheduler
     original = scheduler_class.__init__
 

@@ -34,7 +34,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 TARGET_MODULE = "gnr.web.gnrwsgisite_proxy.gnrwebsockethandler"
@@ -59,7 +59,7 @@ def urlencode_without_none(query: Any, *args: Any, **kwargs: Any) -> str:
     return urllib.parse.urlencode(query, *args, **kwargs)
 
 
-def patch_websockethandler_module(module: ModuleType) -> None:
+def patch_websockethandler_module(module: Any) -> None:
     parse = SimpleNamespace(**{name: getattr(urllib.parse, name) for name in urllib.parse.__all__})
     parse.urlencode = urlencode_without_none
     module.urllib = SimpleNamespace(parse=parse, request=urllib.request, error=urllib.error)
