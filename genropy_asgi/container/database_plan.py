@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from genropy_asgi import settings
-from genropy_asgi.container.sources import PlanError, Secrets, get
+from genropy_asgi.container.sources import PlanError, Secrets, text, whole
 
 IMPLEMENTATIONS = ("sqlite", "postgres")
 REMOTEDB_VARIABLE = re.compile(r"^GNR_REMOTEDB_([A-Za-z0-9]+)_(SSH_HOST|SSH_USER|SSH_PASSWORD|SSH_PORT|"
@@ -29,7 +29,7 @@ class DbTarget:
 
 def database_attributes(env: Mapping[str, str], secrets: Secrets) -> dict[str, str]:
     """The deployment's ``<db>`` attributes (``GNR_DB_*``); with an implementation they replace the instance's."""
-    implementation = get(env, "GNR_DB_IMPLEMENTATION")
+    implementation = text(env, "GNR_DB_IMPLEMENTATION")
     attrs: dict[str, str] = {}
     if implementation:
         attrs["implementation"] = implementation
@@ -37,7 +37,7 @@ def database_attributes(env: Mapping[str, str], secrets: Secrets) -> dict[str, s
         if env.get(variable):
             attrs[attribute] = env[variable]
     if (env.get("GNR_DB_PORT") or "").strip():
-        attrs["port"] = str(get(env, "GNR_DB_PORT"))
+        attrs["port"] = str(whole(env, "GNR_DB_PORT"))
     password = secrets.get("GNR_DB_PASSWORD")
     if password:
         attrs["password"] = password

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from genropy_asgi.container.plan import DbTarget, LaunchPlan
 from genropy_asgi.container.report import StartError, log
@@ -18,7 +19,7 @@ from genropy_asgi.container.report import StartError, log
 ADVISORY_LOCK_KEY = 0x67656E726F  # "genro": the db setup lock shared by all replicas
 
 
-def connect(db: DbTarget, timeout: float = 5.0):
+def connect(db: DbTarget, timeout: float = 5.0) -> Any:
     import psycopg2
 
     return psycopg2.connect(host=db.host, port=db.port, user=db.user, password=db.password,
@@ -109,7 +110,9 @@ class SetupRecord:
         if not self.usable:
             return False
         if self.plan.db is None:
-            return self.mf.sqlite_record_matches(self.data_folder, self.value)
+            return self.data_folder is not None and self.mf.sqlite_record_matches(self.data_folder, self.value)
+        if self.dbname is None:
+            return False
         connection = connect(self.plan.db)
         try:
             return self.mf.postgres_record_matches(connection, self.dbname, self.value)
@@ -120,7 +123,10 @@ class SetupRecord:
         if not self.usable:
             return
         if self.plan.db is None:
-            self.mf.write_sqlite_record(self.data_folder, self.value)
+            if self.data_folder is not None:
+                self.mf.write_sqlite_record(self.data_folder, self.value)
+            return
+        if self.dbname is None:
             return
         connection = connect(self.plan.db)
         connection.autocommit = True

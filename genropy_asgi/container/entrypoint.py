@@ -68,7 +68,7 @@ def owner_fix(path: str, error: OSError) -> str:
         return ("the project is mounted read-only: GenroPy writes the instance's data/ and site/, mount it "
                 "read-write (or bake it into a derived image: docs/own-project.md)")
     try:
-        owner = os.stat(path if os.path.exists(path) else os.path.dirname(path)).st_uid
+        owner: int | str = os.stat(path if os.path.exists(path) else os.path.dirname(path)).st_uid
     except OSError:
         owner = "the folder's owner"
     return (f"run the container as its owner (docker compose: GENROPY_UID={owner} in .env, or leave "
@@ -218,8 +218,8 @@ def check_state(plan: LaunchPlan) -> None:
     """What ``write_state`` would need, checked on the real mounts (``check`` mode)."""
     ensure_writable(plan.home, "GENROPY_HOME")
     folder = instance_folder(plan)
-    for name in ("data", "site") if folder else ():
-        path = os.path.join(folder, name)
+    for name in ("data", "site") if folder is not None else ():
+        path = os.path.join(str(folder), name)
         if not os.path.islink(path):
             ensure_writable(path, f"the instance's {name} folder", owner_fix)
     if plan.root_py and not plan.root_py.startswith(os.path.join(folder or "", "site") + os.sep):

@@ -34,7 +34,7 @@ def own_address() -> str:
 
 def save_registers() -> None:
     """Each site register saves its state now (``compat.register_store``'s dump), through Pyro."""
-    daemon = RUNNING.get("daemon")
+    daemon: Any = RUNNING.get("daemon")
     for sitename in list(getattr(daemon, "siteregisters", {})):
         try:
             daemon.siteregister_dump(sitename=sitename)
@@ -54,6 +54,8 @@ def stop_children(signum: int, frame: object) -> None:
         saving.join(STOP_SECONDS)
     children = multiprocessing.active_children()
     for child in children:
+        if child.pid is None:  # never started
+            continue
         try:
             os.kill(child.pid, signal.SIGTERM)
         except ProcessLookupError:

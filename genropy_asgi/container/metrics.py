@@ -70,7 +70,7 @@ def supervisor_processes(socket_path: str) -> list[dict[str, Any]]:
     transport = SupervisorTransport(os.environ.get(USER_VARIABLE), os.environ.get(TOKEN_VARIABLE),
                                     f"unix://{socket_path}")
     try:
-        found = list(ServerProxy("http://127.0.0.1", transport=transport).supervisor.getAllProcessInfo())
+        found: list[Any] = list(ServerProxy("http://127.0.0.1", transport=transport).supervisor.getAllProcessInfo())  # type: ignore[arg-type]  # XML-RPC: a list
     except Exception:
         return []
     return [info for info in found if not (info.get("statename") == "STOPPED" and not info.get("start"))]
@@ -134,7 +134,7 @@ def mark_dead_processes(directory: str) -> None:
     for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
         match = _PID_IN_NAME.search(path)
         if match and not os.path.exists(f"/proc/{match.group(1)}"):
-            multiprocess.mark_process_dead(int(match.group(1)), directory)
+            multiprocess.mark_process_dead(int(match.group(1)), directory)  # type: ignore[no-untyped-call]
 
 
 class ServerProcessesCollector:
@@ -145,7 +145,7 @@ class ServerProcessesCollector:
 
         self.directory = directory
         self._inner = CollectorRegistry(auto_describe=False)
-        multiprocess.MultiProcessCollector(self._inner, directory)
+        multiprocess.MultiProcessCollector(self._inner, directory)  # type: ignore[no-untyped-call]
 
     def collect(self) -> Iterator[Any]:
         mark_dead_processes(self.directory)

@@ -23,6 +23,7 @@ import os
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable, Mapping
 from importlib import metadata
+from typing import Any
 
 COMMENT_PREFIX = "genropy-asgi setup "
 SQLITE_RECORD = ".genropy-asgi-setup.json"
@@ -111,7 +112,7 @@ def write_sqlite_record(data_folder: str, value: str) -> None:
 
 # -- PostgreSQL: the database's comment ---------------------------------------------------
 
-def postgres_record_matches(connection, dbname: str, wanted: str) -> bool:
+def postgres_record_matches(connection: Any, dbname: str, wanted: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
                        (dbname,))
@@ -119,7 +120,7 @@ def postgres_record_matches(connection, dbname: str, wanted: str) -> bool:
     return bool(row) and row[0] == COMMENT_PREFIX + wanted
 
 
-def write_postgres_record(connection, dbname: str, value: str) -> None:
+def write_postgres_record(connection: Any, dbname: str, value: str) -> None:
     from psycopg2 import sql
 
     with connection.cursor() as cursor:

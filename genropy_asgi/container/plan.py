@@ -35,14 +35,18 @@ from genropy_asgi.container.sources import (
     PlanError,
     Secrets,
     check_site,
+    flag,
     genropy_bool,
-    get,
+    given,
     instance_config,
     instance_path,
     missing_root_py,
     mounted_siteconfig,
     project_root,
+    seconds,
     site_extra_from,
+    text,
+    whole,
 )
 from genropy_asgi.container.topology import Placement, placement, register_placement
 from genropy_asgi.cpu_quota import available_workers, server_workers
@@ -217,11 +221,11 @@ def make_plan(env: Mapping[str, str], files: FileSource, args: list[str],
     if db.get("implementation") == "postgres" and (mode in DATABASE_MODES or mode == "check"):  # check: reachable
         db_target = DbTarget(host=db["host"], port=int(db.get("port") or 5432), name=db.get("dbname"),
                              user=db.get("user"), password=db.get("password"), timeout=inputs.db_wait)
-    files = render_config_folder(inputs.setup)
-    files.update(register_secret_files(inputs, child_env))
+    config_files = render_config_folder(inputs.setup)
+    config_files.update(register_secret_files(inputs, child_env))
     return LaunchPlan(
         mode=mode, site=inputs.site, home=inputs.home, config_dir=child_env["GENRO_GNRFOLDER"],
-        files=files, command=command, env=child_env, server_command=server_command,
+        files=config_files, command=command, env=child_env, server_command=server_command,
         port=inputs.port, workers=inputs.workers, db=db_target,
         db_setup=inputs.db_setup and mode in DATABASE_MODES and mode not in ("dbsetup", "backup")
         and not inputs.remotedb,  # restore: after the archive is in place
@@ -258,20 +262,20 @@ def register_secret_files(inputs: Inputs, child_env: dict[str, str]) -> dict[str
 
 def backup_settings(env: Mapping[str, str], secrets: Secrets, home: str) -> BackupSettings:
     """Where archives go and how many stay (``GENROPY_BACKUP_*``; S3: the standard ``AWS_*``)."""
-    raw = get(env, "GENROPY_BACKUP_DESTINATION") or os.path.join(home, "backups")
+    raw = text(env, "GENROPY_BACKUP_DESTINATION") or os.path.join(home, "backups")
     try:
         destination = parse_destination(raw)
     except BackupError as exc:
         raise PlanError(str(exc)) from None
-    credentials = {"endpoint_url": get(env, "GENROPY_BACKUP_S3_ENDPOINT"),
-                   "region_name": get(env, "AWS_REGION"),
+    credentials = {"endpoint_url": text(env, "GENROPY_BACKUP_S3_ENDPOINT"),
+                   "region_name": text(env, "AWS_REGION"),
                    "aws_access_key_id": secrets.get("AWS_ACCESS_KEY_ID"),
                    "aws_secret_access_key": secrets.get("AWS_SECRET_ACCESS_KEY")}
     if destination.bucket and not (credentials["aws_access_key_id"] and credentials["aws_secret_access_key"]):
         raise PlanError(f"GENROPY_BACKUP_DESTINATION={raw}: an S3 bucket needs AWS_ACCESS_KEY_ID(_FILE) and "
                         "AWS_SECRET_ACCESS_KEY(_FILE)")
-    return BackupSettings(destination=destination, keep=get(env, "GENROPY_BACKUP_KEEP"),
-                          max_age_days=get(env, "GENROPY_BACKUP_MAX_AGE_DAYS"), credentials=credentials)
+    return BackupSettings(destination=destination, keep=whole(env, "GENROPY_BACKUP_KEEP"),
+                          max_age_days=whole(env, "GENROPY_BACKUP_MAX_AGE_DAYS"), credentials=credentials)
 
 
 def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[[], str], mode: str,
@@ -280,12 +284,12 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
 
     ``read_only(instance folder)`` (the entrypoint's probe, ``read_only_project.needs_shadow``):
     with ``GENROPY_SITE_DATA``, such a project is served through shadow roots."""
-    site = get(env, "GNR_CURRENT_SITE")
-    home = get(env, "GENROPY_HOME")
-    workers = server_workers(get(env, "GENROPY_WORKERS"), get(env, "GENROPY_REGISTER"), available_workers())
-    project_roots = list(dict.fromkeys(project_root(p, files) for p in get(env, "GENROPY_PROJECTS").split(":") if p))
+    site = given(env, "GNR_CURRENT_SITE")
+    home = given(env, "GENROPY_HOME")
+    workers = server_workers(whole(env, "GENROPY_WORKERS"), text(env, "GENROPY_REGISTER"), available_workers())
+    project_roots = list(dict.fromkeys(project_root(p, files) for p in given(env, "GENROPY_PROJECTS").split(":") if p))
     check_site(site, project_roots, files)
-    site_data = (get(env, "GENROPY_SITE_DATA") or "").rstrip("/")
+    site_data = (text(env, "GENROPY_SITE_DATA") or "").rstrip("/")
     instance = instance_path(site, project_roots, files)
     shadows = shadow_roots(home, project_roots) if site_data and instance and read_only(instance) else {}
     root_py = missing_root_py(site, project_roots, files)
@@ -297,10 +301,10 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
     hmac_key = given_key or new_secret()
     secrets.add(hmac_key)
     secrets.add(external_secret_for(hmac_key))  # GenroPy's token key, in environment.xml
-    daemon_port = get(env, "GNR_DAEMON_PORT")
+    daemon_port = whole(env, "GNR_DAEMON_PORT")
     db = database_attributes(env, secrets)
     remote_dbs, forwarded_ports = remote_databases(env, secrets)
-    remotedb = get(env, "GNR_REMOTEDB") or ""
+    remotedb = text(env, "GNR_REMOTEDB") or ""
     if remotedb and remotedb not in remote_dbs:
         known = ", ".join(sorted(remote_dbs)) or "none"
         raise PlanError(f"GNR_REMOTEDB={remotedb!r}: no GNR_REMOTEDB_{remotedb}_* variables "
@@ -316,7 +320,7 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
         # the tags of the admin GenroPy's own `gnr app initgenropy` writes (gnr/app/gnrdeploy.py)
         entry = password_entry(admin_password, hashlib.sha256(new_secret().encode()).hexdigest()[:32])
         secrets.add(entry)
-        requested = get(env, "GNR_ADMIN_USER")
+        requested = given(env, "GNR_ADMIN_USER")
         config_path, config_text = instance_config(site, project_roots, files)
         login = admin_login(requested, instance_xml_users(config_text))
         if login != requested:
@@ -324,7 +328,8 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
         xml_users[login] = {"pwd": entry, "tags": ADMIN_TAGS}
 
     siteconfig = mounted_siteconfig(env, files)
-    site_wsgi = {} if siteconfig is None or siteconfig.find("wsgi") is None else dict(siteconfig.find("wsgi").attrib)
+    wsgi_element = siteconfig.find("wsgi") if siteconfig is not None else None
+    site_wsgi = {} if wsgi_element is None else dict(wsgi_element.attrib)
     processes = process_set(env, site_wsgi)
     wsgi, debug_requested, port = wsgi_settings(env, site_wsgi, processes)
     setup = GnrSetup(
@@ -339,21 +344,21 @@ def read_inputs(env: Mapping[str, str], files: FileSource, new_secret: Callable[
         # workloads themselves; else GenroPy's older scheduler inside gnrdaemon
         tasks_async=processes.tasks or bool(where.scheduler_url) or mode in ("scheduler", "taskworker"),
     )
-    metrics_port = get(env, "GENROPY_METRICS_PORT")
+    metrics_port = whole(env, "GENROPY_METRICS_PORT")
     check_ports({"GNR_WSGI_OPT_port (the web port)": port, "GNR_DAEMON_PORT": daemon_port,
                  **({"GNR_SCHEDULER_PORT": processes.scheduler_port} if processes.tasks else {}),
                  **({"GENROPY_METRICS_PORT": metrics_port} if metrics_port and mode == "serve" else {})})
     return Inputs(
-        site=site, home=home, app_dir=get(env, "GENROPY_APP_DIR"),
-        venv_bin=os.path.join(get(env, "GENROPY_VENV"), "bin"),
+        site=site, home=home, app_dir=given(env, "GENROPY_APP_DIR"),
+        venv_bin=os.path.join(given(env, "GENROPY_VENV"), "bin"),
         project_roots=[shadows.get(root, root) for root in project_roots], shadows=shadows,
-        requirements=get(env, "GENROPY_PROJECT_REQUIREMENTS"), secrets=secrets, hmac_key=hmac_key,
+        requirements=given(env, "GENROPY_PROJECT_REQUIREMENTS"), secrets=secrets, hmac_key=hmac_key,
         daemon_port=daemon_port, db=db, remotedb=remotedb, setup=setup, processes=processes,
         debug=bool(debug_requested), port=port, host=listen_host(env), workers=workers,
-        threads=get(env, "GENROPY_WSGI_THREADS"), shutdown=get(env, "GENROPY_SHUTDOWN_TIMEOUT"),
-        db_wait=get(env, "GENROPY_DB_WAIT"), db_setup=get(env, "GENROPY_DB_SETUP") != "never",
-        db_setup_when_changed=get(env, "GENROPY_DB_SETUP") == "auto",
-        placement=where, site_data=site_data, async_port=get(env, "GENROPY_ASYNC_PORT"),
+        threads=whole(env, "GENROPY_WSGI_THREADS"), shutdown=seconds(env, "GENROPY_SHUTDOWN_TIMEOUT"),
+        db_wait=seconds(env, "GENROPY_DB_WAIT"), db_setup=given(env, "GENROPY_DB_SETUP") != "never",
+        db_setup_when_changed=given(env, "GENROPY_DB_SETUP") == "auto",
+        placement=where, site_data=site_data, async_port=whole(env, "GENROPY_ASYNC_PORT"),
         root_py=shadow_path(root_py, shadows) if root_py else None,
         register=register_placement(env, mode, workers, where, bool(given_key)),
         notes=admin_notes,
@@ -366,12 +371,12 @@ def wsgi_settings(env: Mapping[str, str], site_wsgi: Mapping[str, str],
     whether debug is on (refused unless allowed), the web port."""
     wsgi = {"debug": "False::B", "reload": "False::B", **site_wsgi,
             "websockets": "True::B" if processes.async_server else "False::B"}
-    external_host = get(env, "GENROPY_EXTERNAL_HOST")
+    external_host = text(env, "GENROPY_EXTERNAL_HOST")
     if external_host:
         wsgi["external_host"] = external_host.rstrip("/")
     debug_requested = genropy_bool(env.get("GNR_WSGI_OPT_debug")) if env.get("GNR_WSGI_OPT_debug") \
         else genropy_bool(wsgi.get("debug"))
-    if debug_requested and not get(env, "GENROPY_ALLOW_DEBUG"):
+    if debug_requested and not flag(env, "GENROPY_ALLOW_DEBUG"):
         raise PlanError("debug is on (GNR_WSGI_OPT_debug or the siteconfig's wsgi debug): werkzeug's console "
                         "executes code sent by any client; set GENROPY_ALLOW_DEBUG=true to accept that")
     declared_port = wsgi.get("port", str(settings.WEB_PORT)).split("::")[0]
@@ -410,7 +415,7 @@ def child_environment(env: Mapping[str, str], inputs: Inputs, server_args: list[
         "GENROPY_ASGI_ARGV": json.dumps(server_args),
         "GENROPY_WSGI_THREADS": str(inputs.threads),
         "GENROPY_SHUTDOWN_TIMEOUT": f"{inputs.shutdown:g}",
-        "GENROPY_DAEMON_WAIT": f"{get(env, 'GENROPY_DAEMON_WAIT', 60.0):g}",  # the image's programs: 60 unless set
+        "GENROPY_DAEMON_WAIT": f"{seconds(env, 'GENROPY_DAEMON_WAIT', 60.0):g}",  # the image's programs: 60 unless set
         "GENROPY_BIND": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",  # gunicorn's form
         "GENROPY_WORKERS": str(inputs.workers),
         "GENROPY_STOP_WAIT": str(int(math.ceil(inputs.shutdown)) + settings.SERVER_STOP_MARGIN),
@@ -425,14 +430,14 @@ def child_environment(env: Mapping[str, str], inputs: Inputs, server_args: list[
         # gnr web async is supervisord's program, never gnrasgiserve's child
         "GENROPY_ASYNC_SERVER": "external" if processes.async_server else "off",
         # a shared gnr web async (GENROPY_ASYNC_ADDRESS, mode async elsewhere): none of our own
-        "GENROPY_ASYNC_AUTOSTART": str(processes.async_server and not get(env, "GENROPY_ASYNC_ADDRESS")).lower(),
+        "GENROPY_ASYNC_AUTOSTART": str(processes.async_server and not text(env, "GENROPY_ASYNC_ADDRESS")).lower(),
         "GENROPY_SCHEDULER_AUTOSTART": str(processes.tasks).lower(),
         "GENROPY_TASKWORKER_AUTOSTART": str(processes.tasks and processes.task_workers > 0).lower(),
         "GENROPY_TASK_WORKER_SLOTS": str(max(processes.task_workers, 1)),  # supervisord: numprocs >= 1
         # the server processes write their metrics there; supervisord's "metrics" program serves them
         "PROMETHEUS_MULTIPROC_DIR": os.path.join(home, "run", "metrics"),
-        "GENROPY_METRICS_AUTOSTART": str(bool(get(env, "GENROPY_METRICS_PORT"))).lower(),
-        "GENROPY_METRICS_BIND": get(env, "GENROPY_METRICS_BIND") or host,  # where the web port listens, unless set
+        "GENROPY_METRICS_AUTOSTART": str(bool(whole(env, "GENROPY_METRICS_PORT"))).lower(),
+        "GENROPY_METRICS_BIND": given(env, "GENROPY_METRICS_BIND") or host,  # where the web port listens, unless set
         "GNR_SCHEDULER_HOST": "127.0.0.1",
         "GNR_SCHEDULER_PORT": str(processes.scheduler_port),
         "GNR_SCHEDULER_URL": inputs.placement.scheduler_url or f"http://127.0.0.1:{processes.scheduler_port}",
@@ -474,7 +479,7 @@ LOGGED_MODES = {"serve": "supervisord", "daemon": "gnrdaemon", "async": "async",
 def json_logged(mode: str, command: list[str], env: Mapping[str, str], inputs: Inputs) -> list[str]:
     """With ``GENROPY_LOG_FORMAT=json``, a long-running mode's program behind ``prefix_output``: its own
     lines (supervisord's included) become JSON records like every other program's."""
-    if get(env, "GENROPY_LOG_FORMAT") != "json" or mode not in LOGGED_MODES or not command:
+    if given(env, "GENROPY_LOG_FORMAT") != "json" or mode not in LOGGED_MODES or not command:
         return command
     return [os.path.join(inputs.venv_bin, "python"), "-m", "genropy_asgi.container.prefix_output",
             LOGGED_MODES[mode], *command]
@@ -491,7 +496,7 @@ def plan_notes(env: Mapping[str, str], inputs: Inputs) -> list[str]:
     notes = settings.deprecations(env) + inputs.notes
     if inputs.processes.task_workers and not inputs.processes.tasks and (env.get("GENROPY_TASK_WORKERS") or "").strip():
         notes.append("GENROPY_TASK_WORKERS is set but GENROPY_TASKS is off: no scheduler, no workers")
-    if get(env, "GENROPY_MAX_REQUESTS") and inputs.workers == 1:
+    if whole(env, "GENROPY_MAX_REQUESTS") and inputs.workers == 1:
         notes.append("GENROPY_MAX_REQUESTS is set but GENROPY_WORKERS=1: a single process is never replaced (the "
                      "site would stop meanwhile); it applies with GENROPY_WORKERS > 1")
     if inputs.shadows:

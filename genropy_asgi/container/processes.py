@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from genropy_asgi import settings
-from genropy_asgi.container.sources import PlanError, genropy_bool, get
+from genropy_asgi.container.sources import PlanError, flag, genropy_bool, text, whole
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,11 @@ def process_set(env: Mapping[str, str], site_wsgi: Mapping[str, str]) -> Process
     scheduler elsewhere: refused with GENROPY_TASKS, which runs one here.
     """
     declared = genropy_bool(site_wsgi.get("websockets"))
-    async_mode = get(env, "GENROPY_ASYNC_SERVER")
+    async_mode = text(env, "GENROPY_ASYNC_SERVER")
     async_server = (True if declared is None else declared) if async_mode is None else async_mode != "off"
-    tasks = get(env, "GENROPY_TASKS")
-    task_workers = get(env, "GENROPY_TASK_WORKERS")
-    scheduler_port = get(env, "GNR_SCHEDULER_PORT")
+    tasks = flag(env, "GENROPY_TASKS")
+    task_workers = whole(env, "GENROPY_TASK_WORKERS")
+    scheduler_port = whole(env, "GNR_SCHEDULER_PORT")
     host = env.get("GNR_SCHEDULER_HOST", "").strip()
     if host and host not in ("127.0.0.1", "localhost"):
         raise PlanError(f"GNR_SCHEDULER_HOST={host!r}: the task scheduler has no authentication and listens "

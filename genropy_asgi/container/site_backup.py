@@ -41,7 +41,7 @@ from typing import IO, Any
 
 from genropy_asgi.container import backup_rules as rules
 from genropy_asgi.container.backup_destinations import opened
-from genropy_asgi.container.backup_rules import BackupError
+from genropy_asgi.container.backup_rules import BackupError, BackupSettings
 from genropy_asgi.container.backup_status import write_status
 from genropy_asgi.container.plan import LaunchPlan
 from genropy_asgi.container.report import log
@@ -75,6 +75,13 @@ class SiteDatabase:
         if self.password:
             env["PGPASSWORD"] = self.password  # the environment, never argv
         return env
+
+
+def backup_of(plan: LaunchPlan) -> BackupSettings:
+    """The plan's backup settings: modes backup and restore always have them."""
+    if plan.backup is None:
+        raise BackupError(f"mode {plan.mode}: no backup settings in the plan")
+    return plan.backup
 
 
 def site_database(site: str) -> SiteDatabase:
@@ -252,7 +259,7 @@ def versions() -> dict[str, str]:
 
 def backup_once(plan: LaunchPlan, instance: str) -> int:
     started = time.monotonic()
-    settings = plan.backup
+    settings = backup_of(plan)
     db = site_database(plan.site)
     roots = file_roots(instance)
     scratch = plan.env["TMPDIR"]
@@ -344,11 +351,11 @@ def read_archive(path: str, name: str, extract: dict[str, str] | None = None) ->
                 local = local_path(info.name, extract) if extract is not None else None
                 if local is not None:
                     os.makedirs(os.path.dirname(local), exist_ok=True)
-                    output = open(local, "wb")
+                    output = open(local, "wb")  # closed below, after the hash
                 try:
                     digest, size = hash_stream(source, output)
                 finally:
-                    if output is not None:
+                    if output is not None and local is not None:
                         output.close()
                         os.chmod(local, (info.mode & 0o777) | 0o600)
                         os.utime(local, (info.mtime, info.mtime))
@@ -488,7 +495,7 @@ def restore(plan: LaunchPlan, instance: str, args: list[str], after_restore: Cal
     parser.add_argument("--other-instance", action="store_true", help="accept an archive of another site")
     parser.add_argument("--allow-newer", action="store_true", help="accept an archive of a newer GenroPy")
     options = parser.parse_args(args)
-    settings = plan.backup
+    settings = backup_of(plan)
     scratch = plan.env["TMPDIR"]
     os.makedirs(scratch, exist_ok=True)
     target = opened(settings.destination, settings.credentials, scratch)
@@ -617,9 +624,9 @@ def swap_in(db: SiteDatabase, database: str, temporary_db: str | None, roots: di
         psql(db, "postgres", f"ALTER DATABASE {ident(temporary_db)} RENAME TO {ident(database)}")
     for root_name in rules.FILE_ROOTS:
         new, inside = places[root_name]
-        aside = swap_folder(roots[root_name], new, inside, when)
-        if aside:
-            kept.append(aside)
+        folder_aside = swap_folder(roots[root_name], new, inside, when)
+        if folder_aside:
+            kept.append(folder_aside)
     external = staged.get(rules.SQLITE_FOLDER)
     if external and os.path.isdir(external) and sqlite_folder:
         for name in os.listdir(external):

@@ -11,7 +11,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from genropy_asgi import settings
 
@@ -19,8 +19,43 @@ PlanError = settings.SettingError  # bad input; ``str(exc)`` is the one line to 
 
 
 def get(env: Mapping[str, str], name: str, default: object = None) -> object:
-    """A setting of the table (``settings.TABLE``); ``default`` overrides the table's."""
+    """A setting of the table (``settings.TABLE``); ``default`` overrides the table's. The typed
+    readers below are what the plan uses: each says what it returns, and checks it."""
     return settings.read(env, name) if default is None else settings.read(env, name, default)
+
+
+def _typed(value: object, name: str, kind: type | tuple[type, ...], optional: bool = False) -> Any:
+    if (value is None and optional) or (isinstance(value, kind) and not isinstance(value, bool) or kind is bool
+                                        and isinstance(value, bool)):
+        return value
+    raise TypeError(f"{name}: the settings table reads {value!r}, not {kind}")  # a table/code mismatch
+
+
+def text(env: Mapping[str, str], name: str) -> str | None:
+    """A text setting with no default: ``None`` when unset."""
+    value: str | None = _typed(get(env, name), name, str, optional=True)
+    return value
+
+
+def given(env: Mapping[str, str], name: str) -> str:
+    """A text setting with a default: always a string."""
+    value: str = _typed(get(env, name), name, str)
+    return value
+
+
+def whole(env: Mapping[str, str], name: str) -> int:
+    value: int = _typed(get(env, name), name, int)
+    return value
+
+
+def seconds(env: Mapping[str, str], name: str, default: float | None = None) -> float:
+    value: float = _typed(get(env, name, default), name, (int, float))
+    return float(value)
+
+
+def flag(env: Mapping[str, str], name: str) -> bool:
+    value: bool = _typed(get(env, name), name, bool)
+    return value
 
 
 class FileSource(Protocol):
@@ -55,7 +90,7 @@ def genropy_bool(value: str | None) -> bool | None:
 
 
 def mounted_siteconfig(env: Mapping[str, str], files: FileSource) -> ET.Element | None:
-    path = get(env, "GENROPY_SITECONFIG")
+    path = given(env, "GENROPY_SITECONFIG")
     explicit = bool((env.get("GENROPY_SITECONFIG") or "").strip())
     try:
         text = files.read(path)

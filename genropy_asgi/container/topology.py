@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from genropy_asgi.container.processes import valid_host
-from genropy_asgi.container.sources import PlanError, get
+from genropy_asgi.container.sources import PlanError, given, text
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SHARED_DAEMON_MODES = ("taskworker",)  # programs that need a shared register (gnrdaemon's, or Redis) and run alone
@@ -29,8 +29,8 @@ class Placement:
 
 
 def placement(env: Mapping[str, str], mode: str, hmac_key_given: bool) -> Placement:
-    remote = (get(env, "GNR_DAEMON_HOST") or "").strip()
-    bind = (get(env, "GNR_DAEMON_BIND") or "127.0.0.1").strip()
+    remote = (text(env, "GNR_DAEMON_HOST") or "").strip()
+    bind = (given(env, "GNR_DAEMON_BIND") or "127.0.0.1").strip()
     key_advice = ("GNR_DAEMON_HMAC_KEY (or GNR_DAEMON_HMAC_KEY_FILE), the same for the daemon and all its "
                   "clients (Pyro unpickles what it receives: without a shared key anyone reaching the port "
                   "runs code)")
@@ -45,16 +45,16 @@ def placement(env: Mapping[str, str], mode: str, hmac_key_given: bool) -> Placem
             raise PlanError(f"GNR_DAEMON_BIND={bind!r}: gnrdaemon off loopback needs {key_advice}")
     elif remote and not hmac_key_given:
         raise PlanError(f"GNR_DAEMON_HOST={remote!r}: a shared gnrdaemon needs {key_advice}")
-    elif not remote and mode in SHARED_DAEMON_MODES and get(env, "GENROPY_REGISTER") != "redis":
+    elif not remote and mode in SHARED_DAEMON_MODES and text(env, "GENROPY_REGISTER") != "redis":
         raise PlanError(f"mode {mode} runs alone and needs the site's shared register: set GNR_DAEMON_HOST "
                         "(and GNR_DAEMON_HMAC_KEY), or GENROPY_REGISTER=redis")
-    scheduler_url = (get(env, "GNR_SCHEDULER_URL") or "").strip()
+    scheduler_url = (text(env, "GNR_SCHEDULER_URL") or "").strip()
     if mode == "taskworker" and not scheduler_url:
         raise PlanError("mode taskworker needs GNR_SCHEDULER_URL: where the scheduler workload listens "
                         "(for example http://scheduler:14951)")
     if scheduler_url and not scheduler_url.startswith(("http://", "https://")):
         raise PlanError(f"GNR_SCHEDULER_URL={scheduler_url!r}: expected an http:// URL")
-    scheduler_bind = (get(env, "GNR_SCHEDULER_BIND") or "127.0.0.1").strip()
+    scheduler_bind = (given(env, "GNR_SCHEDULER_BIND") or "127.0.0.1").strip()
     valid_host("GNR_SCHEDULER_BIND", scheduler_bind)
     if mode == "daemon":
         return Placement(bind, True, scheduler_url, scheduler_bind)
@@ -69,7 +69,7 @@ def register_placement(env: Mapping[str, str], mode: str, workers: int, where: P
     process serves alone; ``redis`` when asked (the register's state in Redis or Valkey, for any
     number of processes and pods: needs its URL and the site's HMAC key, which signs every value
     and must be the same in every container); else ``pyro`` (gnrdaemon's register)."""
-    asked = get(env, "GENROPY_REGISTER")
+    asked = text(env, "GENROPY_REGISTER")
     alone = mode == "serve" and workers == 1 and not where.shared
     if asked == "local" and not alone:
         reason = (f"GENROPY_WORKERS={workers}" if workers > 1 else
