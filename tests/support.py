@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,23 @@ def pg_sql(dsn: str, dbname: str, statement: str) -> list[tuple]:
             return cursor.fetchall() if cursor.description else []
     finally:
         conn.close()
+
+
+def wait_ready(url: str, timeout: float = 120, alive: Callable[[], bool] | None = None) -> None:
+    """Until ``url/_server/ready`` answers 200: ``AssertionError`` after ``timeout`` seconds, or
+    as soon as ``alive()`` says the server is gone."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/_server/ready", timeout=10).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if alive is not None and not alive():
+            raise AssertionError(f"{url}: the server stopped before it was ready")
+        time.sleep(1)
+    raise AssertionError(f"{url} not ready after {timeout}s")

@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from support import REPO
+from support import REPO, wait_ready
 
 from genropy_asgi.testing.client import GenropyPage
 
@@ -238,18 +238,6 @@ def test_a_public_project_says_postgresql_on_localhost_and_runs_on_composes_data
 def test_ports_are_published_on_loopback_only(project):
     published = project.run("config", "--format", "json").stdout
     assert '"host_ip": "127.0.0.1"' in published
-
-
-def wait_ready(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/_server/ready", timeout=10).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise AssertionError(f"{url} not ready after {timeout}s")
 
 
 def test_remotedb_through_an_ssh_tunnel(project, tmp_path):

@@ -10,14 +10,12 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 from public_project import NAME, SITE, copy_out_of, import_command, served_as_its_users_expect
-from support import REPO
+from support import REPO, wait_ready
 
 from genropy_asgi.testing.containers import GenropyAsgiContainer
 
@@ -36,21 +34,6 @@ def docker(*args: str, check: bool = True, timeout: float = 300) -> str:
 @pytest.fixture
 def public_project(image, tmp_path) -> Path:
     return copy_out_of(image, tmp_path / "projects", DOCKER)
-
-
-def wait_ready(url: str, container: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/_server/ready", timeout=10).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if docker("inspect", "-f", "{{.State.Running}}", container) != "true":
-            break
-        time.sleep(1)
-    raise AssertionError(f"not ready: {docker('logs', '--tail', '60', container, check=False)}"
-                         f"{subprocess.run([DOCKER, 'logs', '--tail', '60', container], capture_output=True, text=True).stderr}")
 
 
 def test_the_docs_docker_run_serves_it_on_postgresql(image, postgres_image, public_project, tmp_path):
@@ -73,7 +56,11 @@ def test_the_docs_docker_run_serves_it_on_postgresql(image, postgres_image, publ
                "-e", "GNR_ADMIN_USER=admin", "-e", "GNR_ADMIN_PASSWORD_FILE=/run/secrets/admin",
                "-v", f"{tmp_path / 'admin.txt'}:/run/secrets/admin:ro", "-e", "GENROPY_DATA_API=read", image)
         url = "http://" + docker("port", web, "8080/tcp").splitlines()[0]
-        wait_ready(url, web)
+        try:
+            wait_ready(url, 180, alive=lambda: docker("inspect", "-f", "{{.State.Running}}", web) == "true")
+        except AssertionError as exc:
+            logs = subprocess.run([DOCKER, "logs", "--tail", "60", web], capture_output=True, text=True)
+            raise AssertionError(f"{exc}\n{logs.stdout}{logs.stderr}") from None
         docker("exec", "-e", f"PGPASSWORD={db_password}", web, *import_command(f"/srv/projects/{NAME}", "db", "shop"))
         served_as_its_users_expect(url, ("admin", admin_password), public_project)
         logs = subprocess.run([DOCKER, "logs", web], capture_output=True, text=True)
