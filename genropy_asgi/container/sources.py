@@ -25,8 +25,10 @@ def get(env: Mapping[str, str], name: str, default: object = None) -> object:
 
 
 def _typed(value: object, name: str, kind: type | tuple[type, ...], optional: bool = False) -> Any:
-    if (value is None and optional) or (isinstance(value, kind) and not isinstance(value, bool) or kind is bool
-                                        and isinstance(value, bool)):
+    if value is None and optional:
+        return value
+    # bool is an int to isinstance: a flag is never a number, nor a number a flag
+    if isinstance(value, bool) == (kind is bool) and isinstance(value, kind):
         return value
     raise TypeError(f"{name}: the settings table reads {value!r}, not {kind}")  # a table/code mismatch
 

@@ -752,3 +752,15 @@ def test_genropy_tools_loopback_daemon_host_means_the_containers_own_daemon():
     sidecar = plan({"GNR_DAEMON_HOST": "127.0.0.1", "GNR_DAEMON_HMAC_KEY": "k" * 32})
     assert sidecar.shared_daemon  # with a key: a daemon beside this container (a sidecar), as before
     assert "needs GNR_DAEMON_HMAC_KEY" in error({"GNR_DAEMON_HOST": "gnrdaemon"})
+
+
+def test_the_plans_typed_readers_refuse_what_the_table_does_not_give():
+    from genropy_asgi.container.sources import flag, given, seconds, text, whole
+
+    assert whole({}, "GENROPY_WSGI_THREADS") == 16 and flag({}, "GENROPY_TASKS") is False
+    assert seconds({}, "GENROPY_DAEMON_WAIT", 60.0) == 60.0 and text({}, "GNR_REMOTEDB") is None
+    assert given({}, "GENROPY_HOME") == "/var/lib/genropy"
+    for reader, name in ((whole, "GENROPY_TASKS"), (flag, "GENROPY_WSGI_THREADS"), (given, "GNR_REMOTEDB"),
+                         (text, "GENROPY_WSGI_THREADS")):
+        with pytest.raises(TypeError, match=name):  # a flag is no number, an unset text is no default
+            reader({}, name)
